@@ -1,0 +1,47 @@
+package io.vmhandler.core.app;
+
+import io.vmhandler.core.cli.Cli;
+import io.vmhandler.core.cli.DemoCommand;
+import io.vmhandler.core.cli.DoctorCommand;
+import io.vmhandler.core.cli.TapCommand;
+import io.vmhandler.nativeio.NetNamespace;
+import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.net.TapDevices;
+import java.util.function.Supplier;
+
+/**
+ * The one composition root: every command and every long-lived object is wired here and nowhere
+ * else. Native-backed services are created lazily, so {@code --help} and usage errors work even
+ * where the native library cannot load.
+ */
+public final class Main {
+    private Main() {}
+
+    public static Cli cli() {
+        Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(new NetNamespace("cli", 1)));
+        return new Cli()
+                .register(new DoctorCommand())
+                .register(new TapCommand(taps))
+                .register(new DemoCommand(taps));
+    }
+
+    public static void main(String[] args) {
+        int code = cli().run(args, System.out, System.err);
+        System.out.flush();
+        System.exit(code);
+    }
+
+    static <T> Supplier<T> memoize(Supplier<T> s) {
+        return new Supplier<>() {
+            private T value;
+
+            @Override
+            public synchronized T get() {
+                if (value == null) {
+                    value = s.get();
+                }
+                return value;
+            }
+        };
+    }
+}

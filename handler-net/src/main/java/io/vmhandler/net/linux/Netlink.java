@@ -1,0 +1,261 @@
+package io.vmhandler.net.linux;
+
+import static io.vmhandler.nativeio.LinuxConstants.AF_NETLINK;
+import static io.vmhandler.nativeio.LinuxConstants.NETLINK_ROUTE;
+import static io.vmhandler.nativeio.LinuxConstants.SOCK_RAW;
+
+import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.nativeio.Syscalls;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayList;
+import java.util.List;
+import jnr.constants.platform.Errno;
+
+/**
+ * A minimal rtnetlink client: get, dump, set MTU and delete links. The socket belongs to the network
+ * namespace of the thread that opened it, so open it inside {@code NetNamespace.run}.
+ *
+ * <p>Why netlink and not sysfs: {@code /sys/class/net} shows the namespace of whoever mounted
+ * sysfs, not the thread's, so from the daemon it would describe the host. rtnetlink's
+ * IFLA_INFO_DATA for tun (IFLA_TUN_*, Linux 4.15, drivers/net/tun.c tun_fill_info) carries owner,
+ * group, type, pi, vnet_hdr, persist and multi_queue, the same facts {@code ip -d link} prints.
+ * Not thread-safe: one instance per task.
+ */
+public final class Netlink implements AutoCloseable {
+    // <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_link.h>
+    private static final int NLMSG_ERROR = 2;
+    private static final int NLMSG_DONE = 3;
+    private static final int RTM_NEWLINK = 16;
+    private static final int RTM_DELLINK = 17;
+    private static final int RTM_GETLINK = 18;
+    private static final int RTM_SETLINK = 19;
+    private static final int NLM_F_REQUEST = 0x1;
+    private static final int NLM_F_ACK = 0x4;
+    private static final int NLM_F_DUMP = 0x300;
+    private static final int IFLA_IFNAME = 3;
+    private static final int IFLA_MTU = 4;
+    private static final int IFLA_LINKINFO = 18;
+    private static final int IFLA_INFO_KIND = 1;
+    private static final int IFLA_INFO_DATA = 2;
+    private static final int IFLA_TUN_OWNER = 1;
+    private static final int IFLA_TUN_GROUP = 2;
+    private static final int IFLA_TUN_TYPE = 3;
+    private static final int IFLA_TUN_PI = 4;
+    private static final int IFLA_TUN_VNET_HDR = 5;
+    private static final int IFLA_TUN_PERSIST = 6;
+    private static final int IFLA_TUN_MULTI_QUEUE = 7;
+    private static final int IFLA_TUN_NUM_QUEUES = 8;
+    private static final int IFLA_TUN_NUM_DISABLED_QUEUES = 9;
+    private static final int NLA_F_NESTED = 0x8000;
+
+    private final Fd fd;
+    private final byte[] rx = new byte[64 * 1024];
+    private int seq;
+
+    private Netlink(Fd fd) {
+        this.fd = fd;
+    }
+
+    public static Netlink open() throws SyscallException {
+        return new Netlink(Syscalls.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "netlink(NETLINK_ROUTE)"));
+    }
+
+    /** The link called {@code name}, or null if there is none. */
+    public LinkInfo link(String name) throws SyscallException {
+        ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST, 0);
+        putAttr(req, IFLA_IFNAME, cString(name));
+        List<LinkInfo> got;
+        try {
+            got = exchange(req, "RTM_GETLINK", name, false);
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.ENODEV) {
+                return null;
+            }
+            throw e;
+        }
+        return got.isEmpty() ? null : got.get(0);
+    }
+
+    public List<LinkInfo> links() throws SyscallException {
+        ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 0);
+        return exchange(req, "RTM_GETLINK", "dump", true);
+    }
+
+    public void setMtu(LinkInfo link, int mtu) throws SyscallException {
+        ByteBuffer req = request(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, link.index());
+        ByteBuffer v = le(4).putInt(mtu);
+        putAttr(req, IFLA_MTU, v.array());
+        exchange(req, "RTM_SETLINK", link.name() + " mtu " + mtu, false);
+    }
+
+    /** Deletes the link; returns false if it was already gone. */
+    public boolean delete(LinkInfo link) throws SyscallException {
+        ByteBuffer req = request(RTM_DELLINK, NLM_F_REQUEST | NLM_F_ACK, link.index());
+        try {
+            exchange(req, "RTM_DELLINK", link.name(), false);
+            return true;
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.ENODEV) {
+                return false;
+            }
+            throw e;
+        }
+    }
+
+    @Override
+    public void close() {
+        fd.close();
+    }
+
+    // ---- wire format -------------------------------------------------------------------------
+
+    private ByteBuffer request(int type, int flags, int ifindex) {
+        ByteBuffer b = le(512);
+        b.putInt(0).putShort((short) type).putShort((short) flags).putInt(++seq).putInt(0); // nlmsghdr
+        b.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(ifindex).putInt(0).putInt(0); // ifinfomsg
+        return b;
+    }
+
+    private static void putAttr(ByteBuffer b, int type, byte[] payload) {
+        b.putShort((short) (4 + payload.length)).putShort((short) type).put(payload);
+        while (b.position() % 4 != 0) {
+            b.put((byte) 0);
+        }
+    }
+
+    private List<LinkInfo> exchange(ByteBuffer req, String op, String target, boolean dump) throws SyscallException {
+        int len = req.position();
+        req.putInt(0, len);
+        Syscalls.send(fd, req.array(), len);
+        int mySeq = seq;
+        List<LinkInfo> out = new ArrayList<>();
+        while (true) {
+            int n = Syscalls.recv(fd, rx, 0);
+            ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
+            int off = 0;
+            while (off + 16 <= n) {
+                int mlen = b.getInt(off);
+                int mtype = b.getShort(off + 4) & 0xffff;
+                int mseq = b.getInt(off + 8);
+                if (mlen < 16 || off + mlen > n) {
+                    throw new SyscallException("recv", Errno.EBADMSG.intValue(), "netlink " + op + " " + target,
+                            "malformed netlink message of length " + mlen);
+                }
+                if (mseq == mySeq) {
+                    if (mtype == NLMSG_ERROR) {
+                        int err = b.getInt(off + 16);
+                        if (err != 0) {
+                            throw new SyscallException("netlink(" + op + ")", -err, target);
+                        }
+                        return out; // the ACK
+                    }
+                    if (mtype == NLMSG_DONE) {
+                        return out;
+                    }
+                    if (mtype == RTM_NEWLINK) {
+                        out.add(parseLink(b, off + 16, off + mlen));
+                        if (!dump) {
+                            return out;
+                        }
+                    }
+                }
+                off += align(mlen);
+            }
+        }
+    }
+
+    private static LinkInfo parseLink(ByteBuffer b, int start, int end) {
+        int arpType = b.getShort(start + 2) & 0xffff;
+        int index = b.getInt(start + 4);
+        int flags = b.getInt(start + 8);
+        String name = null;
+        String kind = null;
+        int mtu = 0;
+        int tunType = 0;
+        boolean pi = false;
+        boolean vnet = false;
+        boolean persist = false;
+        boolean mq = false;
+        long owner = -1;
+        long group = -1;
+        int queues = 0;
+        int disabled = 0;
+        for (int a = start + 16; a + 4 <= end; ) {
+            int alen = b.getShort(a) & 0xffff;
+            int atype = b.getShort(a + 2) & 0xffff & ~NLA_F_NESTED;
+            if (alen < 4 || a + alen > end) {
+                break;
+            }
+            if (atype == IFLA_IFNAME) {
+                name = cStringAt(b, a + 4, alen - 4);
+            } else if (atype == IFLA_MTU) {
+                mtu = b.getInt(a + 4);
+            } else if (atype == IFLA_LINKINFO) {
+                for (int i = a + 4; i + 4 <= a + alen; ) {
+                    int ilen = b.getShort(i) & 0xffff;
+                    int itype = b.getShort(i + 2) & 0xffff & ~NLA_F_NESTED;
+                    if (ilen < 4) {
+                        break;
+                    }
+                    if (itype == IFLA_INFO_KIND) {
+                        kind = cStringAt(b, i + 4, ilen - 4);
+                    } else if (itype == IFLA_INFO_DATA && "tun".equals(kind)) {
+                        for (int d = i + 4; d + 4 <= i + ilen; ) {
+                            int dlen = b.getShort(d) & 0xffff;
+                            int dtype = b.getShort(d + 2) & 0xffff;
+                            if (dlen < 4) {
+                                break;
+                            }
+                            int p = d + 4;
+                            switch (dtype) {
+                                case IFLA_TUN_OWNER -> owner = b.getInt(p) & 0xffffffffL;
+                                case IFLA_TUN_GROUP -> group = b.getInt(p) & 0xffffffffL;
+                                case IFLA_TUN_TYPE -> tunType = b.get(p);
+                                case IFLA_TUN_PI -> pi = b.get(p) != 0;
+                                case IFLA_TUN_VNET_HDR -> vnet = b.get(p) != 0;
+                                case IFLA_TUN_PERSIST -> persist = b.get(p) != 0;
+                                case IFLA_TUN_MULTI_QUEUE -> mq = b.get(p) != 0;
+                                case IFLA_TUN_NUM_QUEUES -> queues = b.getInt(p);
+                                case IFLA_TUN_NUM_DISABLED_QUEUES -> disabled = b.getInt(p);
+                                default -> { }
+                            }
+                            d += align(dlen);
+                        }
+                    }
+                    i += align(ilen);
+                }
+            }
+            a += align(alen);
+        }
+        return new LinkInfo(index, name, mtu, flags, arpType, kind, tunType, pi, vnet, persist, mq,
+                owner, group, queues, disabled);
+    }
+
+    private static int align(int n) {
+        return (n + 3) & ~3;
+    }
+
+    private static ByteBuffer le(int n) {
+        return ByteBuffer.allocate(n).order(ByteOrder.nativeOrder());
+    }
+
+    private static byte[] cString(String s) {
+        byte[] raw = s.getBytes(StandardCharsets.UTF_8);
+        byte[] z = new byte[raw.length + 1];
+        System.arraycopy(raw, 0, z, 0, raw.length);
+        return z;
+    }
+
+    private static String cStringAt(ByteBuffer b, int off, int max) {
+        int len = 0;
+        while (len < max && b.get(off + len) != 0) {
+            len++;
+        }
+        byte[] s = new byte[len];
+        b.get(off, s);
+        return new String(s, StandardCharsets.UTF_8);
+    }
+}
