@@ -1,0 +1,203 @@
+package io.vmhandler.net;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.vmhandler.nativeio.NetNamespace;
+import io.vmhandler.testing.Cmd;
+import io.vmhandler.testing.HostCleanup;
+import io.vmhandler.testing.Root;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
+
+/**
+ * Taps in real network namespaces, each checked with an independent tool: {@code ip -d link} run
+ * inside the namespace (netlink, as iproute2 sees it), never only through our own reader.
+ */
+class IoctlTapDevicesIT {
+    @RegisterExtension
+    final HostCleanup host = new HostCleanup();
+
+    private static NetNamespace runner;
+    private static TapDevices taps;
+    private String ns;
+    private String nsName;
+
+    @BeforeAll
+    static void start() {
+        runner = new NetNamespace("it", 2);
+        taps = new IoctlTapDevices(runner);
+    }
+
+    @AfterAll
+    static void stop() {
+        runner.close();
+    }
+
+    @BeforeEach
+    void netns() {
+        Root.require();
+        ns = host.netns("vmh-tap");
+        nsName = Path.of(ns).getFileName().toString();
+    }
+
+    private String ipLink(String dev) {
+        return Cmd.run("ip", "-n", nsName, "-d", "link", "show", dev).ok().out();
+    }
+
+    private String ipLinks() {
+        return Cmd.run("ip", "-n", nsName, "-d", "link").ok().out();
+    }
+
+    @ParameterizedTest(name = "{0} queue(s)")
+    @ValueSource(ints = {1, 4, 16})
+    void createsPersistentTapWithOwnerGroupVnetHdrAndMtu(int queues) throws Exception {
+        TapResult r = taps.create(ns, new TapSpec("tap0", queues, 107, 107, 1400));
+        assertThat(r.outcome()).isEqualTo(TapResult.Outcome.CREATED);
+
+        String link = ipLink("tap0");
+        assertThat(link).contains("tun type tap").contains("pi off").contains("vnet_hdr on").contains("persist on")
+                .containsPattern("user (107|qemu)").containsPattern("group (107|kvm)").contains("mtu 1400");
+        if (queues > 1) {
+            assertThat(link).contains("multi_queue");
+        } else {
+            assertThat(link).doesNotContain("multi_queue");
+        }
+        // the tap is in the pod netns only, not on the host
+        assertThat(Cmd.run("ip", "-o", "link").ok().out()).doesNotContain(" tap0:");
+        assertThat(taps.verify(ns, new TapSpec("tap0", queues, 107, 107, 1400))).isEmpty();
+    }
+
+    @Test
+    void mtuDefaultsToThePrimaryInterfaceClampedTo65521() throws Exception {
+        // a veth is what CNI plugins give a pod as eth0
+        Cmd.run("ip", "-n", nsName, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0").ok();
+        Cmd.run("ip", "-n", nsName, "link", "set", "eth0", "mtu", "9000").ok();
+        taps.create(ns, new TapSpec("tapa", 2, 107, 107, null));
+        assertThat(ipLink("tapa")).contains("mtu 9000");
+
+        // 65535 is a valid veth MTU but not a tap MTU: the kernel rejects > 65521 on a tap (KubeVirt #10055)
+        Cmd.run("ip", "-n", nsName, "link", "set", "eth0", "mtu", "65535").ok();
+        taps.create(ns, new TapSpec("tapb", 2, 107, 107, null));
+        assertThat(ipLink("tapb")).contains("mtu 65521");
+    }
+
+    @Test
+    void mtuWithoutAnyPrimaryInterfaceIs1500() throws Exception {
+        taps.create(ns, new TapSpec("tap0", 1, 0, 0, null));
+        assertThat(ipLink("tap0")).contains("mtu 1500");
+    }
+
+    @Test
+    void createIsIdempotentAndAdoptsAnIdenticalTapFixingOnlyItsMtu() throws Exception {
+        taps.create(ns, new TapSpec("tap0", 4, 107, 107, 1500));
+        TapResult again = taps.create(ns, new TapSpec("tap0", 4, 107, 107, 1450));
+        assertThat(again.outcome()).isEqualTo(TapResult.Outcome.ADOPTED);
+        assertThat(ipLink("tap0")).contains("mtu 1450");
+        assertThat(ipLinks().lines().filter(l -> l.contains(": tap0:")).count()).isEqualTo(1);
+    }
+
+    @Test
+    void existingTapWithAnotherOwnerIsAConflictNamingTheDifference() throws Exception {
+        // made by an independent tool, owned by root: what a careless node script would leave
+        Cmd.run("ip", "-n", nsName, "tuntap", "add", "dev", "tap0", "mode", "tap", "multi_queue", "vnet_hdr",
+                "user", "0", "group", "0").ok();
+        TapSpec want = new TapSpec("tap0", 4, 107, 107, null);
+        assertThatThrownBy(() -> taps.create(ns, want))
+                .isInstanceOfSatisfying(TapConflictException.class, e -> assertThat(e.differences())
+                        .containsExactly("owner: want 107, found 0", "group: want 107, found 0"));
+        assertThat(taps.verify(ns, want)).contains("owner: want 107, found 0", "group: want 107, found 0");
+        // untouched
+        assertThat(ipLink("tap0")).containsPattern("user (0|root)");
+    }
+
+    @Test
+    void existingTapWithDifferentFlagsIsAConflict() throws Exception {
+        Cmd.run("ip", "-n", nsName, "tuntap", "add", "dev", "tap0", "mode", "tap", "user", "107", "group", "107").ok();
+        TapSpec want = new TapSpec("tap0", 4, 107, 107, null);
+        assertThatThrownBy(() -> taps.create(ns, want))
+                .isInstanceOf(TapConflictException.class)
+                .hasMessageContaining("multi_queue: want on (queues 4), found off")
+                .hasMessageContaining("vnet_hdr: want on, found off");
+        assertThat(taps.verify(ns, want)).contains("multi_queue: want on (queues 4), found off");
+    }
+
+    @Test
+    void aTapWithNoOwnerIsNeverAdopted() throws Exception {
+        // ownerless taps can be attached by any uid (REAL-PEERS.md B1 hazard)
+        Cmd.run("ip", "-n", nsName, "tuntap", "add", "dev", "tap0", "mode", "tap", "vnet_hdr").ok();
+        assertThatThrownBy(() -> taps.create(ns, new TapSpec("tap0", 1, 107, 107, null)))
+                .hasMessageContaining("owner: want 107, found unset")
+                .hasMessageContaining("group: want 107, found unset");
+    }
+
+    @Test
+    void aNonTapInterfaceWithTheNameIsAConflictAndIsNeverDeleted() throws Exception {
+        Cmd.run("ip", "-n", nsName, "link", "add", "tap0", "type", "bridge").ok();
+        assertThatThrownBy(() -> taps.create(ns, new TapSpec("tap0", 1, 107, 107, null)))
+                .hasMessageContaining("type: want tap, found bridge");
+        assertThatThrownBy(() -> taps.delete(ns, "tap0")).hasMessageContaining("is not a tap (kind bridge)");
+        assertThat(ipLink("tap0")).contains("bridge");
+    }
+
+    @Test
+    void deleteIsIdempotent() throws Exception {
+        taps.create(ns, new TapSpec("tap0", 4, 107, 107, null));
+        assertThat(taps.delete(ns, "tap0")).isTrue();
+        assertThat(ipLinks()).doesNotContain("tap0");
+        assertThat(taps.delete(ns, "tap0")).isFalse();
+    }
+
+    @Test
+    void verifyOfAMissingTapSaysSo() throws Exception {
+        assertThat(taps.verify(ns, new TapSpec("tap9", 1, 1, 1, null))).containsExactly("tap tap9 does not exist");
+    }
+
+    @Test
+    void badInputIsRejectedBeforeTheHostIsTouched(@TempDir Path dir) throws Exception {
+        String before = ipLinks();
+        assertThatThrownBy(() -> new TapSpec("tap-name-too-long", 1, 107, 107, null))
+                .hasMessage("tap name must be 1..15 bytes, got 17 bytes ('tap-name-too-long')");
+        assertThatThrownBy(() -> new TapSpec("tap/0", 1, 107, 107, null))
+                .hasMessage("tap name may contain only [A-Za-z0-9_.-], got 'tap/0' with '/' at position 3");
+        assertThatThrownBy(() -> new TapSpec("tap 0", 1, 107, 107, null)).hasMessageContaining("' ' at position 3");
+        assertThatThrownBy(() -> new TapSpec("tap0", 0, 107, 107, null)).hasMessage("queues must be in 1..256, got 0");
+        assertThatThrownBy(() -> new TapSpec("tap0", 257, 107, 107, null)).hasMessage("queues must be in 1..256, got 257");
+        assertThatThrownBy(() -> new TapSpec("tap0", 1, -1, 107, null)).hasMessage("uid must be in 0..4294967294, got -1");
+        assertThatThrownBy(() -> new TapSpec("tap0", 1, 107, -5, null)).hasMessage("gid must be in 0..4294967294, got -5");
+        assertThatThrownBy(() -> new TapSpec("tap0", 1, 107, 107, 65522)).hasMessage("mtu must be in 68..65521, got 65522");
+
+        Path notNs = Files.writeString(dir.resolve("netns"), "");
+        TapSpec ok = new TapSpec("tap0", 1, 107, 107, null);
+        assertThatThrownBy(() -> taps.create(notNs.toString(), ok))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("is not a namespace file");
+        assertThatThrownBy(() -> taps.create("/proc/self/ns/mnt", ok))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("not a network namespace");
+        assertThatThrownBy(() -> taps.create("/nonexistent/netns", ok)).hasMessageContaining("ENOENT");
+        assertThat(ipLinks()).isEqualTo(before);
+        assertThat(Cmd.run("ip", "-o", "link").ok().out()).doesNotContain(" tap0:");
+    }
+
+    @Test
+    void worksThroughProcPidNsNetOfAProcessInTheNamespace() throws Exception {
+        Process p = host.process(new ProcessBuilder("ip", "netns", "exec", nsName, "sleep", "60"));
+        String procPath = "/proc/" + p.pid() + "/ns/net";
+        // ip netns exec execs sleep: wait until the pid is in the target netns
+        long deadline = System.nanoTime() + 5_000_000_000L;
+        Object want = Files.getAttribute(Path.of(ns), "unix:ino");
+        while (!want.equals(Files.getAttribute(Path.of(procPath), "unix:ino")) && System.nanoTime() < deadline) {
+            Thread.sleep(10);
+        }
+        taps.create(procPath, new TapSpec("tapp", 2, 107, 107, null));
+        assertThat(ipLink("tapp")).contains("multi_queue");
+        assertThat(taps.inspect(procPath, "tapp").owner()).isEqualTo(107);
+    }
+}
