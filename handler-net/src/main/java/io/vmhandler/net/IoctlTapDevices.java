@@ -30,6 +30,7 @@ public final class IoctlTapDevices implements TapDevices {
     /** Fallback when the namespace has no interface besides loopback and taps (a bare test netns). */
     public static final int DEFAULT_MTU = 1500;
     private static final String TUN_PATH = "/dev/net/tun";
+    private static final int TAP_DEFAULT_MTU = 1500;
 
     private final NetNamespace netns;
 
@@ -71,29 +72,41 @@ public final class IoctlTapDevices implements TapDevices {
     public TapResult create(Fd ns, TapSpec spec) throws IOException {
         return netns.run(ns, () -> {
             try (Netlink nl = Netlink.open()) {
-                for (int attempt = 0; ; attempt++) {
-                    LinkInfo existing = nl.link(spec.name());
-                    int mtu = spec.mtu() != null ? spec.mtu() : primaryMtu(nl);
-                    if (existing != null) {
-                        return adopt(nl, existing, spec, mtu, ns.label());
-                    }
-                    try {
-                        makeTap(nl, spec, mtu, ns.label());
-                    } catch (SyscallException e) {
-                        // EBUSY from IFF_TUN_EXCL: someone created it between our check and TUNSETIFF.
-                        // Re-check once and adopt or report the conflict (KubeVirt retries EBUSY, bz1933627).
-                        if (e.errno() == Errno.EBUSY && attempt == 0) {
-                            continue;
-                        }
+                // Fast path first: TUNSETIFF with IFF_TUN_EXCL fails with EBUSY if *any* interface has
+                // the name (tun_set_iff), so no pre-check round trip is needed for a fresh tap, and a
+                // tap that appears concurrently is never taken over. EBUSY leads to the adopt path.
+                Integer wantMtu = spec.mtu();
+                int mtu = wantMtu != null ? wantMtu : primaryMtu(nl);
+                try {
+                    makeTap(nl, spec, mtu, ns.label());
+                } catch (SyscallException e) {
+                    if (e.errno() != Errno.EBUSY) {
                         throw e;
                     }
-                    LinkInfo made = nl.link(spec.name());
-                    log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", ns.label())
-                            .addKeyValue("queues", spec.queues()).addKeyValue("uid", spec.uid())
-                            .addKeyValue("gid", spec.gid()).addKeyValue("mtu", mtu)
-                            .log("created tap {} in {}", spec.name(), ns.label());
-                    return new TapResult(TapResult.Outcome.CREATED, spec.queues(), toState(made));
+                    LinkInfo existing = nl.link(spec.name());
+                    if (existing == null) {
+                        // it vanished between TUNSETIFF and our look (KubeVirt retries EBUSY, bz1933627)
+                        makeTap(nl, spec, mtu, ns.label());
+                    } else {
+                        return adopt(nl, existing, spec, mtu, ns.label());
+                    }
                 }
+                LinkInfo made = nl.link(spec.name());
+                if (made == null || !identityDifferences(made, spec).isEmpty() || made.mtu() != mtu) {
+                    // read back: what we made must be exactly what was asked; a mismatch is removed
+                    List<String> d = made == null ? List.of("tap vanished after creation") : identityDifferences(made, spec);
+                    if (made != null && made.isTap()) {
+                        nl.delete(made);
+                    }
+                    throw new SyscallException("netlink(RTM_GETLINK)", Errno.EIO.intValue(), spec.name() + " in "
+                            + ns.label(), "read-back after create differs: " + String.join("; ", d)
+                            + (made != null && made.mtu() != mtu ? "; mtu " + made.mtu() + " != " + mtu : ""));
+                }
+                log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", ns.label())
+                        .addKeyValue("queues", spec.queues()).addKeyValue("uid", spec.uid())
+                        .addKeyValue("gid", spec.gid()).addKeyValue("mtu", mtu)
+                        .log("created tap {} in {}", spec.name(), ns.label());
+                return new TapResult(TapResult.Outcome.CREATED, spec.queues(), toState(made));
             }
         });
     }
@@ -104,7 +117,7 @@ public final class IoctlTapDevices implements TapDevices {
             throw new TapConflictException(spec.name(), where, diffs);
         }
         if (existing.mtu() != mtu) {
-            nl.setMtu(existing, mtu);
+            nl.setMtu(existing.name(), mtu);
             log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted tap {}: mtu {} -> {}", spec.name(), existing.mtu(), mtu);
         } else {
@@ -126,13 +139,9 @@ public final class IoctlTapDevices implements TapDevices {
             Syscalls.ioctl(tun, TUNSETIFF, ifreq(spec.name(), flags), "TUNSETIFF", target);
             Syscalls.ioctl(tun, TUNSETOWNER, spec.uid(), "TUNSETOWNER", target);
             Syscalls.ioctl(tun, TUNSETGROUP, spec.gid(), "TUNSETGROUP", target);
-            LinkInfo link = nl.link(spec.name());
-            if (link == null) {
-                throw new SyscallException("netlink(RTM_GETLINK)", Errno.ENODEV.intValue(), target,
-                        "the tap vanished right after TUNSETIFF");
-            }
-            if (link.mtu() != mtu) {
-                nl.setMtu(link, mtu);
+            // a new tap starts at ETH_DATA_LEN (ether_setup); the read-back in create() checks it
+            if (mtu != TAP_DEFAULT_MTU) {
+                nl.setMtu(spec.name(), mtu);
             }
             Syscalls.ioctl(tun, TUNSETPERSIST, 1L, "TUNSETPERSIST", target);
         }

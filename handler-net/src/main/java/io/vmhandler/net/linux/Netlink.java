@@ -84,11 +84,12 @@ public final class Netlink implements AutoCloseable {
         return exchange(req, "RTM_GETLINK", "dump", true);
     }
 
-    public void setMtu(LinkInfo link, int mtu) throws SyscallException {
-        ByteBuffer req = request(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, link.index());
-        ByteBuffer v = le(4).putInt(mtu);
-        putAttr(req, IFLA_MTU, v.array());
-        exchange(req, "RTM_SETLINK", link.name() + " mtu " + mtu, false);
+    /** Sets the MTU of the link called {@code name} (rtnl_setlink resolves IFLA_IFNAME when the index is 0). */
+    public void setMtu(String name, int mtu) throws SyscallException {
+        ByteBuffer req = request(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, 0);
+        putAttr(req, IFLA_IFNAME, cString(name));
+        putAttr(req, IFLA_MTU, le(4).putInt(mtu).array());
+        exchange(req, "RTM_SETLINK", name + " mtu " + mtu, false);
     }
 
     /** Deletes the link; returns false if it was already gone. */
