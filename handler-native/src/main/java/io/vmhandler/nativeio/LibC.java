@@ -56,6 +56,9 @@ public interface LibC {
     /** pidfd_open(2) has a glibc wrapper since 2.36 (Debian 12); the raw syscall keeps older libcs working. */
     @SaveError long syscall(long number, int arg1, int arg2);
 
+    /** pidfd_send_signal(2): syscall(SYS_pidfd_send_signal, pidfd, sig, NULL, 0). */
+    @SaveError long syscall(long number, int pidfd, int sig, Pointer info, int flags);
+
     /** openat2(2) has no glibc wrapper: syscall(SYS_openat2, dirfd, path, &how, sizeof how). */
     @SaveError long syscall(long number, int dirfd, String path, @In long[] how, long size);
 

@@ -181,6 +181,16 @@ public final class Syscalls {
         return new Fd((int) fd, "pidfd " + pid);
     }
 
+    /**
+     * pidfd_send_signal(2). With signal 0 it is a liveness probe that cannot be fooled by pid reuse:
+     * ESRCH means the process the pidfd was opened for has exited, whatever now holds its pid.
+     */
+    public static void pidfdSendSignal(Fd pidfd, int signal) throws SyscallException {
+        if (libc().syscall(SYS_pidfd_send_signal, pidfd.intValue(), signal, null, 0) < 0) {
+            throw fail("pidfd_send_signal", pidfd.label());
+        }
+    }
+
     public static void kill(int pid, int signal) throws SyscallException {
         if (libc().kill(pid, signal) < 0) {
             throw fail("kill", "pid " + pid);

@@ -1,0 +1,75 @@
+package io.vmhandler.core.launcher;
+
+import io.vmhandler.core.directory.VmiDirectory;
+import io.vmhandler.core.model.VmiDocument;
+import io.vmhandler.core.proc.ProcessGoneException;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.Optional;
+
+/**
+ * Caller identity, entirely from the kernel: SO_PEERCRED pid → pidfd → /proc/PID/cgroup → pod UID →
+ * the VMI on this node whose status.activePods holds that UID. Nothing in a request takes part.
+ */
+public final class CallerResolver {
+    private final Path procRoot;
+    private final PodResolver pods;
+    private final VmiDirectory directory;
+
+    public CallerResolver(Path procRoot, PodResolver pods, VmiDirectory directory) {
+        this.procRoot = procRoot;
+        this.pods = pods;
+        this.directory = directory;
+    }
+
+    /** A caller bound to its pod and VMI. The returned context owns a pidfd: close it. */
+    public LauncherContext resolve(Caller caller) throws IOException {
+        ProcessRef ref;
+        try {
+            ref = ProcessRef.open(procRoot, caller.pid());
+        } catch (ProcessGoneException e) {
+            throw new CallerDeniedException("the calling process " + caller.pid() + " exited");
+        }
+        try {
+            Optional<String> pod = pods.podUid(caller.pid());
+            ref.requireAlive(); // the cgroup we read belonged to the caller, not to a pid successor
+            if (pod.isEmpty()) {
+                throw new CallerDeniedException("the calling process " + caller.pid() + " is not in a Kubernetes pod");
+            }
+            VmiDocument vmi = directory.byPodUid(pod.get()).orElseThrow(() -> new CallerDeniedException(
+                    "pod " + pod.get() + " is not the active launcher pod of any VMI on node " + directory.node()));
+            return new LauncherContext(caller, ref, pod.get(), vmi);
+        } catch (IOException | RuntimeException e) {
+            ref.close();
+            throw e;
+        }
+    }
+
+    /**
+     * A pid named in a request. It must be in the caller's own pod; the returned ref checks its start
+     * time around each action, so a reused pid is never touched.
+     */
+    public ProcessRef target(LauncherContext ctx, int pid) throws IOException {
+        if (pid <= 0) {
+            throw new IllegalArgumentException("pid must be > 0, got " + pid);
+        }
+        ProcessRef ref;
+        try {
+            ref = ProcessRef.open(procRoot, pid);
+        } catch (ProcessGoneException e) {
+            throw new CallerDeniedException("pid " + pid + " is not a process in the caller's pod");
+        }
+        try {
+            Optional<String> pod = pods.podUid(pid);
+            ref.requireAlive();
+            if (pod.isEmpty() || !pod.get().equals(ctx.podUid())) {
+                // same words whether the pid is on the host, in another pod or absent: no probing
+                throw new CallerDeniedException("pid " + pid + " is not a process in the caller's pod");
+            }
+            return ref;
+        } catch (IOException | RuntimeException e) {
+            ref.close();
+            throw e;
+        }
+    }
+}

@@ -1,0 +1,79 @@
+package io.vmhandler.core.launcher;
+
+import io.vmhandler.core.network.NetworkPlan;
+import io.vmhandler.core.network.NetworkPlan.PlannedTap;
+import io.vmhandler.net.TapDevices;
+import io.vmhandler.net.TapResult;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.List;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * PrepareNetwork and Release: the VMI's taps, in the caller's own network namespace (entered through
+ * the caller's pidfd, so a pid reused since the call began can never redirect us), owned by the
+ * caller's uid and gid as the kernel reported them.
+ */
+public final class LauncherNetwork {
+    private static final Logger log = LoggerFactory.getLogger(LauncherNetwork.class);
+
+    /** One tap as prepared: the VMI interface it serves and what was done. */
+    public record PreparedTap(String interfaceName, TapResult result) {}
+
+    private final TapDevices taps;
+
+    public LauncherNetwork(TapDevices taps) {
+        this.taps = taps;
+    }
+
+    /**
+     * Creates (or adopts) every tap the VMI needs. All or nothing: if one fails, the taps this call
+     * created are removed again before the error is thrown; adopted ones are left as they were.
+     */
+    public List<PreparedTap> prepare(LauncherContext ctx) throws IOException {
+        List<PlannedTap> plan = NetworkPlan.of(ctx.vmi(), ctx.caller().uid(), ctx.caller().gid());
+        List<PreparedTap> done = new ArrayList<>();
+        try {
+            for (PlannedTap p : plan) {
+                TapResult r = taps.create(ctx.process().pidfd(), p.spec());
+                done.add(new PreparedTap(p.interfaceName(), r));
+            }
+            ctx.process().requireAlive();
+        } catch (IOException | RuntimeException e) {
+            rollback(ctx, done);
+            throw e;
+        }
+        log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
+                .addKeyValue("taps", done.size())
+                .log("prepared network of {}: {} tap(s) in the netns of pid {}", ctx.vmi().key(), done.size(),
+                        ctx.caller().pid());
+        return done;
+    }
+
+    private void rollback(LauncherContext ctx, List<PreparedTap> done) {
+        for (PreparedTap t : done) {
+            if (t.result().outcome() == TapResult.Outcome.CREATED) {
+                try {
+                    taps.delete(ctx.process().pidfd(), t.result().state().name());
+                } catch (IOException | RuntimeException e) {
+                    log.atWarn().addKeyValue("vmi", ctx.vmi().key())
+                            .log("rollback of tap {} failed: {}", t.result().state().name(), e.getMessage());
+                }
+            }
+        }
+    }
+
+    /** Deletes the VMI's taps from the caller's netns; returns how many existed. Idempotent. */
+    public int release(LauncherContext ctx) throws IOException {
+        int deleted = 0;
+        for (PlannedTap p : NetworkPlan.of(ctx.vmi(), ctx.caller().uid(), ctx.caller().gid())) {
+            if (taps.delete(ctx.process().pidfd(), p.spec().name())) {
+                deleted++;
+            }
+        }
+        log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
+                .log("released network of {}: {} tap(s) deleted", ctx.vmi().key(), deleted);
+        return deleted;
+    }
+}

@@ -1,0 +1,120 @@
+package io.vmhandler.core.network;
+
+import io.vmhandler.core.model.VmiDocument;
+import io.vmhandler.net.TapSpec;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * The taps a VMI needs in its launcher pod, derived the way KubeVirt's virt-handler derives them
+ * (ANCHORS.md §1a):
+ * <ul>
+ *   <li>name: {@code tap0} for the pod network; {@code tap<podIfaceName[3:]>} for Multus secondaries,
+ *       whose pod interfaces are net1, net2, ... in network order (pkg/network/link/names.go);
+ *   <li>queues: sockets·cores·threads when {@code networkInterfaceMultiqueue} is true and the model is
+ *       virtio or empty, capped at 256, else 1 (virtio-queues.go, PR #4260, PR #8219); the queue count
+ *       the running domain reports in {@code status.interfaces[].queueCount} wins, so a migration
+ *       target or a vCPU hotplug keeps the multiqueue flag the domain expects (PR #14728);
+ *   <li>SR-IOV interfaces get no tap;
+ *   <li>owner/group: the launcher's uid and gid, as the kernel reports them for the caller.
+ * </ul>
+ */
+public final class NetworkPlan {
+    private NetworkPlan() {}
+
+    public static final int MAX_VCPUS = 1024;
+
+    /** One interface's tap and the VMI interface it serves. */
+    public record PlannedTap(String interfaceName, TapSpec spec) {}
+
+    public static List<PlannedTap> of(VmiDocument vmi, long uid, long gid) {
+        Map<String, Map<String, Object>> networks = new HashMap<>();
+        List<Map<String, Object>> nets = vmi.list("spec.networks");
+        int multusIndex = 0;
+        Map<String, Integer> multusOrder = new HashMap<>();
+        for (int i = 0; i < nets.size(); i++) {
+            Map<String, Object> n = nets.get(i);
+            String name = requireName(n, "spec.networks[" + i + "].name");
+            networks.put(name, n);
+            if (n.get("multus") instanceof Map<?, ?> m && !Boolean.TRUE.equals(m.get("default"))) {
+                multusOrder.put(name, ++multusIndex);
+            }
+        }
+        int vcpus = vcpus(vmi);
+        boolean multiqueue = vmi.bool("spec.domain.devices.networkInterfaceMultiqueue", false);
+        Map<String, Integer> domainQueues = domainQueueCounts(vmi);
+
+        List<PlannedTap> out = new ArrayList<>();
+        List<Map<String, Object>> ifaces = vmi.list("spec.domain.devices.interfaces");
+        for (int i = 0; i < ifaces.size(); i++) {
+            Map<String, Object> iface = ifaces.get(i);
+            String where = "spec.domain.devices.interfaces[" + i + "]";
+            String name = requireName(iface, where + ".name");
+            if (iface.containsKey("sriov")) {
+                continue; // a VFIO VF, no tap
+            }
+            Map<String, Object> net = networks.get(name);
+            if (net == null) {
+                throw new IllegalArgumentException(where + ".name '" + name + "' has no matching spec.networks entry");
+            }
+            String tapName;
+            if (net.containsKey("pod")) {
+                tapName = "tap0";
+            } else if (multusOrder.containsKey(name)) {
+                tapName = "tap" + multusOrder.get(name);
+            } else if (net.get("multus") != null) {
+                tapName = "tap0"; // a Multus network marked default replaces the pod network
+            } else {
+                throw new IllegalArgumentException("spec.networks '" + name + "' is neither pod nor multus");
+            }
+            Object model = iface.get("model");
+            boolean virtio = model == null || "virtio".equals(model) || "".equals(model);
+            int queues = 1;
+            if (domainQueues.containsKey(name)) {
+                queues = domainQueues.get(name);
+            } else if (multiqueue && virtio) {
+                queues = Math.min(vcpus, TapSpec.MAX_QUEUES);
+            }
+            out.add(new PlannedTap(name, new TapSpec(tapName, queues, uid, gid, null)));
+        }
+        return out;
+    }
+
+    /** sockets x cores x threads, each defaulting to 1, as KubeVirt counts vCPUs for queues. */
+    public static int vcpus(VmiDocument vmi) {
+        long s = vmi.integer("spec.domain.cpu.sockets", 1, 1, MAX_VCPUS);
+        long c = vmi.integer("spec.domain.cpu.cores", 1, 1, MAX_VCPUS);
+        long t = vmi.integer("spec.domain.cpu.threads", 1, 1, MAX_VCPUS);
+        long n = s * c * t;
+        if (n > MAX_VCPUS) {
+            throw new IllegalArgumentException("spec.domain.cpu sockets*cores*threads must be at most " + MAX_VCPUS
+                    + ", got " + n);
+        }
+        return (int) n;
+    }
+
+    private static Map<String, Integer> domainQueueCounts(VmiDocument vmi) {
+        Map<String, Integer> out = new HashMap<>();
+        List<Map<String, Object>> st = vmi.list("status.interfaces");
+        for (Map<String, Object> s : st) {
+            Object name = s.get("name");
+            Object qc = s.get("queueCount");
+            Object src = s.get("infoSource");
+            if (name != null && qc instanceof Number n && n.intValue() >= 1 && n.intValue() <= TapSpec.MAX_QUEUES
+                    && src != null && String.valueOf(src).contains("domain")) {
+                out.put(String.valueOf(name), n.intValue());
+            }
+        }
+        return out;
+    }
+
+    private static String requireName(Map<String, Object> m, String path) {
+        Object n = m.get("name");
+        if (n == null || String.valueOf(n).isBlank()) {
+            throw new IllegalArgumentException(path + " is required");
+        }
+        return String.valueOf(n);
+    }
+}
