@@ -2,6 +2,7 @@ package io.vmhandler.core.launcher;
 
 import io.vmhandler.core.directory.VmiDirectory;
 import io.vmhandler.core.model.VmiDocument;
+import io.vmhandler.core.proc.PidNamespaces;
 import io.vmhandler.core.proc.ProcessGoneException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -15,11 +16,13 @@ public final class CallerResolver {
     private final Path procRoot;
     private final PodResolver pods;
     private final VmiDirectory directory;
+    private final PidNamespaces pidNamespaces;
 
     public CallerResolver(Path procRoot, PodResolver pods, VmiDirectory directory) {
         this.procRoot = procRoot;
         this.pods = pods;
         this.directory = directory;
+        this.pidNamespaces = new PidNamespaces(procRoot);
     }
 
     /** A caller bound to its pod and VMI. The returned context owns a pidfd: close it. */
@@ -46,25 +49,28 @@ public final class CallerResolver {
     }
 
     /**
-     * A pid named in a request. It must be in the caller's own pod; the returned ref checks its start
-     * time around each action, so a reused pid is never touched.
+     * A pid named in a request, numbered as the caller sees it (its container's pid namespace). It must
+     * be in the caller's own pod; the returned ref checks its start time around each action, so a
+     * reused pid is never touched.
      */
-    public ProcessRef target(LauncherContext ctx, int pid) throws IOException {
-        if (pid <= 0) {
-            throw new IllegalArgumentException("pid must be > 0, got " + pid);
+    public ProcessRef target(LauncherContext ctx, int nsPid) throws IOException {
+        if (nsPid <= 0) {
+            throw new IllegalArgumentException("pid must be > 0, got " + nsPid);
         }
+        int pid = pidNamespaces.toHostPid(ctx.caller().pid(), nsPid).orElseThrow(() -> new CallerDeniedException(
+                "pid " + nsPid + " is not a process in the caller's pod"));
         ProcessRef ref;
         try {
             ref = ProcessRef.open(procRoot, pid);
         } catch (ProcessGoneException e) {
-            throw new CallerDeniedException("pid " + pid + " is not a process in the caller's pod");
+            throw new CallerDeniedException("pid " + nsPid + " is not a process in the caller's pod");
         }
         try {
             Optional<String> pod = pods.podUid(pid);
             ref.requireAlive();
             if (pod.isEmpty() || !pod.get().equals(ctx.podUid())) {
                 // same words whether the pid is on the host, in another pod or absent: no probing
-                throw new CallerDeniedException("pid " + pid + " is not a process in the caller's pod");
+                throw new CallerDeniedException("pid " + nsPid + " is not a process in the caller's pod");
             }
             return ref;
         } catch (IOException | RuntimeException e) {
