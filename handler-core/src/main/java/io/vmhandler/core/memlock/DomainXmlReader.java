@@ -184,7 +184,7 @@ public final class DomainXmlReader {
                         + e.getLineNumber() + "): DTDs and entities are refused, so no entity can be expanded or"
                         + " fetched");
             }
-            if (msg.contains("entity")) {
+            if (msg.contains("was referenced") || msg.contains("entity reference") || msg.contains("entity name")) {
                 throw new IllegalArgumentException(source + ": entity references are not allowed (line " + e.getLineNumber()
                         + "): " + msg);
             }
