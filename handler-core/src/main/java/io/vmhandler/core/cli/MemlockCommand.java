@@ -13,6 +13,7 @@ import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.nativeio.LinuxConstants;
 import io.vmhandler.nativeio.RLimit;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
@@ -100,13 +101,21 @@ public final class MemlockCommand implements Command {
             if (a.has("viommu-resources") || a.has("usb-resources")) {
                 throw new UsageException("--viommu-resources and --usb-resources apply to --vmi only");
             }
-            input = new DomainXmlReader(nvlink2, DomainXmlReader.hostArch()).read(Path.of(a.optional("domain-xml")));
+            input = new DomainXmlReader(nvlink2, DomainXmlReader.hostArch()).read(file(a, "domain-xml"));
         } else {
             KubevirtDevices devices = new KubevirtDevices(names(a, "viommu-resources"), names(a, "usb-resources"));
-            VmiDocument vmi = VmiDocument.read(Path.of(a.optional("vmi")));
+            VmiDocument vmi = VmiDocument.read(file(a, "vmi"));
             input = new VmiMemlockMapper(devices, DomainXmlReader.hostArch()).map(vmi);
         }
         return formula.compute(input, version);
+    }
+
+    private static Path file(Args a, String flag) {
+        Path p = Path.of(a.optional(flag));
+        if (!Files.isRegularFile(p) || !Files.isReadable(p)) {
+            throw new IllegalArgumentException("--" + flag + " " + p + ": no such readable file");
+        }
+        return p;
     }
 
     private static Set<String> names(Args a, String flag) {

@@ -93,8 +93,8 @@ class MemlockCommandTest {
         Path yaml = Files.writeString(dir.resolve("bad.yaml"), "spec: [unclosed\n");
         assertThat(run("memlock", "--vmi", yaml.toString()).err()).contains("not valid YAML/JSON");
         Run missing = run("memlock", "--vmi", dir.resolve("nope.yaml").toString());
-        assertThat(missing.code()).isEqualTo(1);
-        assertThat(missing.err()).contains("nope.yaml");
+        assertThat(missing.code()).isEqualTo(2);
+        assertThat(missing.err()).contains("--vmi " + dir.resolve("nope.yaml") + ": no such readable file");
     }
 
     @Test
