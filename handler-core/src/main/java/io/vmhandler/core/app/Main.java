@@ -22,6 +22,7 @@ public final class Main {
         return new Cli()
                 .register(new DoctorCommand())
                 .register(new TapCommand(taps))
+                .register(new io.vmhandler.core.cli.MemlockCommand(new io.vmhandler.core.memlock.MemlockFormula(), new io.vmhandler.core.memlock.SysfsNvlink2Probe(java.nio.file.Path.of("/sys")), memoize(io.vmhandler.core.memlock.MemlockApplier::new)))
                 .register(new DemoCommand(taps));
     }
 
