@@ -1,8 +1,11 @@
 package io.vmhandler.core.app;
 
+import io.vmhandler.cgroups.CgroupManager;
+import io.vmhandler.core.cli.CgroupCommand;
 import io.vmhandler.core.cli.Cli;
 import io.vmhandler.core.cli.DemoCommand;
 import io.vmhandler.core.cli.DoctorCommand;
+import io.vmhandler.core.cli.PinCommand;
 import io.vmhandler.core.cli.TapCommand;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
@@ -19,9 +22,12 @@ public final class Main {
 
     public static Cli cli() {
         Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(new NetNamespace("cli", 1)));
+        Supplier<CgroupManager> cgroups = memoize(() -> CgroupCommand.hostManager(System.getenv(CgroupCommand.ROOT_ENV)));
         return new Cli()
                 .register(new DoctorCommand())
                 .register(new TapCommand(taps))
+                .register(new PinCommand(cgroups))
+                .register(new CgroupCommand(cgroups))
                 .register(new DemoCommand(taps));
     }
 
