@@ -32,6 +32,10 @@ public interface LibC {
 
     @SaveError @ssize_t long write(int fd, @In byte[] buf, @size_t long count);
 
+    @SaveError int mkdirat(int dirfd, String path, int mode);
+
+    @SaveError int unlinkat(int dirfd, String path, int flags);
+
     @SaveError int ioctl(int fd, long request, @In @Out byte[] arg);
 
     @SaveError int ioctl(int fd, long request, long value);

@@ -19,6 +19,7 @@ public final class LinuxConstants {
     public static final int O_CLOEXEC = 02000000;
     public static final int O_PATH = 010000000;
     public static final int AT_FDCWD = -100;
+    public static final int AT_REMOVEDIR = 0x200;
 
     // <linux/openat2.h>
     public static final long RESOLVE_NO_XDEV = 0x01;

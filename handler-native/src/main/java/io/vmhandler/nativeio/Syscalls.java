@@ -126,6 +126,20 @@ public final class Syscalls {
         libc().close(fd);
     }
 
+    /** mkdirat(2) of one entry {@code name} inside the directory {@code dir} (an O_PATH fd is fine). */
+    public static void mkdirAt(Fd dir, String name, int mode) throws SyscallException {
+        if (libc().mkdirat(dir.intValue(), name, mode) < 0) {
+            throw fail("mkdirat", dir.label() + "/" + name);
+        }
+    }
+
+    /** unlinkat(2); with AT_REMOVEDIR it removes an empty directory (rmdir). */
+    public static void unlinkAt(Fd dir, String name, int flags) throws SyscallException {
+        if (libc().unlinkat(dir.intValue(), name, flags) < 0) {
+            throw fail("unlinkat", dir.label() + "/" + name);
+        }
+    }
+
     // ---- ioctl -------------------------------------------------------------------------------
 
     /** ioctl(2) with an in/out buffer; {@code name} is the request's name for the error message. */

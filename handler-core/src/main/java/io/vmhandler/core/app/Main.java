@@ -1,12 +1,20 @@
 package io.vmhandler.core.app;
 
+import io.vmhandler.cgroups.CgroupManager;
+import io.vmhandler.core.cli.CgroupCommand;
 import io.vmhandler.core.cli.Cli;
 import io.vmhandler.core.cli.DemoCommand;
 import io.vmhandler.core.cli.DoctorCommand;
+import io.vmhandler.core.cli.MemlockCommand;
+import io.vmhandler.core.cli.PinCommand;
 import io.vmhandler.core.cli.TapCommand;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.core.memlock.MemlockApplier;
+import io.vmhandler.core.memlock.MemlockFormula;
+import io.vmhandler.core.memlock.SysfsNvlink2Probe;
 import io.vmhandler.net.TapDevices;
+import java.nio.file.Path;
 import java.util.function.Supplier;
 
 /**
@@ -19,10 +27,14 @@ public final class Main {
 
     public static Cli cli() {
         Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(new NetNamespace("cli", 1)));
+        Supplier<CgroupManager> cgroups = memoize(() -> CgroupCommand.hostManager(System.getenv(CgroupCommand.ROOT_ENV)));
         return new Cli()
                 .register(new DoctorCommand())
                 .register(new TapCommand(taps))
-                .register(new io.vmhandler.core.cli.MemlockCommand(new io.vmhandler.core.memlock.MemlockFormula(), new io.vmhandler.core.memlock.SysfsNvlink2Probe(java.nio.file.Path.of("/sys")), memoize(io.vmhandler.core.memlock.MemlockApplier::new)))
+                .register(new MemlockCommand(new MemlockFormula(), new SysfsNvlink2Probe(Path.of("/sys")),
+                        memoize(MemlockApplier::new)))
+                .register(new PinCommand(cgroups))
+                .register(new CgroupCommand(cgroups))
                 .register(new DemoCommand(taps));
     }
 

@@ -68,6 +68,32 @@ public final class QemuProcess implements AutoCloseable {
         return new QemuProcess(p, dir, log);
     }
 
+    /**
+     * Starts a paused QEMU with {@code vcpus} vCPU threads and no network device, born inside the
+     * given cgroup directories (a shell writes its pid to each {@code cgroup.procs}, then execs
+     * setpriv and QEMU), the way a container's processes start in its cgroups. For pinning.
+     */
+    public static QemuProcess startInCgroups(List<Path> cgroupDirs, long uid, long gid, int vcpus, String name)
+            throws IOException {
+        Path dir = Files.createTempDirectory("vmh-qemu-");
+        Path log = dir.resolve("qemu.log");
+        StringBuilder procs = new StringBuilder();
+        for (Path d : cgroupDirs) {
+            procs.append(procs.length() == 0 ? "" : " ").append(d.resolve("cgroup.procs"));
+        }
+        List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c",
+                "set -e; for f in $VMH_PROCS; do echo $$ > $f; done; uid=$1; gid=$2; shift 2;"
+                        + " exec setpriv --reuid \"$uid\" --regid \"$gid\" --clear-groups --inh-caps=-all"
+                        + " --bounding-set=-all --no-new-privs -- \"$@\"",
+                "vmh-qemu", Long.toString(uid), Long.toString(gid),
+                QEMU.toString(), "-name", name + ",debug-threads=on", "-accel", "tcg", "-S", "-nographic",
+                "-nodefaults", "-no-user-config", "-display", "none", "-smp", Integer.toString(vcpus), "-m", "64"));
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().put("VMH_PROCS", procs.toString());
+        return new QemuProcess(pb.start(), dir, log);
+    }
+
     /** The QEMU pid: unshare, sh, nsenter and setpriv all exec, so it is the process we started. */
     public long pid() {
         return process.pid();
