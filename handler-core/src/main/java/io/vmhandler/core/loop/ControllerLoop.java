@@ -122,10 +122,17 @@ public final class ControllerLoop<K> implements AutoCloseable {
         return allEnded;
     }
 
-    /** {@link #shutdown}({@link ShutdownMode#DRAIN}, 30 s). */
+    /**
+     * {@link #shutdown}({@link ShutdownMode#DRAIN}, 30 s); an interrupt while waiting is kept in
+     * the thread's interrupt flag.
+     */
     @Override
-    public void close() throws InterruptedException {
-        shutdown(ShutdownMode.DRAIN, Duration.ofSeconds(30));
+    public void close() {
+        try {
+            shutdown(ShutdownMode.DRAIN, Duration.ofSeconds(30));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
     }
 
     private void work() {
