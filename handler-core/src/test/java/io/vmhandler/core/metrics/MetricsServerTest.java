@@ -112,4 +112,19 @@ class MetricsServerTest {
         server = MetricsServer.start(new InetSocketAddress("127.0.0.1", port), registry, Readiness::ready);
         assertThat(server.port()).isEqualTo(port);
     }
+
+    @Test
+    void nameFilterAndGzipAsTheDocsSay() throws Exception {
+        Counter.builder().name("other_events").help("test").register(registry).inc();
+        HttpResponse<String> r = Scrape.get(server.port(), "/metrics?name[]=probe_events_total");
+        assertThat(r.body()).contains("probe_events_total 1.0").doesNotContain("other_events");
+        var http = java.net.http.HttpClient.newHttpClient();
+        var req = java.net.http.HttpRequest.newBuilder(java.net.URI.create("http://127.0.0.1:" + server.port() + "/metrics"))
+                .header("Accept-Encoding", "gzip").build();
+        HttpResponse<byte[]> g = http.send(req, HttpResponse.BodyHandlers.ofByteArray());
+        assertThat(g.headers().firstValue("Content-Encoding")).contains("gzip");
+        try (var in = new java.util.zip.GZIPInputStream(new java.io.ByteArrayInputStream(g.body()))) {
+            assertThat(new String(in.readAllBytes(), java.nio.charset.StandardCharsets.UTF_8)).contains("other_events_total 1.0");
+        }
+    }
 }
