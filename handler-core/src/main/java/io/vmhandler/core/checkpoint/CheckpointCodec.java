@@ -19,6 +19,9 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
 final class CheckpointCodec {
     static final String FORMAT = "vmhandler-checkpoint/1";
     static final int MAX_BYTES = 1 << 20;
+    /** Immutable, so shared; a {@code Load} itself is not thread-safe and is made per call. */
+    private static final LoadSettings SETTINGS = LoadSettings.builder().setAllowDuplicateKeys(false)
+            .setMaxAliasesForCollections(0).build();
 
     private CheckpointCodec() {}
 
@@ -39,9 +42,7 @@ final class CheckpointCodec {
         Object doc;
         try {
             // JSON is YAML 1.2; snakeyaml-engine is already the project's parser for VMI files
-            LoadSettings settings = LoadSettings.builder().setAllowDuplicateKeys(false)
-                    .setMaxAliasesForCollections(0).build();
-            doc = new Load(settings).loadFromString(new String(bytes, StandardCharsets.UTF_8));
+            doc = new Load(SETTINGS).loadFromString(new String(bytes, StandardCharsets.UTF_8));
         } catch (RuntimeException e) {
             throw new CorruptCheckpointException("not valid JSON: " + firstLine(e.getMessage()));
         }

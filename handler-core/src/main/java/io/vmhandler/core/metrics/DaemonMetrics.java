@@ -220,7 +220,7 @@ public final class DaemonMetrics {
         }
     }
 
-    /** Exports the checkpoint store's health, read at scrape time. */
+    /** Exports the checkpoint store's health, read at scrape time. Call once per registry. */
     public void watchCheckpoint(BooleanSupplier degraded, IntSupplier corruptFiles) {
         GaugeWithCallback.builder().name("vmhandler_checkpoint_degraded")
                 .help("1 while checkpoints are kept in memory only (the directory is not writable)")
@@ -230,7 +230,10 @@ public final class DaemonMetrics {
                 .callback(cb -> cb.call(corruptFiles.getAsInt())).register(registry);
     }
 
-    /** Exports readiness as 0/1, read at scrape time (like kubevirt_virt_handler_ready_status). */
+    /**
+     * Exports readiness as 0/1, read at scrape time (like kubevirt_virt_handler_ready_status). Call
+     * once per registry.
+     */
     public void watchReadiness(BooleanSupplier ready) {
         GaugeWithCallback.builder().name("vmhandler_ready")
                 .help("1 when the daemon is ready (informer synced, launcher socket up), as /readyz")

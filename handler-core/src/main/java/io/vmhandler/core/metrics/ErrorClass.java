@@ -7,6 +7,7 @@ import java.util.concurrent.TimeoutException;
 /**
  * Maps a failure to a short, bounded {@code result} label: the errno name of the first
  * {@link SyscallException} in the cause chain ({@code EPERM}, {@code EBUSY}), else a coarse class.
+ * Stateless and thread-safe.
  */
 public final class ErrorClass {
     private ErrorClass() {}

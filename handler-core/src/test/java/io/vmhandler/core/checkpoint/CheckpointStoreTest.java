@@ -229,4 +229,17 @@ class CheckpointStoreTest {
             }
         }
     }
+
+    @Test
+    void anUnchangedRecordIsNotWrittenAgain() throws Exception {
+        Path dir = tmp.resolve("cp");
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            s.put(taps(UID_A, "tap0"));
+            Object inode1 = Files.getAttribute(dir.resolve(UID_A + ".json"), "unix:ino");
+            assertThat(s.put(taps(UID_A, "tap0"))).isTrue();
+            assertThat(Files.getAttribute(dir.resolve(UID_A + ".json"), "unix:ino")).isEqualTo(inode1);
+            s.put(taps(UID_A, "tap1"));
+            assertThat(Files.getAttribute(dir.resolve(UID_A + ".json"), "unix:ino")).isNotEqualTo(inode1);
+        }
+    }
 }
