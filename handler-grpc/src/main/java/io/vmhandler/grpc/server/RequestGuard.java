@@ -54,9 +54,12 @@ final class RequestGuard {
     private static <Q, R> ServerMethodDefinition<Decoded<Q>, R> guardMethod(ServerMethodDefinition<Q, R> m,
                                                                            int maxRequestBytes) {
         MethodDescriptor<Q, R> inner = m.getMethodDescriptor();
+        // Registered as client-streaming so that grpc's own one-message check (which cancels the stream:
+        // the client sees only CANCELLED) stays out of the way; the guard enforces exactly one message and
+        // the unary handler still sees the original UNARY descriptor. The wire format is the same.
         MethodDescriptor<Decoded<Q>, R> outer = inner.toBuilder(
                 new BoundedMarshaller<>(inner.getRequestMarshaller(), maxRequestBytes, inner.getBareMethodName()),
-                inner.getResponseMarshaller()).build();
+                inner.getResponseMarshaller()).setType(MethodDescriptor.MethodType.CLIENT_STREAMING).build();
         ServerCallHandler<Q, R> handler = m.getServerCallHandler();
         return ServerMethodDefinition.create(outer, (call, headers) -> start(call, headers, inner, handler));
     }
@@ -66,30 +69,33 @@ final class RequestGuard {
                                                                 ServerCallHandler<Q, R> handler) {
         ServerCall.Listener<Q> delegate = handler.startCall(new Unwrapped<>(call, inner), headers);
         return new ServerCall.Listener<>() {
-            private boolean rejected;
+            private String rejected;
             private boolean received;
 
             @Override
             public void onMessage(Decoded<Q> message) {
-                if (rejected) {
+                if (rejected == null && message.error() == null && !received) {
+                    received = true;
+                    delegate.onMessage(message.value());
                     return;
                 }
-                if (message.error() != null || received) {
-                    reject(message.error() != null ? message.error()
-                            : "more than one request message for unary method " + inner.getBareMethodName());
-                    return;
+                if (rejected == null) {
+                    rejected = message.error() != null ? message.error()
+                            : "more than one request message for unary method " + inner.getBareMethodName();
                 }
-                received = true;
-                delegate.onMessage(message.value());
+                // keep draining: the status is sent once the client has finished sending (onHalfClose), since
+                // closing a stream the client is still writing makes HTTP/2 reset it and the client would only
+                // see CANCELLED instead of the reason
+                call.request(1);
             }
 
             @Override
             public void onHalfClose() {
-                if (rejected) {
-                    return;
+                if (rejected == null && !received) {
+                    rejected = "no request message for unary method " + inner.getBareMethodName();
                 }
-                if (!received) {
-                    reject("no request message for unary method " + inner.getBareMethodName());
+                if (rejected != null) {
+                    call.close(Status.INVALID_ARGUMENT.withDescription(rejected), new Metadata());
                     return;
                 }
                 delegate.onHalfClose();
@@ -107,14 +113,7 @@ final class RequestGuard {
 
             @Override
             public void onReady() {
-                if (!rejected) {
-                    delegate.onReady();
-                }
-            }
-
-            private void reject(String why) {
-                rejected = true;
-                call.close(Status.INVALID_ARGUMENT.withDescription(why), new Metadata());
+                delegate.onReady();
             }
         };
     }
