@@ -68,6 +68,15 @@ class PerCallerLimitTest {
     }
 
     @Test
+    void aCallerThatWaitsForEachReplyIsNeverRefusedEvenAtACapOfOne() {
+        LauncherGrpc.LauncherBlockingStub a = LauncherGrpc.newBlockingStub(api.channel(A));
+        for (int i = 0; i < 300; i++) {
+            a.withDeadlineAfter(5, TimeUnit.SECONDS).prepareNetwork(PrepareNetworkRequest.getDefaultInstance());
+        }
+        assertThat(backend.calls()).hasSize(300);
+    }
+
+    @Test
     void aCallThatTimedOutKeepsItsSlotUntilTheBackendReturns() throws Exception {
         backend.closeGate();
         StatusRuntimeException late = catchThrowableOfType(StatusRuntimeException.class,

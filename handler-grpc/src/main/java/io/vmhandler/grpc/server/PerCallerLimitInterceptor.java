@@ -1,5 +1,6 @@
 package io.vmhandler.grpc.server;
 
+import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ForwardingServerCallListener.SimpleForwardingServerCallListener;
 import io.grpc.Metadata;
 import io.grpc.ServerCall;
@@ -55,14 +56,24 @@ public final class PerCallerLimitInterceptor implements ServerInterceptor {
                 this.release(key);
             }
         };
+        // The slot is freed when the server closes the call, before the status can reach the client, so a
+        // client that sends its next call as soon as it has the reply is never refused; onCancel covers
+        // calls that end without a close (cancelled, deadline passed). Both come after the handler has
+        // returned (call events are serialized), so a timed-out call keeps its slot while the backend works.
+        ServerCall<Q, R> releasing = new SimpleForwardingServerCall<>(call) {
+            @Override
+            public void close(Status status, Metadata trailers) {
+                release.run();
+                super.close(status, trailers);
+            }
+        };
         ServerCall.Listener<Q> delegate;
         try {
-            delegate = next.startCall(call, headers);
+            delegate = next.startCall(releasing, headers);
         } catch (RuntimeException | Error e) {
             release.run();
             throw e;
         }
-        // onComplete and onCancel are the two terminal events; exactly one of them ends every started call
         return new SimpleForwardingServerCallListener<>(delegate) {
             @Override
             public void onComplete() {
