@@ -71,9 +71,13 @@ final class InProcessApi implements AutoCloseable {
     }
 
     @Override
-    public void close() throws InterruptedException {
+    public void close() {
         channels.forEach(ManagedChannel::shutdownNow);
-        server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        try {
+            server.shutdownNow().awaitTermination(5, TimeUnit.SECONDS);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
         workers.shutdownNow();
     }
 

@@ -38,6 +38,7 @@ class LauncherApiBenchmarkIT {
         try (UnixSocketServer server = UnixSocketServer.startLauncherApi(ServerOptions.builder(socket)
                 .maxConcurrentCallsPerCaller(16).workerThreads(16).build(), backend, backend);
              ApiBenchmark.Echo echo = new ApiBenchmark.Echo(tmp.resolve("echo.sock"))) {
+            assertThat(server.socket()).isEqualTo(socket);
             for (int threads : new int[] {1, 16}) {
                 SocketChannel[] raw = new SocketChannel[threads];
                 ByteBuffer[] bufs = new ByteBuffer[threads];

@@ -53,7 +53,7 @@ class LauncherServiceV1Test {
     }
 
     @AfterEach
-    void stop() throws InterruptedException {
+    void stop() {
         api.close();
     }
 

@@ -31,7 +31,7 @@ class PerCallerLimitTest {
     }
 
     @AfterEach
-    void stop() throws InterruptedException {
+    void stop() {
         backend.open();
         api.close();
     }
