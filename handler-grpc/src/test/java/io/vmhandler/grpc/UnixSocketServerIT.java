@@ -88,6 +88,13 @@ class UnixSocketServerIT {
     }
 
     @Test
+    void aClientOfAMissingSocketGetsUnavailable() {
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class,
+                () -> client(Duration.ofSeconds(5)).info());
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNAVAILABLE);
+    }
+
+    @Test
     void internalFailuresNeverShowPathsOrStackTracesToTheCaller() throws Exception {
         start(ServerOptions.builder(socket));
         backend.failWith(new IllegalStateException("cannot read /proc/4242/cgroup",

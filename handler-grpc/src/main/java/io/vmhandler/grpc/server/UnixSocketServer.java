@@ -81,23 +81,25 @@ public final class UnixSocketServer implements AutoCloseable {
                 EpollIoHandler.newFactory());
         ExecutorService workers = Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
         ApiPipeline pipeline = ApiPipeline.of(options);
-        NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(file.tempPath().toString()))
-                .channelType(EpollServerDomainSocketChannel.class)
-                .bossEventLoopGroup(boss)
-                .workerEventLoopGroup(io)
-                .protocolNegotiator(new PeerCredentialsNegotiator())
-                .executor(workers)
-                .maxInboundMessageSize(options.maxTransportMessageBytes())
-                .maxConcurrentCallsPerConnection(options.maxConcurrentCallsPerConnection());
-        for (ServerServiceDefinition s : pipeline.wrap(services)) {
-            builder.addService(s);
-        }
-        Server server = builder.build();
+        Server server = null;
         try {
-            server.start();
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(file.tempPath().toString()))
+                    .channelType(EpollServerDomainSocketChannel.class)
+                    .bossEventLoopGroup(boss)
+                    .workerEventLoopGroup(io)
+                    .protocolNegotiator(new PeerCredentialsNegotiator())
+                    .executor(workers)
+                    .maxInboundMessageSize(options.maxTransportMessageBytes())
+                    .maxConcurrentCallsPerConnection(options.maxConcurrentCallsPerConnection());
+            for (ServerServiceDefinition s : pipeline.wrap(services)) {
+                builder.addService(s);
+            }
+            server = builder.build().start();
             file.publish();
         } catch (IOException | RuntimeException e) {
-            server.shutdownNow();
+            if (server != null) {
+                server.shutdownNow();
+            }
             file.abandonTemp();
             shutdownThreads(boss, io, workers);
             throw e;

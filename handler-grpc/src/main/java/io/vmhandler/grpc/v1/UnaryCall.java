@@ -43,6 +43,9 @@ final class UnaryCall {
             result = body.apply(caller);
         } catch (RuntimeException | Error e) {
             out.onError(StatusMapper.toStatus(e, method, caller).asRuntimeException());
+            if (e instanceof VirtualMachineError fatal) {
+                throw fatal; // the caller has its INTERNAL; the JVM still has to see this one
+            }
             return;
         }
         long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - start);
