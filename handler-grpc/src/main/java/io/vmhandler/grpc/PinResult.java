@@ -1,0 +1,39 @@
+package io.vmhandler.grpc;
+
+import java.util.List;
+import java.util.Objects;
+
+/**
+ * What PinVcpus did. Thread ids are in the caller's pid namespace, like the pid in the request.
+ *
+ * @param qemuPid the QEMU process, as named in the request
+ * @param vcpus the vCPU threads pinned, by vCPU index
+ * @param emulatorCpus the housekeeping CPUs the emulator and I/O threads were moved to, ascending
+ * @param emulatorTids the threads moved to {@code emulatorCpus}
+ * @param skipped what was not pinned, and why
+ */
+public record PinResult(int qemuPid, List<VcpuPin> vcpus, List<Integer> emulatorCpus, List<Integer> emulatorTids,
+                        List<Skipped> skipped) {
+    public PinResult {
+        vcpus = List.copyOf(vcpus);
+        emulatorCpus = List.copyOf(emulatorCpus);
+        emulatorTids = List.copyOf(emulatorTids);
+        skipped = List.copyOf(skipped);
+    }
+
+    /** Scheduling policy left on a vCPU thread. */
+    public enum SchedPolicy { OTHER, FIFO }
+
+    /**
+     * One pinned vCPU thread.
+     *
+     * @param cpus the CPUs it may run on now, ascending (one for dedicated placement)
+     * @param priority the SCHED_FIFO priority (1-99), 0 for {@link SchedPolicy#OTHER}
+     */
+    public record VcpuPin(int vcpu, int tid, List<Integer> cpus, SchedPolicy policy, int priority) {
+        public VcpuPin {
+            cpus = List.copyOf(cpus);
+            Objects.requireNonNull(policy, "policy");
+        }
+    }
+}

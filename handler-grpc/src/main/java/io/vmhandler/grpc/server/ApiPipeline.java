@@ -1,0 +1,38 @@
+package io.vmhandler.grpc.server;
+
+import io.grpc.BindableService;
+import io.grpc.ServerInterceptors;
+import io.grpc.ServerServiceDefinition;
+import java.util.List;
+
+/**
+ * Wraps services the way every launcher API server serves them, outermost first:
+ * {@link PeerCredentialsInterceptor} (no SO_PEERCRED: UNAUTHENTICATED), then
+ * {@link PerCallerLimitInterceptor} (over the cap: RESOURCE_EXHAUSTED), then {@link RequestGuard}
+ * (oversized / malformed / missing request: INVALID_ARGUMENT), then the service.
+ * The unix-socket server and the in-process tests use the same pipeline.
+ */
+public final class ApiPipeline {
+    private final int maxRequestBytes;
+    private final PerCallerLimitInterceptor limiter;
+    private final PeerCredentialsInterceptor credentials = new PeerCredentialsInterceptor();
+
+    public ApiPipeline(int maxRequestBytes, int maxConcurrentCallsPerCaller) {
+        this.maxRequestBytes = maxRequestBytes;
+        this.limiter = new PerCallerLimitInterceptor(maxConcurrentCallsPerCaller);
+    }
+
+    public static ApiPipeline of(ServerOptions options) {
+        return new ApiPipeline(options.maxRequestBytes(), options.maxConcurrentCallsPerCaller());
+    }
+
+    /** One limiter is shared by all services, so the per-caller cap counts calls to any of them. */
+    public List<ServerServiceDefinition> wrap(List<? extends BindableService> services) {
+        return services.stream().map(s -> ServerInterceptors.intercept(
+                RequestGuard.guard(s.bindService(), maxRequestBytes), limiter, credentials)).toList();
+    }
+
+    public PerCallerLimitInterceptor limiter() {
+        return limiter;
+    }
+}

@@ -1,0 +1,172 @@
+package io.vmhandler.grpc.server;
+
+import io.grpc.BindableService;
+import io.grpc.Server;
+import io.grpc.ServerServiceDefinition;
+import io.grpc.netty.NettyServerBuilder;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.MultiThreadIoEventLoopGroup;
+import io.netty.channel.epoll.Epoll;
+import io.netty.channel.epoll.EpollIoHandler;
+import io.netty.channel.epoll.EpollServerDomainSocketChannel;
+import io.netty.channel.unix.DomainSocketAddress;
+import io.netty.util.concurrent.DefaultThreadFactory;
+import io.vmhandler.grpc.InfoProvider;
+import io.vmhandler.grpc.LauncherBackend;
+import io.vmhandler.grpc.v1.InfoServiceV1;
+import io.vmhandler.grpc.v1.LauncherServiceV1;
+import java.io.IOException;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The launcher API served on a unix socket: grpc-netty on epoll ({@code MultiThreadIoEventLoopGroup} +
+ * {@code EpollIoHandler}, netty 4.2), SO_PEERCRED read per connection, the {@link ApiPipeline} limits,
+ * a bounded worker pool for the blocking backend, and a socket file placed by {@link SocketFile}.
+ *
+ * <p>Lifecycle: {@link #start} returns once the socket accepts calls; {@link #stop} (also
+ * {@link #close}) stops accepting, waits up to the grace period for calls in flight, cancels the rest,
+ * releases the threads and removes the socket file if it is still ours. All threads are daemon threads:
+ * a daemon's main thread blocks in {@link #awaitTermination()} and registers {@code stop} as a JVM
+ * shutdown hook so SIGTERM removes the socket. Thread-safe; stop is idempotent.
+ */
+public final class UnixSocketServer implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(UnixSocketServer.class);
+
+    private final ServerOptions options;
+    private final SocketFile file;
+    private final Server server;
+    private final EventLoopGroup boss;
+    private final EventLoopGroup io;
+    private final ExecutorService workers;
+    private final ApiPipeline pipeline;
+    private boolean stopped;
+
+    private UnixSocketServer(ServerOptions options, SocketFile file, Server server, EventLoopGroup boss,
+                             EventLoopGroup io, ExecutorService workers, ApiPipeline pipeline) {
+        this.options = options;
+        this.file = file;
+        this.server = server;
+        this.boss = boss;
+        this.io = io;
+        this.workers = workers;
+        this.pipeline = pipeline;
+    }
+
+    /** Serves the v1 Launcher service on {@code backend} and the Info service on {@code info}. */
+    public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info)
+            throws IOException {
+        return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)));
+    }
+
+    /**
+     * Places the socket and starts serving {@code services} through the {@link ApiPipeline}.
+     *
+     * @throws IOException if the socket cannot be placed safely (the message says which rule failed and
+     *     nothing was left on disk) or bound
+     */
+    public static UnixSocketServer start(ServerOptions options, List<? extends BindableService> services)
+            throws IOException {
+        Epoll.ensureAvailability();
+        SocketFile file = SocketFile.prepare(options);
+        EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("launcher-api-accept", true),
+                EpollIoHandler.newFactory());
+        EventLoopGroup io = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("launcher-api-io", true),
+                EpollIoHandler.newFactory());
+        ExecutorService workers = Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
+        ApiPipeline pipeline = ApiPipeline.of(options);
+        Server server = null;
+        try {
+            NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(file.tempPath().toString()))
+                    .channelType(EpollServerDomainSocketChannel.class)
+                    .bossEventLoopGroup(boss)
+                    .workerEventLoopGroup(io)
+                    .protocolNegotiator(new PeerCredentialsNegotiator())
+                    .executor(workers)
+                    .maxInboundMessageSize(options.maxTransportMessageBytes())
+                    .maxConcurrentCallsPerConnection(options.maxConcurrentCallsPerConnection());
+            for (ServerServiceDefinition s : pipeline.wrap(services)) {
+                builder.addService(s);
+            }
+            server = builder.build().start();
+            file.publish();
+        } catch (IOException | RuntimeException e) {
+            if (server != null) {
+                server.shutdownNow();
+            }
+            file.abandonTemp();
+            shutdownThreads(boss, io, workers);
+            throw e;
+        }
+        log.atInfo().addKeyValue("socket", options.socket()).addKeyValue("services",
+                services.stream().map(s -> s.bindService().getServiceDescriptor().getName()).toList())
+                .log("launcher API serving");
+        return new UnixSocketServer(options, file, server, boss, io, workers, pipeline);
+    }
+
+    public Path socket() {
+        return options.socket();
+    }
+
+    /** The per-caller limiter (calls in flight per caller), for metrics and tests. */
+    public PerCallerLimitInterceptor limiter() {
+        return pipeline.limiter();
+    }
+
+    /** Blocks until the server has terminated (after {@link #stop}). */
+    public void awaitTermination() throws InterruptedException {
+        server.awaitTermination();
+    }
+
+    /**
+     * Graceful stop: no new calls; waits up to {@code shutdownGrace} for calls in flight; cancels the
+     * rest (their callers get CANCELLED/UNAVAILABLE); then removes the socket file if still ours.
+     */
+    public synchronized void stop() {
+        if (stopped) {
+            return;
+        }
+        stopped = true;
+        server.shutdown();
+        try {
+            if (!server.awaitTermination(options.shutdownGrace().toMillis(), TimeUnit.MILLISECONDS)) {
+                log.atWarn().addKeyValue("grace", options.shutdownGrace()).log("calls still running after grace: cancelling");
+                server.shutdownNow();
+                server.awaitTermination(5, TimeUnit.SECONDS);
+            }
+        } catch (InterruptedException e) {
+            server.shutdownNow();
+            Thread.currentThread().interrupt();
+        } finally {
+            file.remove();
+            shutdownThreads(boss, io, workers);
+        }
+        log.atInfo().addKeyValue("socket", options.socket()).log("launcher API stopped");
+    }
+
+    @Override
+    public void close() {
+        stop();
+    }
+
+    private static void shutdownThreads(EventLoopGroup boss, EventLoopGroup io, ExecutorService workers) {
+        boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
+        workers.shutdownNow();
+    }
+
+    private static java.util.concurrent.ThreadFactory daemonThreads() {
+        AtomicInteger n = new AtomicInteger();
+        return r -> {
+            Thread t = new Thread(r, "launcher-api-worker-" + n.incrementAndGet());
+            t.setDaemon(true);
+            return t;
+        };
+    }
+}

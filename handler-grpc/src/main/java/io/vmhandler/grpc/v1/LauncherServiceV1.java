@@ -1,0 +1,67 @@
+package io.vmhandler.grpc.v1;
+
+import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.LauncherBackend;
+import java.util.Objects;
+import java.util.Optional;
+import java.util.regex.Pattern;
+
+/**
+ * {@code vmhandler.launcher.v1.Launcher}: validates each request, calls the {@link LauncherBackend}
+ * with the kernel's caller identity, and maps the result to the response. Register it through the
+ * {@code ApiPipeline} (UnixSocketServer does), which supplies the identity and the limits.
+ * Stateless and thread-safe; each call runs on one worker thread and blocks while the backend acts.
+ */
+public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
+    /** Linux PID_MAX_LIMIT on 64-bit (include/linux/threads.h): 4194304. */
+    static final int MAX_PID = 4 * 1024 * 1024;
+    private static final Pattern LIBVIRT_VERSION = Pattern.compile("\\d{1,4}\\.\\d{1,4}(\\.\\d{1,4})?");
+
+    private final LauncherBackend backend;
+
+    public LauncherServiceV1(LauncherBackend backend) {
+        this.backend = Objects.requireNonNull(backend, "backend");
+    }
+
+    @Override
+    public void prepareNetwork(PrepareNetworkRequest request, StreamObserver<PrepareNetworkResponse> out) {
+        UnaryCall.run("PrepareNetwork", out, caller -> ProtoMapping.network(backend.prepareNetwork(caller)));
+    }
+
+    @Override
+    public void setMemoryLock(SetMemoryLockRequest request, StreamObserver<SetMemoryLockResponse> out) {
+        UnaryCall.run("SetMemoryLock", out, caller -> {
+            int pid = pid("pid", request.getPid());
+            return ProtoMapping.memlock(backend.setMemoryLock(caller, pid, libvirtVersion(request.getLibvirtVersion())));
+        });
+    }
+
+    @Override
+    public void pinVcpus(PinVcpusRequest request, StreamObserver<PinVcpusResponse> out) {
+        UnaryCall.run("PinVcpus", out, caller ->
+                ProtoMapping.pinning(backend.pinVcpus(caller, pid("qemu_pid", request.getQemuPid()))));
+    }
+
+    @Override
+    public void release(ReleaseRequest request, StreamObserver<ReleaseResponse> out) {
+        UnaryCall.run("Release", out, caller -> ProtoMapping.release(backend.release(caller)));
+    }
+
+    static int pid(String field, int pid) {
+        if (pid < 1 || pid > MAX_PID) {
+            throw new IllegalArgumentException(field + ": must be between 1 and " + MAX_PID + ", got " + pid);
+        }
+        return pid;
+    }
+
+    static Optional<String> libvirtVersion(String v) {
+        if (v.isEmpty()) {
+            return Optional.empty();
+        }
+        if (!LIBVIRT_VERSION.matcher(v).matches()) {
+            throw new IllegalArgumentException("libvirt_version: must be MAJOR.MINOR or MAJOR.MINOR.MICRO"
+                    + " (up to 4 digits each), got a " + v.length() + "-character value");
+        }
+        return Optional.of(v);
+    }
+}

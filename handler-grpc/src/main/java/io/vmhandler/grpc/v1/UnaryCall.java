@@ -1,0 +1,78 @@
+package io.vmhandler.grpc.v1;
+
+import io.grpc.Context;
+import io.grpc.Deadline;
+import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
+import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.CallerIdentity;
+import io.vmhandler.grpc.server.PeerCredentialsInterceptor;
+import io.vmhandler.grpc.server.StatusMapper;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Function;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Runs one unary call the same way for every method: take the caller from the Context (never from the
+ * request), refuse to act if the deadline has passed or the caller cancelled, run the body, and turn any
+ * failure into a status through {@link StatusMapper}.
+ */
+final class UnaryCall {
+    private static final Logger log = LoggerFactory.getLogger(UnaryCall.class);
+
+    private UnaryCall() {}
+
+    static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body) {
+        CallerIdentity caller = PeerCredentialsInterceptor.CALLER_KEY.get();
+        if (caller == null) {
+            // the service was registered without the ApiPipeline: never act without a kernel identity
+            out.onError(Status.UNAUTHENTICATED.withDescription("no SO_PEERCRED credentials for this call").asRuntimeException());
+            return;
+        }
+        Status gone = gone(Context.current());
+        if (gone != null) {
+            log.atInfo().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("code", gone.getCode())
+                    .log("call not acted on: the caller's deadline passed or it cancelled");
+            out.onError(gone.asRuntimeException());
+            return;
+        }
+        long start = System.nanoTime();
+        R result;
+        try {
+            result = body.apply(caller);
+        } catch (RuntimeException | Error e) {
+            out.onError(StatusMapper.toStatus(e, method, caller).asRuntimeException());
+            if (e instanceof VirtualMachineError fatal) {
+                throw fatal; // the caller has its INTERNAL; the JVM still has to see this one
+            }
+            return;
+        }
+        long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - start);
+        if (gone(Context.current()) != null) {
+            // the step was done (and is idempotent), but the reply cannot reach the caller any more
+            log.atInfo().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros)
+                    .log("call completed after the caller's deadline or cancellation: reply dropped");
+        }
+        try {
+            out.onNext(result);
+            out.onCompleted();
+        } catch (StatusRuntimeException e) {
+            log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller).log("reply not delivered: call already closed");
+            return;
+        }
+        log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros).log("call done");
+    }
+
+    /** DEADLINE_EXCEEDED or CANCELLED when the call's Context is done, else null. */
+    private static Status gone(Context context) {
+        if (!context.isCancelled()) {
+            Deadline d = context.getDeadline();
+            return d != null && d.isExpired() ? Status.DEADLINE_EXCEEDED.withDescription("deadline expired before the daemon acted") : null;
+        }
+        Deadline d = context.getDeadline();
+        return d != null && d.isExpired()
+                ? Status.DEADLINE_EXCEEDED.withDescription("deadline expired before the daemon acted")
+                : Status.CANCELLED.withDescription("call cancelled before the daemon acted");
+    }
+}
