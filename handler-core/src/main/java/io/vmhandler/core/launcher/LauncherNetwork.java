@@ -64,12 +64,16 @@ public final class LauncherNetwork {
         }
     }
 
-    /** Deletes the VMI's taps from the caller's netns; returns how many existed. Idempotent. */
-    public int release(LauncherContext ctx) throws IOException {
+    /**
+     * Deletes the VMI's taps from the caller's netns; returns how many existed and adds their names to
+     * {@code removed}. Idempotent.
+     */
+    public int release(LauncherContext ctx, List<String> removed) throws IOException {
         int deleted = 0;
         for (PlannedTap p : NetworkPlan.of(ctx.vmi(), ctx.caller().uid(), ctx.caller().gid())) {
             if (taps.delete(ctx.process().pidfd(), p.spec().name())) {
                 deleted++;
+                removed.add(p.spec().name());
             }
         }
         log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())

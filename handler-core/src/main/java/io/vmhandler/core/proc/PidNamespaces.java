@@ -43,6 +43,25 @@ public final class PidNamespaces {
         return Optional.empty();
     }
 
+    /**
+     * How the caller sees thread {@code tid} of host process {@code hostPid}: the innermost NSpid of
+     * /proc/PID/task/TID/status. Replies must speak the caller's numbering, never the host's.
+     */
+    public int toNsTid(int hostPid, int tid) {
+        try {
+            for (String line : Files.readAllLines(procRoot.resolve(Integer.toString(hostPid)).resolve("task")
+                    .resolve(Integer.toString(tid)).resolve("status"))) {
+                if (line.startsWith("NSpid:")) {
+                    String[] ids = line.substring(6).trim().split("\\s+");
+                    return Integer.parseInt(ids[ids.length - 1]);
+                }
+            }
+        } catch (IOException | NumberFormatException e) {
+            return -1;
+        }
+        return -1;
+    }
+
     private Object nsInode(int pid) {
         try {
             return Files.getAttribute(procRoot.resolve(Integer.toString(pid)).resolve("ns/pid"), "unix:ino");

@@ -1,0 +1,190 @@
+package io.vmhandler.core.launcher;
+
+import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
+import io.vmhandler.core.memlock.MemlockInput;
+import io.vmhandler.core.memlock.MemlockRefusedException;
+import io.vmhandler.core.metrics.DaemonMetrics;
+import io.vmhandler.core.metrics.PrivilegedOp;
+import io.vmhandler.core.pinning.PinResult;
+import io.vmhandler.core.pinning.Skip;
+import io.vmhandler.core.proc.PidNamespaces;
+import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.grpc.CallerIdentity;
+import io.vmhandler.grpc.LauncherBackend;
+import io.vmhandler.grpc.LauncherException;
+import io.vmhandler.grpc.MemlockResult;
+import io.vmhandler.grpc.ReleaseResult;
+import io.vmhandler.grpc.Skipped;
+import io.vmhandler.grpc.TapResult;
+import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.net.TapConflictException;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.BitSet;
+import java.util.List;
+import java.util.Optional;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * handler-core's implementation of the launcher API port: resolves the caller from the kernel facts,
+ * runs the capability, records metrics and events, and turns core failures into the port's
+ * {@link LauncherException} kinds with messages fit for an unprivileged caller.
+ */
+public final class CoreLauncherBackend implements LauncherBackend {
+    private static final Logger log = LoggerFactory.getLogger(CoreLauncherBackend.class);
+
+    private final CallerResolver resolver;
+    private final LauncherNetwork network;
+    private final LauncherMemlock memlock;
+    private final LauncherPinning pinning;
+    private final PidNamespaces pidNamespaces;
+    private final DaemonMetrics metrics;
+    private final LauncherEvents events;
+
+    public CoreLauncherBackend(CallerResolver resolver, LauncherNetwork network, LauncherMemlock memlock,
+                               LauncherPinning pinning, PidNamespaces pidNamespaces, DaemonMetrics metrics,
+                               LauncherEvents events) {
+        this.resolver = resolver;
+        this.network = network;
+        this.memlock = memlock;
+        this.pinning = pinning;
+        this.pidNamespaces = pidNamespaces;
+        this.metrics = metrics;
+        this.events = events;
+    }
+
+    @FunctionalInterface
+    private interface Body<T> {
+        T run(LauncherContext ctx) throws IOException;
+    }
+
+    private <T> T call(CallerIdentity who, String what, Body<T> body) {
+        Caller caller = new Caller(who.pid(), Integer.toUnsignedLong(who.uid()), Integer.toUnsignedLong(who.gid()));
+        LauncherContext ctx;
+        try {
+            ctx = metrics.time(PrivilegedOp.IDENTITY_RESOLVE, () -> resolver.resolve(caller));
+        } catch (IOException e) {
+            throw translate(e, what, who);
+        }
+        try (ctx) {
+            return body.run(ctx);
+        } catch (IOException e) {
+            throw translate(e, what, who);
+        }
+    }
+
+    @Override
+    public List<TapResult> prepareNetwork(CallerIdentity who) {
+        return call(who, "PrepareNetwork", ctx -> {
+            List<PreparedTap> taps = metrics.time(PrivilegedOp.TAP_CREATE, () -> network.prepare(ctx));
+            events.networkPrepared(ctx, taps);
+            metrics.vmiTaps(ctx.vmi().key(), taps.size());
+            List<TapResult> out = new ArrayList<>();
+            for (PreparedTap t : taps) {
+                var s = t.result().state();
+                out.add(new TapResult(t.interfaceName(), s.name(), t.result().queues(), s.mtu(), (int) s.owner(),
+                        (int) s.group(), t.result().outcome() == io.vmhandler.net.TapResult.Outcome.CREATED));
+            }
+            return out;
+        });
+    }
+
+    @Override
+    public MemlockResult setMemoryLock(CallerIdentity who, int pid, Optional<String> libvirtVersion) {
+        return call(who, "SetMemoryLock", ctx -> {
+            LauncherMemlock.Outcome o = metrics.time(PrivilegedOp.MEMLOCK_APPLY,
+                    () -> memlock.apply(ctx, pid, libvirtVersion));
+            var r = o.result();
+            events.memlockApplied(ctx, o, r.libvirtVersion().toString());
+            metrics.vmiMemlockBytes(ctx.vmi().key(), r.unlimited() ? -1 : r.bytes());
+            boolean applied = r.branch() != io.vmhandler.core.memlock.MemlockResult.Branch.NONE;
+            return new MemlockResult(pid, applied, r.unlimited(), r.unlimited() ? 0 : r.bytes(),
+                    MemlockResult.Branch.valueOf(r.branch().name()), terms(r.input(), r.factor()),
+                    String.join("; ", r.terms()), r.libvirtVersion().toString());
+        });
+    }
+
+    private static List<MemlockResult.Term> terms(MemlockInput in, int factor) {
+        List<MemlockResult.Term> t = new ArrayList<>();
+        t.add(new MemlockResult.Term("totalMemory", in.totalMemoryKiB(), "KiB"));
+        t.add(new MemlockResult.Term("maxMemory", in.maxMemoryKiB(), "KiB"));
+        if (in.hardLimitKiB().isPresent()) {
+            t.add(new MemlockResult.Term("hardLimit", in.hardLimitKiB().getAsLong(), "KiB"));
+        }
+        t.add(new MemlockResult.Term("locked", in.locked() ? 1 : 0, "bool"));
+        t.add(new MemlockResult.Term("vfioHostdevs", in.vfioHostdevs(), "count"));
+        t.add(new MemlockResult.Term("nvmeDisks", in.nvmeDisks(), "count"));
+        t.add(new MemlockResult.Term("vdpaNets", in.vdpaNets(), "count"));
+        t.add(new MemlockResult.Term("vhostVdpaDisks", in.vhostVdpaSources(), "count"));
+        t.add(new MemlockResult.Term("iommus", in.iommus(), "count"));
+        t.add(new MemlockResult.Term("factor", factor, "count"));
+        return t;
+    }
+
+    @Override
+    public io.vmhandler.grpc.PinResult pinVcpus(CallerIdentity who, int qemuPid) {
+        return call(who, "PinVcpus", ctx -> {
+            PinResult r = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, qemuPid));
+            events.vcpusPinned(ctx, r.pid(), r);
+            metrics.vmiPinnedVcpus(ctx.vmi().key(), r.vcpus().size());
+            List<io.vmhandler.grpc.PinResult.VcpuPin> vcpus = new ArrayList<>();
+            for (PinResult.VcpuPin v : r.vcpus()) {
+                vcpus.add(new io.vmhandler.grpc.PinResult.VcpuPin(v.vcpu(), pidNamespaces.toNsTid(r.pid(), v.tid()),
+                        list(v.cpus()), v.realtime() ? io.vmhandler.grpc.PinResult.SchedPolicy.FIFO
+                                : io.vmhandler.grpc.PinResult.SchedPolicy.OTHER, v.realtime() ? 1 : 0));
+            }
+            List<Integer> emuTids = new ArrayList<>();
+            for (int tid : r.housekeepingTids()) {
+                emuTids.add(pidNamespaces.toNsTid(r.pid(), tid));
+            }
+            List<Skipped> skipped = new ArrayList<>();
+            for (Skip s : r.skipped()) {
+                skipped.add(new Skipped(s.subject(), s.reason().label() + (s.detail() == null ? "" : ": " + s.detail())));
+            }
+            if (r.pidGone()) {
+                skipped.add(new Skipped("qemu pid " + qemuPid, "the process exited while it was being pinned"));
+            }
+            return new io.vmhandler.grpc.PinResult(qemuPid, vcpus,
+                    r.housekeepingCpus() == null ? List.of() : list(r.housekeepingCpus()), emuTids, skipped);
+        });
+    }
+
+    @Override
+    public ReleaseResult release(CallerIdentity who) {
+        return call(who, "Release", ctx -> {
+            List<String> names = new ArrayList<>();
+            int n = metrics.time(PrivilegedOp.TAP_DELETE, () -> network.release(ctx, names));
+            events.released(ctx, n);
+            metrics.vmiTaps(ctx.vmi().key(), 0);
+            return new ReleaseResult(names, List.of());
+        });
+    }
+
+    private static List<Integer> list(BitSet b) {
+        List<Integer> out = new ArrayList<>();
+        b.stream().forEach(out::add);
+        return out;
+    }
+
+    /** Core failures → the port's kinds. Messages must make sense to the caller and hold no host paths. */
+    private static RuntimeException translate(IOException e, String what, CallerIdentity who) {
+        if (e instanceof CallerDeniedException) {
+            log.atWarn().addKeyValue("caller", who.toString()).log("{} denied: {}", what, e.getMessage());
+            return LauncherException.permissionDenied(e.getMessage());
+        }
+        if (e instanceof ProcessGoneException g) {
+            return LauncherException.notFound("process " + g.pid() + " exited during " + what);
+        }
+        if (e instanceof TapConflictException c) {
+            return LauncherException.conflict("a tap exists with other settings: " + String.join("; ", c.differences()));
+        }
+        if (e instanceof MemlockRefusedException m) {
+            return LauncherException.conflict("the node refused the memlock limit: " + m.getMessage());
+        }
+        if (e instanceof SyscallException s && s.isTransient()) {
+            return LauncherException.unavailable(what + " hit a transient " + s.errnoName() + "; retry", e);
+        }
+        return new IllegalStateException(what + " failed for " + who + ": " + e.getMessage(), e);
+    }
+}

@@ -1,0 +1,21 @@
+package io.vmhandler.core.launcher;
+
+import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
+import io.vmhandler.core.pinning.PinResult;
+import java.util.List;
+
+/**
+ * What the launcher API did, for whoever keeps state across restarts (the reconciler's checkpoint)
+ * and for metrics. Called on the API worker thread after the action succeeded; must not block long.
+ */
+public interface LauncherEvents {
+    LauncherEvents NONE = new LauncherEvents() {};
+
+    default void networkPrepared(LauncherContext ctx, List<PreparedTap> taps) {}
+
+    default void memlockApplied(LauncherContext ctx, LauncherMemlock.Outcome outcome, String libvirtVersion) {}
+
+    default void vcpusPinned(LauncherContext ctx, int qemuHostPid, PinResult result) {}
+
+    default void released(LauncherContext ctx, int tapsDeleted) {}
+}
