@@ -2,6 +2,8 @@ package io.vmhandler.core.watch;
 
 import io.fabric8.kubernetes.api.model.ConfigMap;
 import io.fabric8.kubernetes.api.model.ConfigMapBuilder;
+import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.HasMetadata;
 import io.fabric8.kubernetes.client.KubernetesClient;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMixedDispatcher;
 import io.fabric8.kubernetes.client.server.mock.KubernetesMockServer;
@@ -10,7 +12,13 @@ import io.fabric8.mockwebserver.Context;
 import io.fabric8.mockwebserver.MockWebServer;
 import io.fabric8.mockwebserver.ServerRequest;
 import io.fabric8.mockwebserver.ServerResponse;
+import io.vmhandler.core.model.VmiDocument;
+import java.io.IOException;
+import java.io.InputStream;
 import java.net.InetAddress;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.LinkedHashMap;
 import java.util.HashMap;
 import java.util.Map;
 import java.util.Queue;
@@ -89,6 +97,35 @@ public final class EmbeddedApiServer implements AutoCloseable {
      */
     public synchronized KubernetesClient client() {
         return client;
+    }
+
+    /**
+     * Creates a VMI from a YAML/JSON file (e.g. deploy/examples/vmi.yaml) as if virt-controller
+     * had scheduled it: label {@code kubevirt.io/nodeName=node}, then, through /status (which
+     * drops status sent on create), {@code status.nodeName=node} and
+     * {@code status.activePods={podUid: node}}. Blocks; returns the stored object.
+     */
+    public GenericKubernetesResource createScheduledVmi(Path file, String node, String podUid) throws IOException {
+        HasMetadata loaded;
+        try (InputStream in = Files.newInputStream(file)) {
+            loaded = client().load(in).items().get(0);
+        }
+        if (!(loaded instanceof GenericKubernetesResource vmi) || !VmiDocument.KIND.equals(vmi.getKind())) {
+            throw new IllegalArgumentException(file + ": kind must be " + VmiDocument.KIND + ", got " + loaded.getKind());
+        }
+        vmi.getMetadata().getLabels().put(VmiResources.NODE_LABEL, node);
+        String ns = vmi.getMetadata().getNamespace() == null ? "default" : vmi.getMetadata().getNamespace();
+        var api = client().genericKubernetesResources(VmiResources.CONTEXT).inNamespace(ns);
+        GenericKubernetesResource created = api.resource(vmi).create();
+        Map<String, Object> status = new LinkedHashMap<>();
+        Object given = vmi.getAdditionalProperties().get("status");
+        if (given instanceof Map<?, ?> m) {
+            m.forEach((k, v) -> status.put(String.valueOf(k), v));
+        }
+        status.put("nodeName", node);
+        status.put("activePods", Map.of(podUid, node));
+        created.getAdditionalProperties().put("status", status);
+        return api.resource(created).updateStatus();
     }
 
     /** Drops every connection and watch, then serves the same objects again on the same port. */

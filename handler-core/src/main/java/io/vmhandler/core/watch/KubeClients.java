@@ -71,8 +71,17 @@ public final class KubeClients {
                 .withTrustCerts(true).build());
     }
 
+    /**
+     * fabric8 retries a failed request up to 10 times with doubling backoff from 100 ms (about
+     * 100 s in all). A worker waiting that long holds its VMI; 3 retries (about 0.7 s) hand the
+     * failure back to the work queue, whose own backoff then applies. Watches reconnect on their
+     * own schedule (watchReconnectInterval, unlimited attempts), untouched by this.
+     */
+    static final int REQUEST_RETRIES = 3;
+
     static KubernetesClient build(Config config) {
-        return new KubernetesClientBuilder().withConfig(config)
+        Config tuned = new ConfigBuilder(config).withRequestRetryBackoffLimit(REQUEST_RETRIES).build();
+        return new KubernetesClientBuilder().withConfig(tuned)
                 .withHttpClientFactory(new JdkHttpClientFactory()).build();
     }
 }

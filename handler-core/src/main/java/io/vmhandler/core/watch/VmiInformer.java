@@ -60,9 +60,10 @@ public final class VmiInformer implements AutoCloseable {
     }
 
     /**
-     * Starts listing and watching. The returned stage completes when the first list is in the
-     * store ({@link #hasSynced()} is then true), or exceptionally if the first list fails in a way
-     * that is not retried.
+     * Starts listing and watching; does not block. The returned stage completes when the first
+     * list is in the store ({@link #hasSynced()} is then true), or exceptionally if the first list
+     * fails in a way that is not retried (see {@link #retryAfter}). While the API server is
+     * unreachable it stays pending and the list is retried (VmiInformerRestartTest).
      */
     public CompletionStage<Void> start() {
         log.atInfo().addKeyValue("node", node).addKeyValue("selector", VmiResources.NODE_LABEL + "=" + node)

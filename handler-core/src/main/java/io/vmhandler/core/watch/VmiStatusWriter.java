@@ -29,7 +29,8 @@ import org.slf4j.LoggerFactory;
  * writer re-reads and tries again, up to {@value #MAX_ATTEMPTS} times (logged at info).
  *
  * <p>Threading: thread-safe; every call blocks on API round trips (a few, at most
- * {@value #MAX_ATTEMPTS} read/write pairs). Call it from a worker, never from an informer callback.
+ * {@value #MAX_ATTEMPTS} read/write pairs, each within the client's short retry budget, see
+ * {@link KubeClients}). Call it from a worker, never from an informer callback.
  */
 public final class VmiStatusWriter {
     public static final String CONDITION_TYPE = "VmhandlerSynchronized";

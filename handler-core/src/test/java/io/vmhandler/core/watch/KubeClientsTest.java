@@ -26,6 +26,7 @@ class KubeClientsTest {
                 .hasMessageContaining("127.0.0.1:6443");
         try (KubernetesClient c = KubeClients.forMaster("http://127.0.0.1:6443")) {
             assertThat(c.getMasterUrl().toString()).startsWith("http://127.0.0.1:6443");
+            assertThat(c.getConfiguration().getRequestRetryBackoffLimit()).isEqualTo(KubeClients.REQUEST_RETRIES);
         }
     }
 

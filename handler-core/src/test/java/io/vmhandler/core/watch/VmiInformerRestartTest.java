@@ -79,6 +79,27 @@ class VmiInformerRestartTest {
     }
 
     @Test
+    void startingWhileTheApiServerIsDownWaitsAndSyncsOnceItIsBack() throws Exception {
+        informer.stop();
+        api.pause();
+        List<String> late = new CopyOnWriteArrayList<>();
+        VmiInformer second = new VmiInformer(daemonClient, "node1", late::add, Duration.ZERO);
+        try {
+            var started = second.start().toCompletableFuture();
+            Thread.sleep(2000);
+            assertThat(started).isNotDone();
+            assertThat(second.hasSynced()).isFalse();
+            api.resume();
+            started.get(20, TimeUnit.SECONDS);
+            assertThat(second.hasSynced()).isTrue();
+            await().atMost(WAIT).until(() -> late.contains("ns-a/vm1"));
+        } finally {
+            api.close();
+            second.stop();
+        }
+    }
+
+    @Test
     void changesMadeWhileTheInformerWasCutOffArriveAfterReconnect() {
         // objects change between two server lives: the informer must re-list or resume from its
         // resourceVersion and see both the new VMI and the deleted one
