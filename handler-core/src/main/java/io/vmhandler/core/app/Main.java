@@ -5,6 +5,8 @@ import io.vmhandler.core.cli.CgroupCommand;
 import io.vmhandler.core.cli.Cli;
 import io.vmhandler.core.cli.DemoCommand;
 import io.vmhandler.core.cli.DoctorCommand;
+import io.vmhandler.core.cli.LauncherCommand;
+import io.vmhandler.core.cli.RunCommand;
 import io.vmhandler.core.cli.MemlockCommand;
 import io.vmhandler.core.cli.PinCommand;
 import io.vmhandler.core.cli.TapCommand;
@@ -35,6 +37,8 @@ public final class Main {
                         memoize(MemlockApplier::new)))
                 .register(new PinCommand(cgroups))
                 .register(new CgroupCommand(cgroups))
+                .register(new LauncherCommand())
+                .register(new RunCommand(Daemon::new))
                 .register(new DemoCommand(taps));
     }
 
