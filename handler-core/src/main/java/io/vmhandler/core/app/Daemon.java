@@ -49,6 +49,7 @@ public final class Daemon implements AutoCloseable {
     private final CountDownLatch stopped = new CountDownLatch(1);
     private volatile Readiness readiness = Readiness.notReady("starting");
     private VmiDirectory directory;
+    private VmiFileSource vmiFiles;
     private DaemonMetrics metrics;
     private MetricsServer metricsServer;
     private UnixSocketServer socketServer;
@@ -78,9 +79,9 @@ public final class Daemon implements AutoCloseable {
             directory = new VmiDirectory(config.node());
             directory.addListener(k -> metrics.vmisManaged(directory.size()));
             if (config.standalone()) {
-                VmiFileSource files = new VmiFileSource(config.vmiDir(), directory);
-                files.start(1000);
-                stack.push(files);
+                vmiFiles = new VmiFileSource(config.vmiDir(), directory);
+                vmiFiles.start(1000);
+                stack.push(vmiFiles);
             }
 
             NetNamespace netns = new NetNamespace("api", config.netnsWorkers());
@@ -114,6 +115,11 @@ public final class Daemon implements AutoCloseable {
 
     public VmiDirectory directory() {
         return directory;
+    }
+
+    /** The standalone VMI file source, or null in API mode. */
+    public VmiFileSource vmiFiles() {
+        return vmiFiles;
     }
 
     public DaemonMetrics metrics() {

@@ -1,0 +1,209 @@
+package io.vmhandler.it;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+import io.vmhandler.core.app.Daemon;
+import io.vmhandler.core.app.DaemonConfig;
+import io.vmhandler.core.memlock.LibvirtVersion;
+import io.vmhandler.testing.Cmd;
+import io.vmhandler.testing.HostCleanup;
+import io.vmhandler.testing.Root;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
+import java.util.concurrent.TimeUnit;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+
+/**
+ * The launcher API end to end over the real unix socket: the daemon in this JVM (standalone mode, VMI
+ * files), callers as separate processes inside fake pods (real netns + kubelet-named cpuset cgroup,
+ * uid 107, no capabilities). Every effect is checked on the host, not only in the reply.
+ */
+class LauncherApiIT {
+    @RegisterExtension
+    final HostCleanup host = new HostCleanup();
+
+    private static final HostCleanup shared = new HostCleanup();
+    private static Path classpath;
+    private static Path vmiDir;
+    private static Path socket;
+    private static Daemon daemon;
+
+    @BeforeAll
+    static void startDaemon() throws Exception {
+        Root.require();
+        classpath = FakePod.readableClasspath(shared);
+        Path base = Files.createTempDirectory("vmh-api-");
+        shared.add(() -> Cmd.run("rm", "-rf", base.toString()));
+        vmiDir = Files.createDirectories(base.resolve("vmis"));
+        Path sockDir = Files.createDirectories(base.resolve("run"));
+        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+        Files.setPosixFilePermissions(sockDir, PosixFilePermissions.fromString("rwxr-xr-x"));
+        socket = sockDir.resolve("launcher.sock");
+        daemon = new Daemon(new DaemonConfig("node1", vmiDir, null, null, socket, 0666, null, "127.0.0.1", 0,
+                base.resolve("checkpoints"), LibvirtVersion.DEFAULT, Path.of("/proc"), Path.of("/sys/fs/cgroup"), 2, 2,
+                "off")).start();
+    }
+
+    @AfterAll
+    static void stopDaemon() {
+        if (daemon != null) {
+            daemon.close();
+        }
+        shared.cleanupNow();
+    }
+
+    private void publish(String file, String yaml) throws Exception {
+        Files.writeString(vmiDir.resolve(file), yaml);
+        daemon.vmiFiles().scan();
+    }
+
+    private String ipLink(FakePod pod) {
+        return Cmd.run("ip", "-n", pod.netnsName, "-d", "link").ok().out();
+    }
+
+    @Test
+    void aCallerInPodAGetsItsTapsInItsOwnNetnsOwnedByItsUid() throws Exception {
+        FakePod a = new FakePod(host, "0-1");
+        FakePod b = new FakePod(host, "0-1");
+        publish("a.yaml", a.vmi("vm-a", "node1", ""));
+        host.add(() -> vmiDir.resolve("a.yaml").toFile().delete());
+
+        Cmd.Result r = a.launcher(classpath, socket, "prepare-network", "--json");
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("\"name\":\"tap0\"").contains("\"queues\":2").contains("\"ownerUid\":107")
+                .contains("\"created\":true");
+        assertThat(ipLink(a)).contains("tap0").contains("multi_queue").contains("user 107").contains("group 107");
+        assertThat(ipLink(b)).doesNotContain("tap0");
+        assertThat(Cmd.run("ip", "-o", "link").ok().out()).doesNotContain(" tap0:");
+
+        // idempotent: a second call adopts
+        assertThat(a.launcher(classpath, socket, "prepare-network", "--json").out()).contains("\"created\":false");
+
+        // pod B has no VMI: denied, and nothing appears in its netns
+        Cmd.Result denied = b.launcher(classpath, socket, "prepare-network");
+        assertThat(denied.exit()).isEqualTo(1);
+        assertThat(denied.err()).startsWith("PERMISSION_DENIED: pod " + b.uid + " is not the active launcher pod");
+        assertThat(ipLink(b)).doesNotContain("tap0");
+
+        Cmd.Result rel = a.launcher(classpath, socket, "release");
+        assertThat(rel.exit()).as(rel.err()).isZero();
+        assertThat(rel.out()).contains("removed taps: tap0");
+        assertThat(ipLink(a)).doesNotContain("tap0");
+    }
+
+    @Test
+    void aCallerInNoPodIsDenied() throws Exception {
+        Cmd.Result r = Cmd.run(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).startsWith("PERMISSION_DENIED: the calling process").contains("is not in a Kubernetes pod");
+    }
+
+    @Test
+    void launcherCallsSucceedOnlyWhileTheVmiIsOnThisNode() throws Exception {
+        FakePod a = new FakePod(host, "0-1");
+        publish("moving.yaml", a.vmi("vm-m", "node1", ""));
+        host.add(() -> vmiDir.resolve("moving.yaml").toFile().delete());
+        assertThat(a.launcher(classpath, socket, "prepare-network").exit()).isZero();
+        publish("moving.yaml", a.vmi("vm-m", "node2", "") + "\n");
+        Files.setLastModifiedTime(vmiDir.resolve("moving.yaml"),
+                java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 10_000));
+        daemon.vmiFiles().scan();
+        Cmd.Result r = a.launcher(classpath, socket, "release");
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).startsWith("PERMISSION_DENIED");
+    }
+
+    @Test
+    void aPidOfAnotherPodOrOfTheHostIsDeniedAndUntouched() throws Exception {
+        FakePod a = new FakePod(host, "0-1");
+        FakePod b = new FakePod(host, "0-1");
+        publish("pa.yaml", a.vmi("vm-pa", "node1", ""));
+        publish("pb.yaml", b.vmi("vm-pb", "node1", ""));
+        host.add(() -> vmiDir.resolve("pa.yaml").toFile().delete());
+        host.add(() -> vmiDir.resolve("pb.yaml").toFile().delete());
+        Process inB = b.sleeper(0);
+        Process onHost = host.process(new ProcessBuilder("sleep", "600"));
+        String limitsB = Files.readString(Path.of("/proc/" + inB.pid() + "/limits"));
+        String affinityHost = Cmd.run("taskset", "-p", Long.toString(onHost.pid())).ok().out();
+
+        // pod A's processes run in the host pid namespace here, so B's and the host's pids are visible numbers
+        for (long victim : new long[] {inB.pid(), onHost.pid()}) {
+            Cmd.Result m = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(victim));
+            assertThat(m.exit()).isEqualTo(1);
+            assertThat(m.err()).isEqualTo("PERMISSION_DENIED: pid " + victim + " is not a process in the caller's pod\n");
+            Cmd.Result p = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(victim));
+            assertThat(p.err()).startsWith("PERMISSION_DENIED");
+        }
+        assertThat(Files.readString(Path.of("/proc/" + inB.pid() + "/limits"))).isEqualTo(limitsB);
+        assertThat(Cmd.run("taskset", "-p", Long.toString(onHost.pid())).ok().out()).isEqualTo(affinityHost);
+    }
+
+    @Test
+    void setMemlockComputesFromTheVmiAndTellsWhyARaiseIsRefused() throws Exception {
+        FakePod a = new FakePod(host, "0-1");
+        publish("ml.yaml", a.vmi("vm-ml", "node1", ""));
+        host.add(() -> vmiDir.resolve("ml.yaml").toFile().delete());
+        Process libvirtd = a.sleeper(0);
+        Cmd.Result none = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()),
+                "--libvirt-version", "9.0.0", "--json");
+        assertThat(none.exit()).as(none.err()).isZero();
+        assertThat(none.out()).contains("\"applied\":false").contains("\"branch\":\"MEMLOCK_BRANCH_NONE\"")
+                .contains("\"libvirtVersion\":\"9.0.0\"");
+
+        // a GPU is a VFIO hostdev: 1 x 128 MiB + 1 GiB, far above this machine's 8 MiB hard limit
+        publish("ml.yaml", a.vmi("vm-ml", "node1", "      gpus: [{name: g, deviceName: nvidia.com/GP}]") + "\n");
+        Files.setLastModifiedTime(vmiDir.resolve("ml.yaml"),
+                java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 10_000));
+        daemon.vmiFiles().scan();
+        Cmd.Result refused = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()));
+        org.junit.jupiter.api.Assumptions.assumeFalse(refused.exit() == 0, "this node has CAP_SYS_RESOURCE");
+        assertThat(refused.err()).startsWith("FAILED_PRECONDITION: the node refused the memlock limit")
+                .contains("CAP_SYS_RESOURCE");
+        assertThat(Files.readString(Path.of("/proc/" + libvirtd.pid() + "/limits")))
+                .containsPattern("Max locked memory\\s+8388608\\s+8388608");
+    }
+
+    @Test
+    void pinVcpusPinsQemuInThePodToThePodCpuset() throws Exception {
+        Root.requireTool(io.vmhandler.core.demo.QemuProcess.QEMU.toString());
+        FakePod a = new FakePod(host, "0-1");
+        publish("pin.yaml", a.vmi("vm-pin", "node1", ""));
+        host.add(() -> vmiDir.resolve("pin.yaml").toFile().delete());
+        var qemu = io.vmhandler.core.demo.QemuProcess.startInCgroups(java.util.List.of(a.cpuset), 107, 107, 2, "vm-pin");
+        host.add(qemu::close);
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+        while (!hasVcpuThreads(qemu.pid(), 2) && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+        Cmd.Result r = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(qemu.pid()), "--json");
+        assertThat(r.exit()).as(r.err() + r.out()).isZero();
+        assertThat(r.out()).contains("\"vcpu\":0").contains("\"vcpu\":1");
+        for (String tid : vcpuTids(qemu.pid())) {
+            String aff = Cmd.run("taskset", "-pc", tid).ok().out().trim();
+            assertThat(aff).matches(".*: [01]$");
+        }
+    }
+
+    private static boolean hasVcpuThreads(long pid, int n) {
+        return vcpuTids(pid).size() >= n;
+    }
+
+    private static java.util.List<String> vcpuTids(long pid) {
+        try (var s = Files.list(Path.of("/proc/" + pid + "/task"))) {
+            return s.filter(t -> {
+                try {
+                    return Files.readString(t.resolve("comm")).startsWith("CPU ");
+                } catch (Exception e) {
+                    return false;
+                }
+            }).map(t -> t.getFileName().toString()).toList();
+        } catch (Exception e) {
+            return java.util.List.of();
+        }
+    }
+}
