@@ -96,6 +96,32 @@ class LauncherApiIT {
     }
 
     @Test
+    void concurrentCallersInManyPodsAreAllServed() throws Exception {
+        int n = 6;
+        java.util.List<FakePod> pods = new java.util.ArrayList<>();
+        for (int i = 0; i < n; i++) {
+            FakePod p = new FakePod(host, "0-1");
+            pods.add(p);
+            String file = "c" + i + ".yaml";
+            publish(file, p.vmi("vm-c" + i, "node1", ""));
+            host.add(() -> vmiDir.resolve(file).toFile().delete());
+        }
+        var pool = java.util.concurrent.Executors.newFixedThreadPool(n);
+        try {
+            var results = pool.invokeAll(pods.stream()
+                    .map(p -> (java.util.concurrent.Callable<Cmd.Result>) () -> p.launcher(classpath, socket,
+                            "prepare-network", "--json")).toList());
+            for (int i = 0; i < n; i++) {
+                Cmd.Result r = results.get(i).get();
+                assertThat(r.exit()).as(r.err()).isZero();
+                assertThat(ipLink(pods.get(i))).contains("tap0").contains("user 107");
+            }
+        } finally {
+            pool.shutdownNow();
+        }
+    }
+
+    @Test
     void aCallerInNoPodIsDenied() throws Exception {
         Cmd.Result r = Cmd.run(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
                 "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network");

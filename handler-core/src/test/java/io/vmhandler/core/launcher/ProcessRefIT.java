@@ -28,4 +28,47 @@ class ProcessRefIT {
             assertThatThrownBy(ref::verifyUnchanged).isInstanceOf(ProcessGoneException.class);
         }
     }
+
+    @Test
+    void aPidThatDiedAndWasReusedIsRefused(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
+        Root.require();
+        // A real pid reuse: inside a fresh pid namespace (as a container has) ns_last_pid makes the next
+        // process get the number of the one that just died.
+        java.nio.file.Files.createFile(dir.resolve("go"));
+        String script = String.join("\n",
+                "sleep 600 & p=$!; echo $p > first",
+                "while [ -s go ] || [ ! -s go ]; do [ -s go ] && break; sleep 0.05; done",
+                "kill $p; wait $p",
+                "echo $((p - 1)) > /proc/sys/kernel/ns_last_pid",
+                "sleep 600 & echo $! > second",
+                "wait");
+        Process ns = host.process(new ProcessBuilder("unshare", "--pid", "--fork", "--mount-proc", "/bin/sh", "-c", script)
+                .directory(dir.toFile()));
+        Path first = dir.resolve("first");
+        awaitFile(first);
+        int nsPid = Integer.parseInt(java.nio.file.Files.readString(first).trim());
+        int hostPid = (int) ns.descendants().filter(h -> h.info().command().map(c -> c.endsWith("sleep")).orElse(false))
+                .findFirst().orElseThrow().pid();
+        try (ProcessRef ref = ProcessRef.open(Path.of("/proc"), hostPid)) {
+            ref.verifyUnchanged();
+            java.nio.file.Files.writeString(dir.resolve("go"), "1");
+            Path second = dir.resolve("second");
+            awaitFile(second);
+            assertThat(Integer.parseInt(java.nio.file.Files.readString(second).trim())).isEqualTo(nsPid);
+            // the container now has a process with the same number; the ref still refuses to act
+            assertThatThrownBy(ref::verifyUnchanged).isInstanceOf(ProcessGoneException.class);
+            // and the namespace's pid now resolves to a different process
+            int newHost = new io.vmhandler.core.proc.PidNamespaces(Path.of("/proc"))
+                    .toHostPid((int) ns.descendants().findFirst().orElseThrow().pid(), nsPid).orElseThrow();
+            assertThat(newHost).isNotEqualTo(hostPid);
+        }
+    }
+
+    private static void awaitFile(Path f) throws InterruptedException, java.io.IOException {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        while ((!java.nio.file.Files.exists(f) || java.nio.file.Files.size(f) == 0) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(f).exists();
+    }
 }
