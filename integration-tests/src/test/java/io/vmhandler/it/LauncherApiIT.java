@@ -4,7 +4,6 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
-import io.vmhandler.core.memlock.LibvirtVersion;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
@@ -43,9 +42,7 @@ class LauncherApiIT {
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(sockDir, PosixFilePermissions.fromString("rwxr-xr-x"));
         socket = sockDir.resolve("launcher.sock");
-        daemon = new Daemon(new DaemonConfig("node1", vmiDir, null, null, socket, 0666, null, "127.0.0.1", 0,
-                base.resolve("checkpoints"), LibvirtVersion.DEFAULT, Path.of("/proc"), Path.of("/sys/fs/cgroup"), 2, 2,
-                "off")).start();
+        daemon = new Daemon(DaemonConfig.standalone("node1", vmiDir, socket, base.resolve("checkpoints"))).start();
     }
 
     @AfterAll

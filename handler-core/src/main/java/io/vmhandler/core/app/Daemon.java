@@ -96,7 +96,8 @@ public final class Daemon implements AutoCloseable {
                     new LauncherPinning(resolver, new VcpuPinner(cgroups, config.procRoot())),
                     new PidNamespaces(config.procRoot()), metrics, LauncherEvents.NONE);
 
-            ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode());
+            ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())
+                    .maxConcurrentCallsPerCaller(config.maxCallsPerCaller());
             if (config.socketGroup() != null) {
                 opts.ownerGid(config.socketGroup());
             }

@@ -12,11 +12,39 @@ import java.nio.file.Path;
 public record DaemonConfig(String node, Path vmiDir, Path kubeconfig, String master, Path socket, int socketMode,
                            Integer socketGroup, String metricsAddress, int metricsPort, Path checkpointDir,
                            LibvirtVersion defaultLibvirtVersion, Path procRoot, Path cgroupRoot, int netnsWorkers,
-                           int reconcileWorkers, String selinux) {
+                           int reconcileWorkers, String selinux, int maxCallsPerCaller) {
     public DaemonConfig {
         if (node == null || node.isBlank()) {
             throw new IllegalArgumentException("--node must name this node (or set NODE_NAME)");
         }
+    }
+
+    public static final int DEFAULT_MAX_CALLS_PER_CALLER = 4;
+
+    /** Standalone defaults: VMI files, metrics on an ephemeral loopback port, host /proc and cgroups. */
+    public static DaemonConfig standalone(String node, Path vmiDir, Path socket, Path checkpointDir) {
+        return new DaemonConfig(node, vmiDir, null, null, socket, 0666, null, "127.0.0.1", 0, checkpointDir,
+                LibvirtVersion.DEFAULT, Path.of("/proc"), Path.of("/sys/fs/cgroup"), 4, 4, "off",
+                DEFAULT_MAX_CALLS_PER_CALLER);
+    }
+
+    /** The same, against the Kubernetes API at {@code master} instead of a VMI directory. */
+    public DaemonConfig withMaster(String url) {
+        return new DaemonConfig(node, null, null, url, socket, socketMode, socketGroup, metricsAddress, metricsPort,
+                checkpointDir, defaultLibvirtVersion, procRoot, cgroupRoot, netnsWorkers, reconcileWorkers, selinux,
+                maxCallsPerCaller);
+    }
+
+    public DaemonConfig withMetricsPort(int port) {
+        return new DaemonConfig(node, vmiDir, kubeconfig, master, socket, socketMode, socketGroup, metricsAddress, port,
+                checkpointDir, defaultLibvirtVersion, procRoot, cgroupRoot, netnsWorkers, reconcileWorkers, selinux,
+                maxCallsPerCaller);
+    }
+
+    public DaemonConfig withMaxCallsPerCaller(int n) {
+        return new DaemonConfig(node, vmiDir, kubeconfig, master, socket, socketMode, socketGroup, metricsAddress,
+                metricsPort, checkpointDir, defaultLibvirtVersion, procRoot, cgroupRoot, netnsWorkers, reconcileWorkers,
+                selinux, n);
     }
 
     public boolean standalone() {

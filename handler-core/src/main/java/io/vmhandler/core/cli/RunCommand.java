@@ -39,6 +39,7 @@ public final class RunCommand implements Command {
                                      [--metrics-address ADDR] [--metrics-port N] [--checkpoint-dir DIR]
                                      [--default-libvirt-version X.Y.Z] [--cgroup-root DIR] [--proc-root DIR]
                                      [--netns-workers N] [--workers N] [--selinux auto|off]
+                                     [--max-calls-per-caller N]
                   --node           this node's name (default: $NODE_NAME)
                   --vmi-dir        standalone mode: VMI YAML/JSON files in DIR instead of the API server
                   --kubeconfig     kubeconfig file; without it and --master, in-cluster config is used
@@ -54,7 +55,7 @@ public final class RunCommand implements Command {
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args a = Args.parse(argv, Set.of("node", "vmi-dir", "kubeconfig", "master", "socket", "socket-mode",
                 "socket-group", "metrics-address", "metrics-port", "checkpoint-dir", "default-libvirt-version",
-                "cgroup-root", "proc-root", "netns-workers", "workers", "selinux"), Set.of());
+                "cgroup-root", "proc-root", "netns-workers", "workers", "selinux", "max-calls-per-caller"), Set.of());
         DaemonConfig config = config(a);
         Daemon daemon = daemons.apply(config);
         Thread hook = new Thread(daemon::close, "vmhandler-shutdown");
@@ -105,7 +106,9 @@ public final class RunCommand implements Command {
                 Path.of(or(a, "cgroup-root", "/sys/fs/cgroup")),
                 a.has("netns-workers") ? a.intValue("netns-workers", 1, 64) : 4,
                 a.has("workers") ? a.intValue("workers", 1, 64) : 4,
-                selinux);
+                selinux,
+                a.has("max-calls-per-caller") ? a.intValue("max-calls-per-caller", 1, 1024)
+                        : DaemonConfig.DEFAULT_MAX_CALLS_PER_CALLER);
     }
 
     private static String or(Args a, String flag, String dflt) {
