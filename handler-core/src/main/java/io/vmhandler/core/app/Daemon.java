@@ -2,6 +2,7 @@ package io.vmhandler.core.app;
 
 import io.vmhandler.cgroups.CgroupManager;
 import io.vmhandler.cgroups.CgroupManagers;
+import io.vmhandler.core.checkpoint.CheckpointStore;
 import io.vmhandler.core.directory.VmiDirectory;
 import io.vmhandler.core.directory.VmiFileSource;
 import io.vmhandler.core.launcher.CallerResolver;
@@ -17,10 +18,23 @@ import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.MetricsServer;
 import io.vmhandler.core.metrics.Readiness;
+import io.vmhandler.core.loop.ControllerLoop;
 import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
 import io.vmhandler.core.pinning.VcpuPinner;
 import io.vmhandler.core.proc.PidNamespaces;
+import io.vmhandler.core.reconcile.KubeNotifier;
+import io.vmhandler.core.reconcile.VmiNotifier;
+import io.vmhandler.core.reconcile.VmiReconciler;
+import io.vmhandler.core.reconcile.VmiStateRecorder;
+import io.vmhandler.core.watch.KubeClients;
+import io.vmhandler.core.watch.KubeEvents;
+import io.vmhandler.core.watch.VmiInformer;
+import io.vmhandler.core.watch.VmiStatusWriter;
+import io.fabric8.kubernetes.client.KubernetesClient;
+import java.time.Clock;
+import java.time.Duration;
+import java.util.concurrent.TimeUnit;
 import io.vmhandler.grpc.server.ServerOptions;
 import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
@@ -53,9 +67,22 @@ public final class Daemon implements AutoCloseable {
     private DaemonMetrics metrics;
     private MetricsServer metricsServer;
     private UnixSocketServer socketServer;
+    private ControllerLoop<String> loop;
+    private java.util.function.Consumer<Throwable> fatal = err -> { };
 
     public Daemon(DaemonConfig config) {
         this.config = config;
+    }
+
+    /** What to do when the daemon can no longer work (the informer stopped for good): the CLI exits non-zero. */
+    public Daemon onFatal(java.util.function.Consumer<Throwable> handler) {
+        this.fatal = handler;
+        return this;
+    }
+
+    /** The reconcile loop, e.g. to wait for an idle queue in tests and benchmarks. */
+    public ControllerLoop<String> loop() {
+        return loop;
     }
 
     public Daemon start() throws IOException {
@@ -76,25 +103,71 @@ public final class Daemon implements AutoCloseable {
             }
             metrics.watchReadiness(() -> readiness.isReady());
 
+            CheckpointStore store = CheckpointStore.open(config.checkpointDir());
+            stack.push(store);
+            metrics.watchCheckpoint(store::degraded, store::corruptFiles);
+
             directory = new VmiDirectory(config.node());
             directory.addListener(k -> metrics.vmisManaged(directory.size()));
-            if (config.standalone()) {
-                vmiFiles = new VmiFileSource(config.vmiDir(), directory);
-                vmiFiles.start(1000);
-                stack.push(vmiFiles);
-            }
-
             NetNamespace netns = new NetNamespace("api", config.netnsWorkers());
             stack.push(netns);
             CgroupManager cgroups = CgroupManagers.detect(config.cgroupRoot(), config.procRoot());
             CallerResolver resolver = new CallerResolver(config.procRoot(), new CgroupPodResolver(cgroups), directory);
+            MemlockApplier applier = new MemlockApplier();
+            LauncherMemlock memlock = new LauncherMemlock(resolver, new VmiMemlockMapper(
+                    VmiMemlockMapper.KubevirtDevices.NONE, System.getProperty("os.arch")), new MemlockFormula(), applier,
+                    config.defaultLibvirtVersion());
+            VcpuPinner pinner = new VcpuPinner(cgroups, config.procRoot());
+
+            VmiNotifier notifier = VmiNotifier.NONE;
+            KubernetesClient client = null;
+            if (!config.standalone()) {
+                client = KubeClients.connect(config.kubeconfig(), config.master());
+                stack.push(client);
+                KubeEvents events = new KubeEvents(client, config.node(), Clock.systemUTC());
+                stack.push(events);
+                notifier = new KubeNotifier(events, new VmiStatusWriter(client, Clock.systemUTC()));
+            }
+            VmiStateRecorder recorder = new VmiStateRecorder(store, notifier);
+            final VmiNotifier n = notifier;
+            if (config.standalone()) {
+                // the file source feeds the directory; the reconciler only re-applies on changes
+                loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(directory::get, null, store, memlock,
+                        applier, pinner, config.procRoot(), metrics, n)).workers(config.reconcileWorkers())
+                        .listener(metrics.workQueueListener("vmi")).build();
+                stack.push(loop);
+                loop.start();
+                directory.addListener(loop::add);
+                vmiFiles = new VmiFileSource(config.vmiDir(), directory);
+                vmiFiles.start(1000);
+                stack.push(vmiFiles);
+            } else {
+                VmiInformer[] holder = new VmiInformer[1];
+                loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(k -> holder[0].get(k), directory, store,
+                        memlock, applier, pinner, config.procRoot(), metrics, n)).workers(config.reconcileWorkers())
+                        .listener(metrics.workQueueListener("vmi")).build();
+                VmiInformer informer = new VmiInformer(client, config.node(), loop::add, Duration.ofMinutes(10));
+                holder[0] = informer;
+                stack.push(loop);
+                loop.start();
+                stack.push(informer);
+                informer.stopped().whenComplete((v, err) -> {
+                    if (err != null) {
+                        log.error("the VMI informer stopped for good: {}", err.getMessage());
+                        fatal.accept(err);
+                    }
+                });
+                readiness = Readiness.notReady("VMI informer not synced");
+                informer.start().toCompletableFuture().get(config.syncTimeoutSeconds(), TimeUnit.SECONDS);
+                // the directory must hold every VMI before the first launcher call is answered
+                for (String key : informer.keys()) {
+                    informer.get(key).ifPresent(directory::put);
+                }
+            }
+
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver,
-                    new LauncherNetwork(new IoctlTapDevices(netns)),
-                    new LauncherMemlock(resolver, new VmiMemlockMapper(VmiMemlockMapper.KubevirtDevices.NONE,
-                            System.getProperty("os.arch")), new MemlockFormula(), new MemlockApplier(),
-                            config.defaultLibvirtVersion()),
-                    new LauncherPinning(resolver, new VcpuPinner(cgroups, config.procRoot())),
-                    new PidNamespaces(config.procRoot()), metrics, LauncherEvents.NONE);
+                    new LauncherNetwork(new IoctlTapDevices(netns)), memlock, new LauncherPinning(resolver, pinner),
+                    new PidNamespaces(config.procRoot()), metrics, recorder);
 
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())
                     .maxConcurrentCallsPerCaller(config.maxCallsPerCaller());
@@ -111,6 +184,14 @@ public final class Daemon implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             close();
             throw e;
+        } catch (InterruptedException e) {
+            close();
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the VMI informer to sync", e);
+        } catch (java.util.concurrent.ExecutionException | java.util.concurrent.TimeoutException e) {
+            close();
+            throw new IOException("the VMI informer did not sync within " + config.syncTimeoutSeconds() + " s: "
+                    + e.getMessage(), e);
         }
     }
 

@@ -47,6 +47,11 @@ public record DaemonConfig(String node, Path vmiDir, Path kubeconfig, String mas
                 selinux, n);
     }
 
+    /** How long startup waits for the first informer sync before giving up (the DaemonSet restarts us). */
+    public int syncTimeoutSeconds() {
+        return 120;
+    }
+
     public boolean standalone() {
         return vmiDir != null;
     }

@@ -58,6 +58,8 @@ public final class RunCommand implements Command {
                 "cgroup-root", "proc-root", "netns-workers", "workers", "selinux", "max-calls-per-caller"), Set.of());
         DaemonConfig config = config(a);
         Daemon daemon = daemons.apply(config);
+        // the informer gave up for good (401/403/404): exit non-zero so the DaemonSet restarts us
+        daemon.onFatal(err -> new Thread(() -> System.exit(1), "vmhandler-fatal").start());
         Thread hook = new Thread(daemon::close, "vmhandler-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         daemon.start();

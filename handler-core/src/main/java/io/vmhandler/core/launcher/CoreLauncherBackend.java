@@ -125,8 +125,9 @@ public final class CoreLauncherBackend implements LauncherBackend {
     @Override
     public io.vmhandler.grpc.PinResult pinVcpus(CallerIdentity who, int qemuPid) {
         return call(who, "PinVcpus", ctx -> {
-            PinResult r = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, qemuPid));
-            events.vcpusPinned(ctx, r.pid(), r);
+            LauncherPinning.Outcome o = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, qemuPid));
+            PinResult r = o.result();
+            events.vcpusPinned(ctx, r.pid(), o.qemuStartTime(), r);
             metrics.vmiPinnedVcpus(ctx.vmi().key(), r.vcpus().size());
             List<io.vmhandler.grpc.PinResult.VcpuPin> vcpus = new ArrayList<>();
             for (PinResult.VcpuPin v : r.vcpus()) {

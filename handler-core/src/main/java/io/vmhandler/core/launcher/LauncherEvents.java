@@ -15,7 +15,7 @@ public interface LauncherEvents {
 
     default void memlockApplied(LauncherContext ctx, LauncherMemlock.Outcome outcome, String libvirtVersion) {}
 
-    default void vcpusPinned(LauncherContext ctx, int qemuHostPid, PinResult result) {}
+    default void vcpusPinned(LauncherContext ctx, int qemuHostPid, long qemuStartTime, PinResult result) {}
 
     default void released(LauncherContext ctx, int tapsDeleted) {}
 }

@@ -20,7 +20,7 @@ public final class LauncherMemlock {
     private static final Logger log = LoggerFactory.getLogger(LauncherMemlock.class);
 
     /** What was computed and what the target's limit is now. */
-    public record Outcome(int hostPid, MemlockResult result, MemlockApplier.Applied applied) {}
+    public record Outcome(int hostPid, long startTime, MemlockResult result, MemlockApplier.Applied applied) {}
 
     private final CallerResolver resolver;
     private final VmiMemlockMapper mapper;
@@ -55,7 +55,7 @@ public final class LauncherMemlock {
                     .addKeyValue("branch", r.branch().label()).addKeyValue("bytes", r.plain())
                     .log("memlock of {} for pid {}: {} ({}, libvirt {})", ctx.vmi().key(), target.pid(), r.plain(),
                             r.branch().label(), version);
-            return new Outcome(target.pid(), r, a);
+            return new Outcome(target.pid(), target.info().startTime(), r, a);
         }
     }
 }

@@ -19,13 +19,16 @@ public final class LauncherPinning {
         this.pinner = pinner;
     }
 
-    public PinResult pin(LauncherContext ctx, int nsPid) throws IOException {
+    /** The pin result and the start time of the QEMU it was applied to (for the checkpoint). */
+    public record Outcome(long qemuStartTime, PinResult result) {}
+
+    public Outcome pin(LauncherContext ctx, int nsPid) throws IOException {
         CpuPlacement placement = CpuPlacement.from(ctx.vmi());
         try (ProcessRef qemu = resolver.target(ctx, nsPid)) {
             qemu.verifyUnchanged();
             PinResult r = pinner.pin(qemu.pid(), ctx.vmi().key(), placement, null, null);
             qemu.verifyUnchanged();
-            return r;
+            return new Outcome(qemu.info().startTime(), r);
         }
     }
 }
