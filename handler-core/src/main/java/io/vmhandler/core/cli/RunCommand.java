@@ -59,7 +59,7 @@ public final class RunCommand implements Command {
         DaemonConfig config = config(a);
         Daemon daemon = daemons.apply(config);
         // the informer gave up for good (401/403/404): exit non-zero so the DaemonSet restarts us
-        daemon.onFatal(err -> new Thread(() -> System.exit(1), "vmhandler-fatal").start());
+        daemon.onFatal(cause -> new Thread(() -> System.exit(1), "vmhandler-fatal").start());
         Thread hook = new Thread(daemon::close, "vmhandler-shutdown");
         Runtime.getRuntime().addShutdownHook(hook);
         daemon.start();
