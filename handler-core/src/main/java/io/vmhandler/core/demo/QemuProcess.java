@@ -24,6 +24,7 @@ public final class QemuProcess implements AutoCloseable {
 
     private static final String SCRIPT = String.join("\n",
             "set -e",
+            "for f in $VMH_PROCS; do echo $$ > $f; done",
             "d=$1; netns=$2; uid=$3; gid=$4; shift 4",
             "mknod -m 0666 \"$d/tun\" c 10 200",
             "mount --bind \"$d/tun\" /dev/net/tun",
@@ -50,6 +51,12 @@ public final class QemuProcess implements AutoCloseable {
      */
     public static QemuProcess start(String netnsPath, String tap, int queues, long uid, long gid, int vcpus)
             throws IOException {
+        return start(netnsPath, tap, queues, uid, gid, vcpus, List.of());
+    }
+
+    /** The same, born inside {@code cgroupDirs} too (a launcher pod's cgroups), as a container's process is. */
+    public static QemuProcess start(String netnsPath, String tap, int queues, long uid, long gid, int vcpus,
+                                    List<Path> cgroupDirs) throws IOException {
         Path dir = Files.createTempDirectory("vmh-qemu-");
         Path log = dir.resolve("qemu.log");
         List<String> argv = new ArrayList<>(List.of("unshare", "--mount", "--propagation", "private", "--",
@@ -63,9 +70,11 @@ public final class QemuProcess implements AutoCloseable {
             device += ",mq=on,vectors=" + (2 * queues + 2);
         }
         argv.addAll(List.of("-netdev", netdev, "-device", device));
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile())
-                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null"))).start();
-        return new QemuProcess(p, dir, log);
+        ProcessBuilder pb = new ProcessBuilder(argv).redirectErrorStream(true).redirectOutput(log.toFile())
+                .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
+        pb.environment().put("VMH_PROCS", cgroupDirs.stream().map(d -> d.resolve("cgroup.procs").toString())
+                .collect(java.util.stream.Collectors.joining(" ")));
+        return new QemuProcess(pb.start(), dir, log);
     }
 
     /**
