@@ -21,6 +21,7 @@ public final class Main {
         Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(new NetNamespace("cli", 1)));
         return new Cli()
                 .register(new DoctorCommand())
+                .register(new io.vmhandler.core.cli.SelinuxCommand())
                 .register(new TapCommand(taps))
                 .register(new DemoCommand(taps));
     }
