@@ -34,6 +34,8 @@ final class SemanageSession implements AutoCloseable {
             "libsemanage2 (Debian/Ubuntu) or libsemanage (Fedora/RHEL), version 3.4 or newer");
     private static final ReentrantLock LOCK = new ReentrantLock();
     private static LibraryMessages messages;
+    /** The one store this process may use: see {@link #open}. */
+    private static PolicyRoot pinned;
 
     private final Semanage lib;
     private final PolicyRoot root;
@@ -48,7 +50,15 @@ final class SemanageSession implements AutoCloseable {
         this.errors = errors;
     }
 
-    /** Opens and connects; {@code write} also requires write access to the store. */
+    /**
+     * Opens and connects; {@code write} also requires write access to the store.
+     *
+     * <p>libsemanage computes the store's paths on the first connect of a process and keeps them
+     * for the life of the process ({@code semanage_store.c}: {@code semanage_check_init} runs once,
+     * guarded by a static {@code semanage_paths_initialized}); a later {@code semanage_set_root} or
+     * another store name is silently ignored for the module store. So a process serves exactly one
+     * store: the first one opened. Opening another fails here instead of changing the wrong store.
+     */
     static SemanageSession open(PolicyRoot root, boolean write) throws PolicyException {
         Semanage lib = LIBRARY.get();
         Sepol sepol = BinaryPolicy.sepol();
@@ -56,10 +66,13 @@ final class SemanageSession implements AutoCloseable {
         List<String> errors = LibraryMessages.begin();
         Pointer sh = null;
         try {
-            synchronized (SemanageSession.class) {
-                if (messages == null) {
-                    messages = new LibraryMessages(lib);
-                }
+            if (messages == null) {
+                messages = new LibraryMessages(lib);
+            }
+            if (pinned != null && !pinned.equals(root)) {
+                throw failure(root, "semanage_connect", "this process already used libsemanage on " + pinned
+                        + ", and libsemanage keeps the first store's paths for the life of the process: use a"
+                        + " separate process (e.g. the CLI) or the semodule installer for another store", errors);
             }
             sepol.cil_set_log_handler(messages.cilHandler);
             sepol.cil_set_log_level(Sepol.CIL_ERR);
@@ -73,6 +86,7 @@ final class SemanageSession implements AutoCloseable {
             }
             lib.semanage_msg_set_callback(sh, messages.semanageCallback, null);
             lib.semanage_select_store(sh, root.store(), Semanage.SEMANAGE_CON_DIRECT);
+            pinned = root; // from here on libsemanage has cached this store's paths
             int managed = lib.semanage_is_managed(sh);
             if (managed <= 0) {
                 throw failure(root, "semanage_is_managed", managed == 0
