@@ -26,8 +26,8 @@ public final class SelinuxPolicy {
     private static final Logger log = LoggerFactory.getLogger(SelinuxPolicy.class);
 
     /**
-     * Above distribution modules (100) and the RPM convention for add-on policy (200), below the
-     * local customisation priority admins use (semanage's 400 is ours by choice; a higher one wins).
+     * semodule's default priority for locally installed modules: above distribution modules (100)
+     * and the RPM convention for add-on policy (200). An admin's module at a higher priority wins.
      */
     public static final int PRIORITY = 400;
 

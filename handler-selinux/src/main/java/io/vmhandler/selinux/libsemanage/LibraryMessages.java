@@ -25,6 +25,8 @@ final class LibraryMessages {
     private static final int MSG_WARN = 2;
 
     private static final ThreadLocal<List<String>> SINK = new ThreadLocal<>();
+    /** The CIL compiler prints one statement in many pieces; a line is complete at its newline. */
+    private static final ThreadLocal<StringBuilder> CIL_LINE = ThreadLocal.withInitial(StringBuilder::new);
 
     private final Semanage semanage;
     private final Runtime runtime;
@@ -47,7 +49,19 @@ final class LibraryMessages {
     }
 
     static void end() {
+        flush();
         SINK.remove();
+        CIL_LINE.remove();
+    }
+
+    /** Records a CIL line still waiting for its newline (call before reading the sink). */
+    static void flush() {
+        StringBuilder b = CIL_LINE.get();
+        if (b.length() > 0) {
+            String line = b.toString();
+            b.setLength(0);
+            record(Sepol.CIL_ERR, "cil", line);
+        }
     }
 
     private void onSemanage(Pointer varg, Pointer handle, String fmt, long a0, long a1, long a2, long a3, long a4,
@@ -65,7 +79,17 @@ final class LibraryMessages {
 
     private void onCil(int level, String message) {
         try {
-            record(level, "cil", message);
+            if (message == null) {
+                return;
+            }
+            StringBuilder b = CIL_LINE.get();
+            b.append(message);
+            int nl;
+            while ((nl = b.indexOf("\n")) >= 0) {
+                String line = b.substring(0, nl);
+                b.delete(0, nl + 1);
+                record(level, "cil", line);
+            }
         } catch (Throwable t) {
             log.atDebug().setCause(t).log("CIL message could not be recorded");
         }

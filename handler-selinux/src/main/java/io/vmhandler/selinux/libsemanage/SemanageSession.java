@@ -253,6 +253,7 @@ final class SemanageSession implements AutoCloseable {
     }
 
     private static PolicyException failure(PolicyRoot root, String call, String problem, List<String> errors) {
+        LibraryMessages.flush();
         PolicyException e = new PolicyException(call, root.storeDir().toString(), problem, errors);
         errors.clear();
         return e;
