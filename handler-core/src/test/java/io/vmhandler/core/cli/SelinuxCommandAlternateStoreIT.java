@@ -93,7 +93,7 @@ class SelinuxCommandAlternateStoreIT {
     void validateReportsABrokenStoreAsFailure() throws Exception {
         PolicyRoot r = TestPolicyStore.copy(tmp.resolve("root"));
         // without refpolicy's container module the attributes the module joins do not exist
-        TestPolicyStore.run(List.of("semodule", "-p", r.root().toString(), "-s", "default", "-n", "-r", "container"));
+        TestPolicyStore.run(List.of("semodule", "-p", r.root().toString(), "-s", "default", "-n", "-X", "100", "-r", "container"));
         Run v = cli("selinux", "validate", "--root", r.root().toString(), "--store", "default");
         assertThat(v.exit()).isEqualTo(1);
         assertThat(v.out()).contains("virt_launcher does not build against " + r.storeDir())

@@ -120,7 +120,8 @@ final class SemanageSession implements AutoCloseable {
         if (lib.semanage_module_list_all(sh, infos, count) < 0) {
             throw failure(root, "semanage_module_list_all", "cannot list modules", errors);
         }
-        List<Object[]> found = new ArrayList<>();
+        record Row(int priority, String lang, boolean enabled) {}
+        List<Row> found = new ArrayList<>();
         try {
             for (int i = 0; i < count.getValue(); i++) {
                 Pointer info = lib.semanage_module_list_nth(infos.getValue(), i);
@@ -135,8 +136,8 @@ final class SemanageSession implements AutoCloseable {
                 lib.semanage_module_info_get_priority(sh, info, prio);
                 lib.semanage_module_info_get_lang_ext(sh, info, lang);
                 lib.semanage_module_info_get_enabled(sh, info, enabled);
-                found.add(new Object[] {Short.toUnsignedInt(prio.getValue()),
-                        lang.getValue() == null ? "" : lang.getValue().getString(0), enabled.getValue() != 0});
+                found.add(new Row(Short.toUnsignedInt(prio.getValue()),
+                        lang.getValue() == null ? "" : lang.getValue().getString(0), enabled.getValue() != 0));
             }
         } finally {
             // the array holds structs, not pointers: destroy each one's fields, then free the array
@@ -146,9 +147,8 @@ final class SemanageSession implements AutoCloseable {
             lib.free(infos.getValue());
         }
         List<InstalledModule> out = new ArrayList<>();
-        for (Object[] f : found) {
-            int prio = (Integer) f[0];
-            out.add(new InstalledModule(name, prio, (String) f[1], checksum(name, prio), (Boolean) f[2]));
+        for (Row f : found) {
+            out.add(new InstalledModule(name, f.priority(), f.lang(), checksum(name, f.priority()), f.enabled()));
         }
         return out;
     }

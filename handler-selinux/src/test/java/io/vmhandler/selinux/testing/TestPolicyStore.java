@@ -64,7 +64,7 @@ public final class TestPolicyStore {
         Path root = base.resolve(key);
         try (RandomAccessFile lockFile = new RandomAccessFile(base.resolve(".lock").toFile(), "rw");
                 FileLock lock = lockFile.getChannel().lock()) {
-            if (!Files.exists(root.resolve("VERSIONS"))) {
+            if (!lock.isValid() || !Files.exists(root.resolve("VERSIONS"))) {
                 long t0 = System.nanoTime();
                 build(base, root);
                 buildSeconds = (System.nanoTime() - t0) / 1e9;
