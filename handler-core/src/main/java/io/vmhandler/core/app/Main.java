@@ -32,6 +32,7 @@ public final class Main {
         Supplier<CgroupManager> cgroups = memoize(() -> CgroupCommand.hostManager(System.getenv(CgroupCommand.ROOT_ENV)));
         return new Cli()
                 .register(new DoctorCommand())
+                .register(new io.vmhandler.core.cli.SelinuxCommand())
                 .register(new TapCommand(taps))
                 .register(new MemlockCommand(new MemlockFormula(), new SysfsNvlink2Probe(Path.of("/sys")),
                         memoize(MemlockApplier::new)))
