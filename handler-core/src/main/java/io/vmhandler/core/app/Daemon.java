@@ -174,7 +174,8 @@ public final class Daemon implements AutoCloseable {
             if (config.socketGroup() != null) {
                 opts.ownerGid(config.socketGroup());
             }
-            socketServer = UnixSocketServer.startLauncherApi(opts.build(), backend, new CoreInfoProvider(config.node(), facts));
+            socketServer = UnixSocketServer.startLauncherApi(opts.build(), backend, new CoreInfoProvider(config.node(), facts),
+                    (method, code, took) -> metrics.grpcCall(method, code.name(), took));
             stack.push(socketServer);
             readiness = Readiness.ready();
             log.atInfo().addKeyValue("socket", config.socket().toString())

@@ -40,7 +40,7 @@ public final class Main {
                 .register(new CgroupCommand(cgroups))
                 .register(new LauncherCommand())
                 .register(new RunCommand(Daemon::new))
-                .register(new DemoCommand(taps));
+                .register(new DemoCommand());
     }
 
     public static void main(String[] args) {

@@ -1,36 +1,36 @@
 package io.vmhandler.core.cli;
 
-import io.vmhandler.core.demo.DemoNetns;
+import io.vmhandler.core.app.Daemon;
+import io.vmhandler.core.app.DaemonConfig;
+import io.vmhandler.core.demo.DemoClient;
+import io.vmhandler.core.demo.DemoPod;
 import io.vmhandler.core.demo.QemuProcess;
+import io.vmhandler.core.model.VmiDocument;
+import io.vmhandler.core.network.NetworkPlan;
 import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
-import io.vmhandler.net.TapDevices;
-import io.vmhandler.net.TapResult;
-import io.vmhandler.net.TapSpec;
-import io.vmhandler.net.TapState;
+import io.vmhandler.core.watch.EmbeddedApiServer;
 import java.io.PrintStream;
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.Set;
 import java.util.concurrent.CountDownLatch;
-import java.util.function.Supplier;
 
 /**
- * {@code vmhandler demo}: the daemon's main job on one machine, as root, with no cluster. It prints
- * the node facts, makes a launcher "pod" network namespace, creates a multiqueue tap in it owned by
- * uid/gid 107, starts a real unprivileged QEMU on it when QEMU is installed, checks that QEMU
- * attached every queue, and cleans up on exit, Ctrl-C included.
+ * {@code vmhandler demo}: the daemon's whole job on one machine, as root, with no cluster. It starts
+ * an embedded Kubernetes API (fabric8's mock server in CRUD mode, loopback only), creates the sample
+ * VMI from deploy/examples/, makes a launcher "pod" (netns + kubelet-named cpuset cgroup), runs the
+ * daemon against the API, and makes the launcher calls through the socket from inside the pod as
+ * uid 107 with no capabilities, with a real unprivileged QEMU when installed. Everything is removed on
+ * exit, Ctrl-C included.
  */
 public final class DemoCommand implements Command {
-    private static final int QUEUES = 4;
-    private static final int LAUNCHER_ID = 107;
-    private final Supplier<TapDevices> taps;
-
-    public DemoCommand(Supplier<TapDevices> taps) {
-        this.taps = taps;
-    }
+    private static final String NODE = "demo-node";
+    private static final long LAUNCHER_ID = 107;
 
     @Override
     public String name() {
@@ -39,23 +39,25 @@ public final class DemoCommand implements Command {
 
     @Override
     public String summary() {
-        return "run the daemon's job on this machine against a throwaway launcher pod, then clean up";
+        return "run the daemon's whole job on this machine against an embedded API and a throwaway pod";
     }
 
     @Override
     public String usage() {
         return """
-                usage: vmhandler demo [--keep-running]
-                  --keep-running  leave the pod, tap and QEMU up until Ctrl-C, so you can inspect them
+                usage: vmhandler demo [--keep-running] [--vmi FILE]
+                  --keep-running  leave the API, daemon, pod and QEMU up until Ctrl-C, to poke at them
+                  --vmi FILE      the VMI to run (default deploy/examples/vmi.yaml)
                 """;
     }
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
-        Args a = Args.parse(argv, Set.of(), Set.of("keep-running"));
+        Args a = Args.parse(argv, Set.of("vmi"), Set.of("keep-running"));
+        Path sample = a.has("vmi") ? Path.of(a.required("vmi")) : defaultSample();
+        VmiDocument vmi = VmiDocument.read(sample);
         NodeFacts facts = new NodeProbe(Path.of("/")).probe();
-        out.printf("node: kernel %s, cgroups %s, selinux %s, /dev/net/tun %s%n", facts.kernel(), facts.cgroupMode(),
-                facts.selinuxMode(), facts.tunDevice() ? "present" : "missing");
+        out.printf("node: kernel %s, cgroups %s, selinux %s%n", facts.kernel(), facts.cgroupMode(), facts.selinuxMode());
         for (NodeFacts.CapabilityCheck c : facts.capabilities()) {
             out.printf("  %-8s %s%n", c.name(), c.available() ? "yes" : "no: " + c.reason());
         }
@@ -64,39 +66,74 @@ public final class DemoCommand implements Command {
         Thread hook = new Thread(() -> cleanup(undo, err), "demo-cleanup");
         Runtime.getRuntime().addShutdownHook(hook);
         try {
-            String podName = "vmh-demo-" + Long.toString(System.nanoTime() & 0xfffff, 36);
-            DemoNetns pod = DemoNetns.create(podName);
-            push(undo, pod);
-            out.println("pod network namespace: " + pod.path());
-
-            TapSpec spec = new TapSpec("tap0", QUEUES, LAUNCHER_ID, LAUNCHER_ID, null);
             long t0 = System.nanoTime();
-            TapResult r = taps.get().create(pod.path(), spec);
-            long micros = (System.nanoTime() - t0) / 1000;
-            push(undo, () -> taps.get().delete(pod.path(), "tap0"));
-            TapState s = r.state();
-            out.printf("tap %s: %s in %d us, queues=%d multi_queue=%s vnet_hdr=%s persist=%s owner=%d group=%d mtu=%d%n",
-                    s.name(), r.outcome().name().toLowerCase(java.util.Locale.ROOT), micros, QUEUES,
-                    s.multiQueue() ? "on" : "off", s.vnetHdr() ? "on" : "off", s.persist() ? "on" : "off",
-                    s.owner(), s.group(), s.mtu());
+            EmbeddedApiServer api = EmbeddedApiServer.start();
+            push(undo, api);
+            out.printf("embedded Kubernetes API (fabric8 mock, CRUD mode) at %s%n", api.url());
 
+            DemoPod pod = DemoPod.create("vmh-demo-" + Long.toString(System.nanoTime() & 0xfffff, 36));
+            push(undo, pod);
+            out.printf("launcher pod %s: netns %s, cgroup %s%n", pod.uid(), pod.netnsPath(), pod.cgroup());
+            api.createScheduledVmi(sample, NODE, pod.uid());
+            out.printf("VMI %s created from %s, scheduled to %s with the pod as its active launcher%n", vmi.key(),
+                    sample, NODE);
+
+            Path base = Files.createTempDirectory("vmh-demo-");
+            push(undo, () -> DemoClient.removeTree(base));
+            Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
+            Path run = Files.createDirectory(base.resolve("run"), PosixFilePermissions.asFileAttribute(
+                    PosixFilePermissions.fromString("rwxr-xr-x")));
+            Daemon daemon = new Daemon(DaemonConfig.standalone(NODE, null, run.resolve("launcher.sock"),
+                    base.resolve("checkpoints")).withMaster(api.url())).start();
+            // the mock must stop before the daemon's watch is closed (EmbeddedApiServer's shutdown note)
+            undo.remove(api);
+            push(undo, daemon);
+            push(undo, api);
+            out.printf("daemon ready in %d ms: socket %s, metrics http://127.0.0.1:%d/metrics (/healthz, /readyz)%n",
+                    (System.nanoTime() - t0) / 1_000_000, daemon.socket(), daemon.metricsPort());
+
+            DemoClient client = DemoClient.create(pod, daemon.socket(), base);
+            out.println("\nlauncher calls from inside the pod, as uid 107 with no capabilities:");
+            out.println("$ vmhandler launcher prepare-network");
+            if (!client.call(out, err, "prepare-network")) {
+                return 1;
+            }
+            int queues = NetworkPlan.of(vmi, LAUNCHER_ID, LAUNCHER_ID).stream().mapToInt(t -> t.spec().queues())
+                    .max().orElse(1);
+            int vcpus = NetworkPlan.vcpus(vmi);
+            Process libvirtd = client.sleeper();
+            push(undo, () -> {
+                libvirtd.destroyForcibly();
+                libvirtd.waitFor(10, java.util.concurrent.TimeUnit.SECONDS);
+            });
+            out.printf("$ vmhandler launcher set-memlock --pid %d   (the pod's libvirtd stand-in)%n", libvirtd.pid());
+            if (!client.call(out, err, "set-memlock", "--pid", Long.toString(libvirtd.pid()))) {
+                return 1;
+            }
             if (QemuProcess.installed()) {
-                QemuProcess qemu = QemuProcess.start(pod.path(), "tap0", QUEUES, LAUNCHER_ID, LAUNCHER_ID, 2);
+                QemuProcess qemu = QemuProcess.start(pod.netnsPath(), "tap0", queues, LAUNCHER_ID, LAUNCHER_ID, vcpus,
+                        List.of(pod.cgroup()));
                 push(undo, qemu);
-                int attached = waitForQueues(pod.path(), qemu, QUEUES);
-                if (attached == QUEUES) {
-                    out.printf("qemu pid %d (uid %d, no capabilities) attached %d/%d queues of tap0%n", qemu.pid(),
-                            LAUNCHER_ID, attached, QUEUES);
-                } else {
-                    out.printf("qemu attached %d/%d queues; its output:%n%s%n", attached, QUEUES, qemu.output());
+                int attached = client.waitForQueues(qemu, queues);
+                out.printf("qemu pid %d (uid 107, no capabilities, %d vCPUs) attached %d/%d queues of tap0%n",
+                        qemu.pid(), vcpus, attached, queues);
+                if (attached != queues) {
+                    out.println(qemu.output());
+                    return 1;
+                }
+                client.waitForVcpuThreads(qemu, vcpus);
+                out.printf("$ vmhandler launcher pin-vcpus --pid %d%n", qemu.pid());
+                if (!client.call(out, err, "pin-vcpus", "--pid", Long.toString(qemu.pid()))) {
                     return 1;
                 }
             } else {
-                out.println("qemu-system-x86_64 is not installed: skipped the unprivileged attach"
+                out.println("qemu-system-x86_64 is not installed: no QEMU attach and no pinning"
                         + " (apt-get install qemu-system-x86)");
             }
+            out.println("\nwhat the node's metrics say:");
+            client.printMetrics(out, daemon.metricsPort());
             if (a.flag("keep-running")) {
-                out.println("running; inspect with: ip netns exec " + podName + " ip -d link show tap0");
+                out.printf("%nrunning; try: ip netns exec %s ip -d link show tap0%n", pod.netnsName());
                 out.println("press Ctrl-C to clean up and exit");
                 out.flush();
                 new CountDownLatch(1).await();
@@ -113,23 +150,13 @@ public final class DemoCommand implements Command {
         }
     }
 
-    private int waitForQueues(String netns, QemuProcess qemu, int want) throws Exception {
-        int attached = 0;
-        long deadline = System.nanoTime() + 20_000_000_000L;
-        while (System.nanoTime() < deadline && qemu.alive()) {
-            TapState s = null;
-            try {
-                s = taps.get().inspect(netns, "tap0");
-            } catch (Exception e) {
-                return attached;
-            }
-            attached = s == null ? 0 : s.attachedQueues();
-            if (attached == want) {
-                return attached;
-            }
-            Thread.sleep(50);
+    private static Path defaultSample() {
+        String home = System.getProperty("vmhandler.home", ".");
+        Path p = Path.of(home, "deploy", "examples", "vmi.yaml");
+        if (!Files.isRegularFile(p)) {
+            throw new UsageException("sample VMI " + p + " not found; pass --vmi FILE");
         }
-        return attached;
+        return p;
     }
 
     private static synchronized void push(Deque<AutoCloseable> undo, AutoCloseable c) {

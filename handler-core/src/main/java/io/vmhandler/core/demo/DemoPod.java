@@ -80,6 +80,39 @@ public final class DemoPod implements AutoCloseable {
                 "sh", container.resolve("cgroup.procs").toString(), netns.path()));
     }
 
+    /** rmdir, retried briefly: a process killed a moment ago may still be leaving the cgroup (EBUSY). */
+    private static void removeDir(Path d) throws IOException {
+        // children first: the pinner makes a housekeeping sub-cgroup inside the container's
+        try (var children = Files.list(d)) {
+            for (Path c : children.filter(Files::isDirectory).toList()) {
+                for (String pid : Files.readAllLines(c.resolve("cgroup.procs"))) {
+                    if (!pid.isBlank()) {
+                        Files.writeString(CPUSET.resolve("cgroup.procs"), pid.trim());
+                    }
+                }
+                removeDir(c);
+            }
+        } catch (java.nio.file.NoSuchFileException e) {
+            return;
+        }
+        for (int i = 0; ; i++) {
+            try {
+                Files.deleteIfExists(d);
+                return;
+            } catch (java.nio.file.FileSystemException e) {
+                if (i >= 50) {
+                    throw e;
+                }
+                try {
+                    Thread.sleep(20);
+                } catch (InterruptedException ie) {
+                    Thread.currentThread().interrupt();
+                    throw e;
+                }
+            }
+        }
+    }
+
     @Override
     public void close() throws IOException {
         IOException first = null;
@@ -91,7 +124,7 @@ public final class DemoPod implements AutoCloseable {
                         Files.writeString(CPUSET.resolve("cgroup.procs"), pid.trim());
                     }
                 }
-                Files.deleteIfExists(d);
+                removeDir(d);
             } catch (IOException e) {
                 first = first == null ? e : first;
             }

@@ -5,21 +5,33 @@ import static org.assertj.core.api.Assertions.assertThat;
 import io.vmhandler.core.demo.QemuProcess;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.Root;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import org.junit.jupiter.api.Test;
 
-/** The README's first command end to end: it must do the job, print it, and leave nothing behind. */
+/**
+ * The README's first command end to end: embedded API, sample VMI, fake pod, daemon, launcher calls
+ * through the socket, QEMU. It must do the job, print it, and leave nothing behind.
+ */
 class DemoCommandIT {
     @Test
-    void demoCreatesTheTapQemuAttachesAndEverythingIsCleanedUp() {
+    void demoRunsTheWholeJobAndLeavesNothingBehind() {
         Root.require();
         Root.requireTool(QemuProcess.QEMU.toString());
         String netnsBefore = Cmd.run("ip", "netns", "list").ok().out();
-        CliRun r = CliRun.of("demo");
+        boolean kubepodsBefore = Files.exists(Path.of("/sys/fs/cgroup/cpuset/kubepods"));
+        CliRun r = CliRun.of("demo", "--vmi", Path.of("..", "deploy", "examples", "vmi.yaml").toString());
         assertThat(r.exit()).as(r.out() + r.err()).isZero();
-        assertThat(r.out()).contains("tap tap0: created").contains("multi_queue=on").contains("owner=107 group=107")
-                .containsPattern("qemu pid \\d+ \\(uid 107, no capabilities\\) attached 4/4 queues of tap0")
+        assertThat(r.out()).contains("embedded Kubernetes API (fabric8 mock, CRUD mode) at http://127.0.0.1:")
+                .contains("created tap tap0 for interface default: queues=4 mtu=1500 owner=107 group=107")
+                .contains("memlock of pid").contains("attached 4/4 queues of tap0")
+                .containsPattern("vcpu 0 \\(tid \\d+\\) -> cpus \\[0\\]")
+                .contains("vmhandler_grpc_requests_total{code=\"OK\",method=\"PrepareNetwork\"} 1.0")
                 .contains("cleaned up");
+        assertThat(r.err()).doesNotContain("cleanup:");
         assertThat(Cmd.run("ip", "netns", "list").ok().out()).isEqualTo(netnsBefore);
+        assertThat(Files.exists(Path.of("/sys/fs/cgroup/cpuset/kubepods"))).isEqualTo(kubepodsBefore);
         assertThat(Cmd.run("pgrep", "-f", "vmh-tap0,debug-threads").exit()).isEqualTo(1);
+        assertThat(Cmd.run("pgrep", "-f", "sleep 3600").exit()).isEqualTo(1);
     }
 }

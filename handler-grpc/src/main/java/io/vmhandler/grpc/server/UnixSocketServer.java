@@ -62,7 +62,13 @@ public final class UnixSocketServer implements AutoCloseable {
     /** Serves the v1 Launcher service on {@code backend} and the Info service on {@code info}. */
     public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info)
             throws IOException {
-        return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)));
+        return startLauncherApi(options, backend, info, CallObserver.NONE);
+    }
+
+    /** The same, reporting every call's method, code and duration to {@code observer} (metrics). */
+    public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info,
+                                                    CallObserver observer) throws IOException {
+        return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)), observer);
     }
 
     /**
@@ -73,6 +79,11 @@ public final class UnixSocketServer implements AutoCloseable {
      */
     public static UnixSocketServer start(ServerOptions options, List<? extends BindableService> services)
             throws IOException {
+        return start(options, services, CallObserver.NONE);
+    }
+
+    public static UnixSocketServer start(ServerOptions options, List<? extends BindableService> services,
+                                         CallObserver observer) throws IOException {
         Epoll.ensureAvailability();
         SocketFile file = SocketFile.prepare(options);
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("launcher-api-accept", true),
@@ -80,7 +91,7 @@ public final class UnixSocketServer implements AutoCloseable {
         EventLoopGroup io = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("launcher-api-io", true),
                 EpollIoHandler.newFactory());
         ExecutorService workers = Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
-        ApiPipeline pipeline = ApiPipeline.of(options);
+        ApiPipeline pipeline = ApiPipeline.of(options, observer);
         Server server = null;
         try {
             NettyServerBuilder builder = NettyServerBuilder.forAddress(new DomainSocketAddress(file.tempPath().toString()))
