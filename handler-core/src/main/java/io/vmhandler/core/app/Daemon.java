@@ -18,6 +18,9 @@ import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.MetricsServer;
 import io.vmhandler.core.metrics.Readiness;
+import io.vmhandler.core.metrics.SelinuxModuleState;
+import io.vmhandler.core.cli.SelinuxCommand;
+import io.vmhandler.selinux.SelinuxStartup;
 import io.vmhandler.core.loop.ControllerLoop;
 import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
@@ -102,6 +105,7 @@ public final class Daemon implements AutoCloseable {
                 stack.push(metricsServer);
             }
             metrics.watchReadiness(() -> readiness.isReady());
+            selinux(facts);
 
             CheckpointStore store = CheckpointStore.open(config.checkpointDir());
             stack.push(store);
@@ -193,6 +197,27 @@ public final class Daemon implements AutoCloseable {
             close();
             throw new IOException("the VMI informer did not sync within " + config.syncTimeoutSeconds() + " s: "
                     + e.getMessage(), e);
+        }
+    }
+
+    /**
+     * The launcher SELinux module, before anything is served: skipped (and said once) where SELinux
+     * is disabled; a failed install is logged and exported, and the daemon goes on serving the rest.
+     */
+    private void selinux(NodeFacts facts) {
+        if (config.selinux().equals("off") || facts.selinuxMode().equals("disabled")) {
+            log.atInfo().addKeyValue("selinux", facts.selinuxMode()).addKeyValue("flag", config.selinux())
+                    .log("SELinux is {} on this node: skipping the launcher SELinux module",
+                            config.selinux().equals("off") ? "turned off by --selinux off" : "disabled");
+            metrics.selinuxModule(SelinuxModuleState.NOT_APPLICABLE);
+            return;
+        }
+        try {
+            var d = new SelinuxStartup(SelinuxCommand.hostPolicy()).ensure();
+            metrics.selinuxModule(d.selinuxEnabled() ? SelinuxModuleState.INSTALLED : SelinuxModuleState.NOT_APPLICABLE);
+        } catch (Exception e) {
+            log.atError().log("installing the launcher SELinux module failed: {}", e.getMessage());
+            metrics.selinuxModule(SelinuxModuleState.FAILED);
         }
     }
 

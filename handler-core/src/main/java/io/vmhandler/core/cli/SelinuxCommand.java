@@ -108,6 +108,17 @@ public final class SelinuxCommand implements Command {
         if (!kind.equals("semodule") && (a.has("staging") || a.has("host-pid"))) {
             throw new UsageException("--staging and --host-pid only apply to --installer semodule");
         }
+        return policy(store, kind, hostPid, staging, procFilesystems);
+    }
+
+    /** The live host's policy store, with the default (libsemanage) installer: what the daemon installs into. */
+    public static SelinuxPolicy hostPolicy() throws Exception {
+        return policy(PolicyRoot.configured(PolicyRoot.hostRoot()), "libsemanage", null, DEFAULT_STAGING,
+                Path.of("/proc/filesystems"));
+    }
+
+    private static SelinuxPolicy policy(PolicyRoot store, String kind, Integer hostPid, Path staging,
+                                        Path procFilesystems) throws Exception {
         PolicyInstaller.Factory factory;
         Path workDir;
         switch (kind) {
