@@ -1,20 +1,18 @@
 package io.vmhandler.cgroups.v1;
 
 import io.vmhandler.cgroups.CgroupInfo;
-import io.vmhandler.cgroups.CgroupManager;
+import io.vmhandler.cgroups.ThreadMovingCgroupManager;
 import io.vmhandler.cgroups.CgroupResolver;
 import io.vmhandler.cgroups.CgroupTree;
 import io.vmhandler.cgroups.CgroupVersion;
 import io.vmhandler.cgroups.Housekeeping;
 import io.vmhandler.cgroups.ProcCgroup;
 import io.vmhandler.nativeio.CpuSet;
-import io.vmhandler.nativeio.SyscallException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
-import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * (cgroup-v1/cgroups.rst §2.2). Attaching a thread to a cpuset also resets its affinity to that
  * cpuset, which is why callers move threads before they set affinity.
  */
-public final class V1CgroupManager implements CgroupManager {
+public final class V1CgroupManager extends ThreadMovingCgroupManager {
     private static final Logger log = LoggerFactory.getLogger(V1CgroupManager.class);
     private final Path procRoot;
     private final CgroupTree cpuset;
@@ -93,36 +91,7 @@ public final class V1CgroupManager implements CgroupManager {
     }
 
     @Override
-    public void moveToHousekeeping(CgroupInfo info, int tid) throws IOException {
-        cpuset.write(info.housekeepingPath(), "tasks", Integer.toString(tid));
-    }
-
-    @Override
-    public void moveToContainer(CgroupInfo info, int tid) throws IOException {
-        cpuset.write(info.containerPath(), "tasks", Integer.toString(tid));
-    }
-
-    @Override
-    public List<Integer> threads(CgroupInfo info, boolean housekeeping) throws IOException {
-        String path = housekeeping ? info.housekeepingPath() : info.containerPath();
-        return CgroupResolver.ids(cpuset.read(path, "tasks"), cpuset.describe(path) + "/tasks");
-    }
-
-    @Override
-    public boolean removeHousekeeping(CgroupInfo info) throws IOException {
-        String hk = info.housekeepingPath();
-        if (!cpuset.exists(hk, "")) {
-            return false;
-        }
-        for (int tid : threads(info, true)) {
-            try {
-                moveToContainer(info, tid);
-            } catch (SyscallException e) {
-                if (e.errno() != Errno.ESRCH) {
-                    throw e;
-                }
-            }
-        }
-        return cpuset.rmdir(hk);
+    protected String threadsFile() {
+        return "tasks";
     }
 }

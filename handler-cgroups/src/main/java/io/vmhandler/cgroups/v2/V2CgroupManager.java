@@ -1,21 +1,19 @@
 package io.vmhandler.cgroups.v2;
 
 import io.vmhandler.cgroups.CgroupInfo;
-import io.vmhandler.cgroups.CgroupManager;
+import io.vmhandler.cgroups.ThreadMovingCgroupManager;
 import io.vmhandler.cgroups.CgroupResolver;
 import io.vmhandler.cgroups.CgroupTree;
 import io.vmhandler.cgroups.CgroupVersion;
 import io.vmhandler.cgroups.Housekeeping;
 import io.vmhandler.cgroups.ProcCgroup;
 import io.vmhandler.nativeio.CpuSet;
-import io.vmhandler.nativeio.SyscallException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
 import java.util.Set;
-import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -29,7 +27,7 @@ import org.slf4j.LoggerFactory;
  * processes. When the container has no cpuset controller at all, the child still groups the
  * threads and the result says so.
  */
-public final class V2CgroupManager implements CgroupManager {
+public final class V2CgroupManager extends ThreadMovingCgroupManager {
     private static final Logger log = LoggerFactory.getLogger(V2CgroupManager.class);
     private final Path procRoot;
     private final CgroupTree tree;
@@ -111,37 +109,8 @@ public final class V2CgroupManager implements CgroupManager {
     }
 
     @Override
-    public void moveToHousekeeping(CgroupInfo info, int tid) throws IOException {
-        tree.write(info.housekeepingPath(), "cgroup.threads", Integer.toString(tid));
-    }
-
-    @Override
-    public void moveToContainer(CgroupInfo info, int tid) throws IOException {
-        tree.write(info.containerPath(), "cgroup.threads", Integer.toString(tid));
-    }
-
-    @Override
-    public List<Integer> threads(CgroupInfo info, boolean housekeeping) throws IOException {
-        String path = housekeeping ? info.housekeepingPath() : info.containerPath();
-        return CgroupResolver.ids(tree.read(path, "cgroup.threads"), tree.describe(path) + "/cgroup.threads");
-    }
-
-    @Override
-    public boolean removeHousekeeping(CgroupInfo info) throws IOException {
-        String hk = info.housekeepingPath();
-        if (!tree.exists(hk, "")) {
-            return false;
-        }
-        for (int tid : threads(info, true)) {
-            try {
-                moveToContainer(info, tid);
-            } catch (SyscallException e) {
-                if (e.errno() != Errno.ESRCH) {
-                    throw e;
-                }
-            }
-        }
-        return tree.rmdir(hk);
+    protected String threadsFile() {
+        return "cgroup.threads";
     }
 
     private String controllers(String path) throws IOException {
