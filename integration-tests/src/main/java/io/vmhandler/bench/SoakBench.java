@@ -49,6 +49,7 @@ public final class SoakBench {
         Path cpusetRoot = Path.of("/sys/fs/cgroup/cpuset");
         List<Pod> pods = new ArrayList<>();
         List<Path> made = new ArrayList<>(); // cgroup directories this run created, deepest first
+        String root = "vmh-soak-" + ProcessHandle.current().pid();
         Daemon daemon = null;
         boolean ok = false;
         try {
@@ -57,7 +58,8 @@ public final class SoakBench {
                 String uid = UUID.randomUUID().toString();
                 String ns = "vmh-soak-" + ProcessHandle.current().pid() + "-" + i;
                 run("ip", "netns", "add", ns);
-                Path leaf = mkCpuset(cpusetRoot, List.of("kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", "")), made);
+                // under a private --cgroup-root: other users of the node's /kubepods (tests tearing it down) cannot move our pods
+                Path leaf = mkCpuset(cpusetRoot, List.of(root, "kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", "")), made);
                 pods.add(new Pod(uid, ns, leaf));
                 Files.writeString(vmis.resolve("vm" + i + ".yaml"), """
                         apiVersion: kubevirt.io/v1
@@ -117,7 +119,12 @@ public final class SoakBench {
                 run("ip", "netns", "del", p.netns());
             }
             for (Path d : made) {
-                Files.deleteIfExists(d);
+                try {
+                    Files.deleteIfExists(d);
+                } catch (IOException busy) {
+                    // a shared level (kubepods, burstable) that another pod on this node now uses: left in place
+                    System.err.println("left " + d + ": " + busy.getMessage());
+                }
             }
             run("rm", "-rf", base.toString());
         }
