@@ -81,8 +81,8 @@ public final class KubeletCgroups {
             }
             created.add(dir);
             if (created.size() == 1) {
-                Path top = dir;
-                host.add(() -> removeTree(base, top));
+                // only the levels this call made: a shared kubepods may hold other users' pods (parallel runs)
+                host.add(() -> removeCreated(base, created));
             }
             if (hierarchy.equals("cpuset")) {
                 write(dir.resolve("cpuset.cpus"), read(parent.resolve("cpuset.cpus")));
@@ -123,6 +123,22 @@ public final class KubeletCgroups {
             }
             evacuate(base, d);
             rmdirWithRetry(d);
+        }
+    }
+
+    /** Removes the levels one create() made, deepest first; a level someone else now uses is left. */
+    static void removeCreated(Path base, List<Path> created) {
+        for (int i = created.size() - 1; i >= 0; i--) {
+            Path d = created.get(i);
+            if (!Files.isDirectory(d)) {
+                continue;
+            }
+            if (i == created.size() - 1) {
+                removeTree(base, d); // the leaf: with any sub-cgroups the test made below it
+            } else if (!hasSubdirectory(d)) {
+                evacuate(base, d);
+                rmdirWithRetry(d);
+            }
         }
     }
 
