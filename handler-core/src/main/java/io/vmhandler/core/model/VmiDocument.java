@@ -27,6 +27,8 @@ public final class VmiDocument {
     /** Guard against YAML bombs in files an operator points us at. */
     private static final int MAX_ALIASES = 50;
     private static final int MAX_BYTES = 4 << 20;
+    /** A path longer than this is a nesting attack, not a VMI; it also bounds normalize's recursion. */
+    private static final int MAX_PATH_CHARS = 4096;
     /** Immutable and costly to build (~70 µs); a Load itself is not thread-safe, so one per parse. */
     private static final LoadSettings SETTINGS = LoadSettings.builder().setMaxAliasesForCollections(MAX_ALIASES)
             .setAllowDuplicateKeys(false).build();
@@ -62,6 +64,11 @@ public final class VmiDocument {
             doc = new Load(SETTINGS).loadFromString(yamlOrJson);
         } catch (RuntimeException e) {
             throw new IllegalArgumentException("VMI document is not valid YAML/JSON: " + firstLine(e.getMessage()));
+        } catch (StackOverflowError e) {
+            // snakeyaml-engine parses recursively and has no nesting limit (3.1.1): "[[[[...", a few
+            // thousand deep, overflows the stack. The parser holds no state beyond this Load, so the
+            // unwound stack is all there is to recover; a caller must get the usual bad-input error.
+            throw new IllegalArgumentException("VMI document is nested too deeply");
         }
         if (!(doc instanceof Map<?, ?> m)) {
             throw new IllegalArgumentException("VMI document must be a mapping at the top level");
@@ -234,6 +241,9 @@ public final class VmiDocument {
     }
 
     private static Object normalize(Object v, String where) {
+        if (where.length() > MAX_PATH_CHARS) {
+            throw new IllegalArgumentException("VMI document is nested too deeply at " + where.substring(0, 200) + "...");
+        }
         if (v instanceof Map<?, ?> m) {
             return stringKeys(m, where);
         }

@@ -65,4 +65,17 @@ class VmiDocumentTest {
         }
         assertThatThrownBy(() -> VmiDocument.parse(y.toString())).hasMessageStartingWith("VMI document is not valid");
     }
+
+    @Test
+    void refusesDeepNestingWithAnIllegalArgumentNotAStackOverflow() {
+        // found by HostileInputIT: snakeyaml-engine recurses per level and has no depth limit
+        int depth = 50_000;
+        assertThatThrownBy(() -> VmiDocument.parse("[".repeat(depth) + "]".repeat(depth)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessage("VMI document is nested too deeply");
+        assertThatThrownBy(() -> VmiDocument.parse("spec: " + "{a: ".repeat(depth) + "1" + "}".repeat(depth)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("VMI document is nested too deeply");
+        // deep but parseable: the path guard refuses it before normalize recurses further
+        assertThatThrownBy(() -> VmiDocument.parse("spec: " + "{a: ".repeat(2100) + "1" + "}".repeat(2100)))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageStartingWith("VMI document is nested too deeply");
+    }
 }
