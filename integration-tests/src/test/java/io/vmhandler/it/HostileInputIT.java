@@ -44,7 +44,8 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * <p>Proof that it can fail (tried by hand, seed 7247295411265): one valid {@code prep} call from pod A
  * before the second snapshot fails the snapshot check on pod A's links (tap0 appears). Its first runs failed
  * for real: "[[[[..." 2,000+ deep was a StackOverflowError out of VmiDocument.parse (fixed there), and a
- * pin-vcpus on a non-QEMU process of the pod left a housekeeping cgroup (see the pin call below).
+ * pin-vcpus on a non-QEMU process of the pod left a housekeeping cgroup (now refused up front with
+ * INVALID_ARGUMENT; LauncherApiIT covers it).
  */
 class HostileInputIT {
     @RegisterExtension
@@ -167,8 +168,8 @@ class HostileInputIT {
             // no effect is possible: the base VMI has no device, so libvirt's formula sets no limit
             calls.put("mem\t" + sleeper + "\t" + hex("9.0.0"), Target.MEM);
             if (doc || c.targets().contains(Target.CPU)) {
-                // only where it must fail: pinning a non-QEMU process of one's own pod succeeds with every
-                // vCPU skipped, yet makes the housekeeping cgroup and moves its threads there (seen here)
+                // only where it must fail (a pid outside the pod); a non-QEMU process of one's own pod is
+                // refused with INVALID_ARGUMENT before anything changes (LauncherApiIT)
                 calls.put("pin\t" + sleeper, Target.CPU);
             }
             for (Map.Entry<String, Target> call : calls.entrySet()) {

@@ -212,6 +212,20 @@ class LauncherApiIT {
         }
     }
 
+    @Test
+    void pinVcpusOnAPodProcessThatIsNotQemuIsRefusedBeforeAnythingChanges() throws Exception {
+        FakePod a = new FakePod(host, "0-1");
+        publish("notqemu.yaml", a.vmi("vm-nq", "node1", ""));
+        host.add(() -> vmiDir.resolve("notqemu.yaml").toFile().delete());
+        Process sleeper = a.sleeper(107);
+        String affinity = Cmd.run("taskset", "-p", Long.toString(sleeper.pid())).ok().out();
+        Cmd.Result r = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(sleeper.pid()));
+        assertThat(r.exit()).isEqualTo(1);
+        assertThat(r.err()).startsWith("INVALID_ARGUMENT: qemu_pid " + sleeper.pid() + " has no vCPU threads");
+        assertThat(a.cpuset.resolve("housekeeping")).doesNotExist();
+        assertThat(Cmd.run("taskset", "-p", Long.toString(sleeper.pid())).ok().out()).isEqualTo(affinity);
+    }
+
     private static boolean hasVcpuThreads(long pid, int n) {
         return vcpuTids(pid).size() >= n;
     }

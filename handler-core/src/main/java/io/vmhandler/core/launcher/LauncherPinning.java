@@ -26,6 +26,13 @@ public final class LauncherPinning {
         CpuPlacement placement = CpuPlacement.from(ctx.vmi());
         try (ProcessRef qemu = resolver.target(ctx, nsPid)) {
             qemu.verifyUnchanged();
+            // refuse before anything changes: a process with no vCPU threads is not (yet) a running QEMU, and
+            // pinning it would still create the housekeeping cgroup and move its threads there
+            if (pinner.threads().scan(qemu.pid()).vcpus().isEmpty()) {
+                throw new IllegalArgumentException("qemu_pid " + nsPid + " has no vCPU threads ('CPU n/KVM' or"
+                        + " 'CPU n/TCG'): not a QEMU started with -name ...,debug-threads=on, or its vCPUs are not"
+                        + " created yet");
+            }
             PinResult r = pinner.pin(qemu.pid(), ctx.vmi().key(), placement, null, null);
             qemu.verifyUnchanged();
             return new Outcome(qemu.info().startTime(), r);
