@@ -78,7 +78,7 @@ public final class MemlockApplier {
                 throw refused(pid, limit, before, e);
             }
             if (e.errno() == Errno.ESRCH) {
-                throw new ProcFacts.NoSuchProcessException(pid);
+                throw new io.vmhandler.core.proc.ProcessGoneException(pid);
             }
             throw e;
         }
@@ -105,7 +105,7 @@ public final class MemlockApplier {
                 return proc.memlock(pid);
             }
             if (e.errno() == Errno.ESRCH) {
-                throw new ProcFacts.NoSuchProcessException(pid);
+                throw new io.vmhandler.core.proc.ProcessGoneException(pid);
             }
             throw e;
         }

@@ -2,6 +2,8 @@ package io.vmhandler.core.memlock;
 
 import io.vmhandler.nativeio.LinuxConstants;
 import io.vmhandler.nativeio.RLimit;
+import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.core.proc.ProcessInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;
@@ -47,12 +49,9 @@ final class ProcFacts {
         }
     }
 
-    /** Field 22 of /proc/PID/stat, in clock ticks since boot. The comm field may contain spaces. */
+    /** Field 22 of /proc/PID/stat, in clock ticks since boot (parsed where every stat read is). */
     long startTime(int pid) throws IOException {
-        String stat = String.join(" ", read(pid, "stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        // f[0] is field 3 (state), so field 22 is f[19]
-        return Long.parseLong(f[19]);
+        return ProcessInfo.startTime(String.join(" ", read(pid, "stat")));
     }
 
     /** The four ids of a "Uid:" or "Gid:" line: real, effective, saved, filesystem. */
@@ -84,16 +83,7 @@ final class ProcFacts {
         try {
             return Files.readAllLines(proc.resolve(Integer.toString(pid)).resolve(file));
         } catch (NoSuchFileException e) {
-            throw new NoSuchProcessException(pid);
-        }
-    }
-
-    /** The pid names no process (it exited, or never existed). */
-    static final class NoSuchProcessException extends IOException {
-        private static final long serialVersionUID = 1L;
-
-        NoSuchProcessException(int pid) {
-            super("no process with pid " + pid);
+            throw new ProcessGoneException(pid);
         }
     }
 }

@@ -8,7 +8,7 @@ public final class ProcessGoneException extends IOException {
     private final int pid;
 
     public ProcessGoneException(int pid) {
-        super("process " + pid + " is gone");
+        super("no process with pid " + pid);
         this.pid = pid;
     }
 

@@ -40,7 +40,7 @@ public record ProcessInfo(int pid, long startTime, long uid, long gid, String co
      * Field 22 of /proc/PID/stat. comm (field 2) is in parentheses and may itself contain spaces and
      * ')' — so parsing starts after the LAST ')' (proc(5)).
      */
-    static long startTime(String stat) {
+    public static long startTime(String stat) {
         int close = stat.lastIndexOf(')');
         if (close < 0) {
             throw new IllegalArgumentException("malformed /proc stat line: " + stat);
