@@ -30,7 +30,6 @@ import io.vmhandler.core.reconcile.KubeNotifier;
 import io.vmhandler.core.reconcile.VmiNotifier;
 import io.vmhandler.core.reconcile.VmiReconciler;
 import io.vmhandler.core.reconcile.VmiStateRecorder;
-import io.vmhandler.core.watch.KubeClients;
 import io.vmhandler.core.watch.KubeEvents;
 import io.vmhandler.core.watch.VmiInformer;
 import io.vmhandler.core.watch.VmiStatusWriter;
@@ -90,6 +89,8 @@ public final class Daemon implements AutoCloseable {
 
     public Daemon start() throws IOException {
         try {
+            EarlyStart early = EarlyStart.begin(config);
+            stack.push(early);
             NativeSupport.ensureAvailable();
             NodeFacts facts = new NodeProbe(Path.of("/")).probe();
             log.atInfo().addKeyValue("node", config.node()).addKeyValue("kernel", facts.kernel())
@@ -126,7 +127,7 @@ public final class Daemon implements AutoCloseable {
             VmiNotifier notifier = VmiNotifier.NONE;
             KubernetesClient client = null;
             if (!config.standalone()) {
-                client = KubeClients.connect(config.kubeconfig(), config.master());
+                client = early.client();
                 stack.push(client);
                 KubeEvents events = new KubeEvents(client, config.node(), Clock.systemUTC());
                 stack.push(events);
@@ -173,6 +174,7 @@ public final class Daemon implements AutoCloseable {
                     new LauncherNetwork(new IoctlTapDevices(netns)), memlock, new LauncherPinning(resolver, pinner),
                     new PidNamespaces(config.procRoot()), metrics, recorder);
 
+            early.awaitTransport();
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())
                     .maxConcurrentCallsPerCaller(config.maxCallsPerCaller());
             if (config.socketGroup() != null) {

@@ -298,8 +298,13 @@ class DeployManifestsTest {
     void containerfileRunsTheOneCompositionRootFromTheMavenOutput() throws Exception {
         String cf = Files.readString(Manifests.DEPLOY.resolve("Containerfile"));
         assertThat(cf).contains("COPY handler-core/target/lib/ /opt/vmhandler/lib/")
-                .contains("COPY handler-core/target/classes/ /opt/vmhandler/classes/")
+                .contains("COPY handler-core/target/handler-core-*.jar /opt/vmhandler/lib/")
                 .containsPattern("FROM \\S*eclipse-temurin:17-jre");
+        // the archive is built for, and the daemon started with, the same @argfile classpath
+        assertThat(cf).contains("cds/build-archive").contains("\"-XX:SharedArchiveFile=/opt/vmhandler/vmhandler.jsa\"")
+                .contains("\"-Xshare:auto\"").contains("\"@/opt/vmhandler/classpath.args\"");
+        assertThat(Manifests.DEPLOY.resolve("cds/build-archive")).isExecutable();
+        assertThat(Manifests.DEPLOY.resolve("cds/vmhandler.classlist")).isNotEmptyFile();
         var main = java.util.regex.Pattern.compile("\"(io\\.vmhandler\\.[\\w.]+)\"\\]").matcher(cf);
         assertThat(main.find()).isTrue();
         assertThat(main.group(1)).isEqualTo("io.vmhandler.core.app.Main");

@@ -5,6 +5,8 @@ import io.grpc.Server;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.netty.NettyServerBuilder;
 import io.netty.channel.EventLoopGroup;
+import io.vmhandler.grpc.v1.InfoGrpc;
+import io.vmhandler.grpc.v1.LauncherGrpc;
 import io.netty.channel.MultiThreadIoEventLoopGroup;
 import io.netty.channel.epoll.Epoll;
 import io.netty.channel.epoll.EpollIoHandler;
@@ -69,6 +71,18 @@ public final class UnixSocketServer implements AutoCloseable {
     public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info,
                                                     CallObserver observer) throws IOException {
         return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)), observer);
+    }
+
+    /**
+     * Loads what serving needs, the epoll native transport and the launcher services' descriptors,
+     * without placing or binding anything. A daemon calls it on another thread while it waits for
+     * its VMI source, so the socket comes up sooner after the sync; it fails as {@link #start} would
+     * when the epoll transport cannot load, only earlier.
+     */
+    public static void loadTransport() {
+        Epoll.ensureAvailability();
+        LauncherGrpc.getServiceDescriptor();
+        InfoGrpc.getServiceDescriptor();
     }
 
     /**
