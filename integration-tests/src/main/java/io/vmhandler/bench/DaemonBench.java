@@ -17,12 +17,14 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.stream.Collectors;
 
 /**
  * The daemon with N VMIs on its node (default 500), against the embedded API server:
  * <ol>
- *   <li>a separate {@code vmhandler run} process: time from spawn to ready (informer synced, socket
- *       up) and its RSS after the sync and after the churn;
+ *   <li>separate {@code vmhandler run} processes started as the image starts them (AppCDS archive) and,
+ *       as the baseline, without the archive: time from spawn to ready (informer synced, socket up),
+ *       CPU time to ready, and RSS after the sync and after the churn;
  *   <li>in this JVM: every VMI edited once (an annotation, like a controller's status churn); the
  *       latency from the API write returning to the reconciler having put the new version in the
  *       directory, p50/p99.
@@ -52,44 +54,127 @@ public final class DaemonBench {
             }
             System.out.printf("%d VMIs created in the embedded API in %d ms%n", n, (System.nanoTime() - c0) / 1_000_000);
 
-            childProcess(api, base, n);
-            inProcessChurn(api, base, n);
+            childProcesses(api, base, n);
+            if (!Boolean.getBoolean("bench.childOnly")) {
+                inProcessChurn(api, base, n);
+            }
         } finally {
             new ProcessBuilder("rm", "-rf", base.toString()).start().waitFor();
         }
     }
 
-    private static void childProcess(EmbeddedApiServer api, Path base, int n) throws Exception {
+    /** {@code -Dbench.childLog=FILE}: the child daemon's INFO log goes there, to see where its startup time goes. */
+    private static final String CHILD_LOG = System.getProperty("bench.childLog");
+
+    /**
+     * Starts separate daemon processes as the image does (deploy/Containerfile: jars only, the AppCDS
+     * archive deploy/cds/build-archive makes) and, alternating with them, the same without the archive
+     * as the baseline; {@code -Dbench.starts=K} pairs (default 3), medians reported. The first start
+     * with the archive is then churned and its RSS measured.
+     * {@code -Dbench.dumpClassList=FILE}: only one start, without the archive, writing the classes it
+     * loads to FILE (bin/cds-classlist).
+     */
+    private static void childProcesses(EmbeddedApiServer api, Path base, int n) throws Exception {
+        String cp = jarClasspath();
+        String dump = System.getProperty("bench.dumpClassList");
+        if (dump != null) {
+            Start s = startChild(api, base, n, cp, List.of("-XX:DumpLoadedClassList=" + dump));
+            s.stop();
+            System.out.printf("class list of a start to ready with %d VMIs written to %s%n", n, dump);
+            return;
+        }
+        Path archive = base.resolve("vmhandler.jsa");
+        long a0 = System.nanoTime();
+        Process build = new ProcessBuilder(Path.of(System.getProperty("vmhandler.home", "."), "deploy", "cds",
+                "build-archive").toString(), cp, archive.toString(), javaBin()).inheritIO().start();
+        if (build.waitFor() != 0) {
+            throw new IllegalStateException("deploy/cds/build-archive failed with exit " + build.exitValue());
+        }
+        System.out.printf("AppCDS archive for %d jars built in %d ms (deploy/cds/build-archive, once per image)%n",
+                cp.split(":").length, (System.nanoTime() - a0) / 1_000_000);
+        List<String> withCds = List.of("-XX:SharedArchiveFile=" + archive, "-Xshare:auto");
+        int starts = Integer.getInteger("bench.starts", 3);
+        List<Start> image = new ArrayList<>();
+        List<Start> plain = new ArrayList<>();
+        for (int i = 0; i < starts; i++) {
+            Start s = startChild(api, base, n, cp, withCds);
+            image.add(s);
+            if (i == 0) {
+                Thread.sleep(2000);
+                System.out.printf("  RSS after sync (image, AppCDS): %d MiB%n", rssMiB(s.process.pid()));
+                churn(api, n, "child");
+                Thread.sleep(3000);
+                System.out.printf("  RSS after %d updates (image, AppCDS): %d MiB%n", n, rssMiB(s.process.pid()));
+            }
+            s.stop();
+            Start b = startChild(api, base, n, cp, List.of());
+            plain.add(b);
+            if (i == 0) {
+                Thread.sleep(2000);
+                System.out.printf("  RSS after sync (no archive): %d MiB%n", rssMiB(b.process.pid()));
+            }
+            b.stop();
+        }
+        System.out.printf("separate daemon process, spawn -> ready with %d VMIs, median of %d: image (AppCDS) %d ms, "
+                        + "CPU %d ms; without the archive %d ms, CPU %d ms; ratio %.2f%n", n, starts,
+                median(image, st -> st.readyMs), median(image, st -> st.cpuMs), median(plain, st -> st.readyMs),
+                median(plain, st -> st.cpuMs), (double) median(plain, st -> st.readyMs) / median(image, st -> st.readyMs));
+    }
+
+    private record Start(Process process, long readyMs, long cpuMs) {
+        void stop() throws InterruptedException {
+            process.destroy();
+            if (!process.waitFor(20, TimeUnit.SECONDS)) {
+                process.destroyForcibly().waitFor();
+            }
+        }
+    }
+
+    private static Start startChild(EmbeddedApiServer api, Path base, int n, String cp, List<String> jvm)
+            throws Exception {
         Path run = Files.createDirectories(base.resolve("child-run"));
         // the JVM flags the image and the DaemonSet use (deploy/Containerfile; MaxRAMPercentage=50 of the
         // 384Mi limit in deploy/base/daemonset.yaml = 192m)
-        List<String> argv = List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString(),
-                "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k", "-Xmx192m",
-                "-Dvmhandler.log.level=WARN", "-cp", System.getProperty("java.class.path"), "io.vmhandler.core.app.Main",
+        List<String> argv = new ArrayList<>(List.of(javaBin(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
+                "-Xmx192m"));
+        argv.addAll(jvm);
+        argv.addAll(List.of("-Dvmhandler.log.level=" + (CHILD_LOG == null ? "WARN" : "INFO"), "-cp", cp,
+                "io.vmhandler.core.app.Main",
                 "run", "--node", "bench-node", "--master", api.url(), "--socket", run.resolve("l.sock").toString(),
                 "--metrics-port", "0", "--metrics-address", "127.0.0.1", "--checkpoint-dir",
-                base.resolve("child-ckpt").toString(), "--selinux", "off");
+                base.resolve("child-ckpt").toString(), "--selinux", "off"));
         long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD).start();
-        try {
-            BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-            String line = r.readLine();
-            long readyMs = (System.nanoTime() - t0) / 1_000_000;
-            if (line == null || !line.startsWith("vmhandler ready")) {
-                throw new IllegalStateException("daemon did not start: " + line);
-            }
-            System.out.printf("separate daemon process: ready %d ms after spawn (JVM start, %d VMIs synced, socket up)%n",
-                    readyMs, n);
-            Thread.sleep(2000);
-            System.out.printf("  RSS after sync: %d MiB%n", rssMiB(p.pid()));
-            churn(api, n, "child");
-            Thread.sleep(3000);
-            System.out.printf("  RSS after %d updates: %d MiB%n", n, rssMiB(p.pid()));
-        } finally {
-            p.destroy();
-            p.waitFor(20, TimeUnit.SECONDS);
+        Process p = new ProcessBuilder(argv).redirectError(CHILD_LOG == null ? ProcessBuilder.Redirect.DISCARD
+                : ProcessBuilder.Redirect.appendTo(new java.io.File(CHILD_LOG))).start();
+        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
+        String line = r.readLine();
+        long readyMs = (System.nanoTime() - t0) / 1_000_000;
+        if (line == null || !line.startsWith("vmhandler ready")) {
             p.destroyForcibly();
+            throw new IllegalStateException("daemon did not start: " + line);
         }
+        long cpuMs = cpuMs(p.pid());
+        // CPU time is what the start costs; wall time also holds the wait for CPUs other work holds
+        System.out.printf("separate daemon process (%s): ready %d ms after spawn (JVM start, %d VMIs synced, socket up);"
+                        + " CPU time (user+sys, all threads) %d ms; load average %s%n",
+                jvm.isEmpty() ? "no archive" : jvm.get(0).startsWith("-XX:Dump") ? "dumping its class list" : "image, AppCDS",
+                readyMs, n, cpuMs, Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+        return new Start(p, readyMs, cpuMs);
+    }
+
+    /** The jars of this JVM's classpath, sorted: CDS takes jar files only and checks their order. */
+    private static String jarClasspath() {
+        return Arrays.stream(System.getProperty("java.class.path").split(":")).filter(e -> e.endsWith(".jar"))
+                .map(e -> Path.of(e).toAbsolutePath().toString()).sorted().collect(Collectors.joining(":"));
+    }
+
+    private static long median(List<Start> starts, java.util.function.ToLongFunction<Start> f) {
+        long[] v = starts.stream().mapToLong(f).sorted().toArray();
+        return v[v.length / 2];
+    }
+
+    private static String javaBin() {
+        return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
     private static void inProcessChurn(EmbeddedApiServer api, Path base, int n) throws Exception {
@@ -148,6 +233,13 @@ public final class DaemonBench {
                 writes.remove("default/" + name);
             }
         }
+    }
+
+    private static long cpuMs(long pid) throws Exception {
+        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
+        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
+        // fields 14 and 15 of proc(5), utime and stime, in clock ticks (USER_HZ = 100 on Linux)
+        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
     }
 
     private static long rssMiB(long pid) throws Exception {
