@@ -34,9 +34,18 @@ final class FakePod {
 
     /** The argv prefix that puts a command into this pod: cgroup first, then netns, then uid 107. */
     List<String> enter(long uid, long gid) {
+        return born("setpriv --reuid " + uid + " --regid " + gid
+                + " --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs --");
+    }
+
+    /** The same for a root process that keeps root's capabilities (a launcher pod's libvirtd). */
+    List<String> enterAsRoot() {
+        return born("");
+    }
+
+    private List<String> born(String wrapper) {
         return new ArrayList<>(List.of("/bin/sh", "-c",
-                "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec nsenter --net=\"$n\" -- setpriv --reuid " + uid + " --regid " + gid
-                        + " --clear-groups --inh-caps=-all --bounding-set=-all --no-new-privs -- \"$@\"",
+                "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec nsenter --net=\"$n\" -- " + wrapper + " \"$@\"",
                 "sh", cpuset.resolve("cgroup.procs").toString(), netnsPath));
     }
 
@@ -90,6 +99,11 @@ final class FakePod {
 
     /** A VMI file scheduled to {@code node} with this pod as its active launcher pod. */
     String vmi(String name, String node, String extraDevices) {
+        return vmi(name, node, 2, extraDevices);
+    }
+
+    /** The same with {@code cores} dedicated vCPUs (the tap gets that many queues). */
+    String vmi(String name, String node, int cores, String extraDevices) {
         return """
                 apiVersion: kubevirt.io/v1
                 kind: VirtualMachineInstance
@@ -100,7 +114,7 @@ final class FakePod {
                   labels: {kubevirt.io/nodeName: %s}
                 spec:
                   domain:
-                    cpu: {cores: 2, dedicatedCpuPlacement: true}
+                    cpu: {cores: %d, dedicatedCpuPlacement: true}
                     memory: {guest: 128Mi}
                     resources: {requests: {memory: 128Mi}}
                     devices:
@@ -111,6 +125,6 @@ final class FakePod {
                 status:
                   nodeName: %s
                   activePods: {%s: %s}
-                """.formatted(name, uid, node, extraDevices, node, uid, node);
+                """.formatted(name, uid, node, cores, extraDevices, node, uid, node);
     }
 }

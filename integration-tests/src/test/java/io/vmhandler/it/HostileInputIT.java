@@ -3,7 +3,6 @@ package io.vmhandler.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vmhandler.core.app.Daemon;
-import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.core.network.NetworkPlan;
@@ -11,14 +10,12 @@ import io.vmhandler.core.pinning.CpuPlacement;
 import io.vmhandler.grpc.client.LauncherClient;
 import io.vmhandler.it.HostileVmis.Case;
 import io.vmhandler.it.HostileVmis.Target;
-import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.FileTime;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.ArrayList;
 import java.util.HexFormat;
 import java.util.LinkedHashMap;
@@ -69,14 +66,10 @@ class HostileInputIT {
         Root.require();
         System.out.println("HostileInputIT seed " + SEED + " (replay with -Dhostile.seed=" + SEED + ")");
         classpath = FakePod.readableClasspath(shared);
-        Path base = Files.createTempDirectory("vmh-hostile-");
-        shared.add(() -> Cmd.run("rm", "-rf", base.toString()));
-        vmiDir = Files.createDirectories(base.resolve("vmis"));
-        Path sockDir = Files.createDirectories(base.resolve("run"));
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(sockDir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        socket = sockDir.resolve("launcher.sock");
-        daemon = new Daemon(DaemonConfig.standalone("node1", vmiDir, socket, base.resolve("checkpoints"))).start();
+        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-hostile-");
+        vmiDir = dirs.vmiDir();
+        socket = dirs.socket();
+        daemon = new Daemon(dirs.config("node1")).start();
     }
 
     @AfterAll

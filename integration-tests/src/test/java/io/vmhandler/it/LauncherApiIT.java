@@ -3,13 +3,11 @@ package io.vmhandler.it;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vmhandler.core.app.Daemon;
-import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
@@ -35,14 +33,10 @@ class LauncherApiIT {
     static void startDaemon() throws Exception {
         Root.require();
         classpath = FakePod.readableClasspath(shared);
-        Path base = Files.createTempDirectory("vmh-api-");
-        shared.add(() -> Cmd.run("rm", "-rf", base.toString()));
-        vmiDir = Files.createDirectories(base.resolve("vmis"));
-        Path sockDir = Files.createDirectories(base.resolve("run"));
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(sockDir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        socket = sockDir.resolve("launcher.sock");
-        daemon = new Daemon(DaemonConfig.standalone("node1", vmiDir, socket, base.resolve("checkpoints"))).start();
+        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-api-");
+        vmiDir = dirs.vmiDir();
+        socket = dirs.socket();
+        daemon = new Daemon(dirs.config("node1")).start();
     }
 
     @AfterAll
@@ -200,13 +194,13 @@ class LauncherApiIT {
         var qemu = io.vmhandler.core.demo.QemuProcess.startInCgroups(java.util.List.of(a.cpuset), 107, 107, 2, "vm-pin");
         host.add(qemu::close);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (!hasVcpuThreads(qemu.pid(), 2) && System.nanoTime() < deadline) {
+        while (QemuProbes.vcpuTids(qemu.pid()).size() < 2 && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
         Cmd.Result r = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(qemu.pid()), "--json");
         assertThat(r.exit()).as(r.err() + r.out()).isZero();
         assertThat(r.out()).contains("\"vcpu\":0").contains("\"vcpu\":1");
-        for (String tid : vcpuTids(qemu.pid())) {
+        for (String tid : QemuProbes.vcpuTids(qemu.pid())) {
             String aff = Cmd.run("taskset", "-pc", tid).ok().out().trim();
             assertThat(aff).matches(".*: [01]$");
         }
@@ -224,23 +218,5 @@ class LauncherApiIT {
         assertThat(r.err()).startsWith("INVALID_ARGUMENT: qemu_pid " + sleeper.pid() + " has no vCPU threads");
         assertThat(a.cpuset.resolve("housekeeping")).doesNotExist();
         assertThat(Cmd.run("taskset", "-p", Long.toString(sleeper.pid())).ok().out()).isEqualTo(affinity);
-    }
-
-    private static boolean hasVcpuThreads(long pid, int n) {
-        return vcpuTids(pid).size() >= n;
-    }
-
-    private static java.util.List<String> vcpuTids(long pid) {
-        try (var s = Files.list(Path.of("/proc/" + pid + "/task"))) {
-            return s.filter(t -> {
-                try {
-                    return Files.readString(t.resolve("comm")).startsWith("CPU ");
-                } catch (Exception e) {
-                    return false;
-                }
-            }).map(t -> t.getFileName().toString()).toList();
-        } catch (Exception e) {
-            return java.util.List.of();
-        }
     }
 }

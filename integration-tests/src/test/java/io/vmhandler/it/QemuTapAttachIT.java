@@ -12,8 +12,6 @@ import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.regex.Matcher;
-import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -28,8 +26,6 @@ import org.junit.jupiter.params.provider.ValueSource;
  * the same QEMU must fail when the tap is absent or owned by someone else.
  */
 class QemuTapAttachIT {
-    private static final Pattern QUEUES = Pattern.compile("numqueues (\\d+) numdisabled (\\d+)");
-
     @RegisterExtension
     final HostCleanup host = new HostCleanup();
 
@@ -63,27 +59,12 @@ class QemuTapAttachIT {
         return q;
     }
 
-    /**
-     * numqueues + numdisabled from one `ip -d link` snapshot (QEMU flips them during init). iproute2
-     * prints the counts only for multi_queue taps; a single-queue tap has -1 here.
-     */
     private int attached() {
-        String out = Cmd.run("ip", "-n", nsName, "-d", "link", "show", "tap0").out();
-        Matcher m = QUEUES.matcher(out);
-        return m.find() ? Integer.parseInt(m.group(1)) + Integer.parseInt(m.group(2)) : -1;
+        return QemuProbes.attachedQueues(nsName, "tap0");
     }
 
-    /** The tun fds QEMU holds on tap0, from /proc/PID/fdinfo ("iff:\ttap0"; REAL-PEERS.md B1). */
-    private static long tunFds(QemuProcess q) throws Exception {
-        try (var fds = Files.list(Path.of("/proc/" + q.pid() + "/fdinfo"))) {
-            return fds.filter(f -> {
-                try {
-                    return Files.readString(f).contains("iff:\ttap0");
-                } catch (Exception e) {
-                    return false;
-                }
-            }).count();
-        }
+    private static long tunFds(QemuProcess q) {
+        return QemuProbes.tunFds(q.pid(), "tap0");
     }
 
     @ParameterizedTest(name = "{0} queues")
