@@ -61,6 +61,12 @@ import org.slf4j.LoggerFactory;
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
 
+    /**
+     * How often a degraded checkpoint store retries its pending writes: a directory made writable
+     * again gets the state within this, without waiting for the next launcher call or VMI change.
+     */
+    static final Duration CHECKPOINT_RETRY = Duration.ofSeconds(5);
+
     private final DaemonConfig config;
     private final Deque<AutoCloseable> stack = new ArrayDeque<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -109,6 +115,7 @@ public final class Daemon implements AutoCloseable {
 
             CheckpointStore store = CheckpointStore.open(config.checkpointDir());
             stack.push(store);
+            store.retryWhileDegraded(CHECKPOINT_RETRY);
             metrics.watchCheckpoint(store::degraded, store::corruptFiles);
 
             directory = new VmiDirectory(config.node());
