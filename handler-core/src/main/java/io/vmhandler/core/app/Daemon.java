@@ -132,10 +132,11 @@ public final class Daemon implements AutoCloseable {
 
             VmiNotifier notifier = VmiNotifier.NONE;
             KubernetesClient client = null;
+            KubeEvents events = null;
             if (!config.standalone()) {
                 client = KubeClients.connect(config.kubeconfig(), config.master());
                 stack.push(client);
-                KubeEvents events = new KubeEvents(client, config.node(), Clock.systemUTC());
+                events = new KubeEvents(client, config.node(), Clock.systemUTC());
                 stack.push(events);
                 notifier = new KubeNotifier(events, new VmiStatusWriter(client, Clock.systemUTC()));
             }
@@ -159,6 +160,7 @@ public final class Daemon implements AutoCloseable {
                         .listener(metrics.workQueueListener("vmi")).build();
                 VmiInformer informer = new VmiInformer(client, config.node(), loop::add, Duration.ofMinutes(10));
                 holder[0] = informer;
+                metrics.watchApiServer(informer::isWatching, events::dropped, events::failed);
                 stack.push(loop);
                 loop.start();
                 stack.push(informer);
