@@ -43,6 +43,7 @@ import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.net.TapDevices;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -50,6 +51,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -78,6 +80,7 @@ public final class Daemon implements AutoCloseable {
     private UnixSocketServer socketServer;
     private ControllerLoop<String> loop;
     private java.util.function.Consumer<Throwable> fatal = err -> { };
+    private UnaryOperator<TapDevices> tapSeam = UnaryOperator.identity();
 
     public Daemon(DaemonConfig config) {
         this.config = config;
@@ -86,6 +89,17 @@ public final class Daemon implements AutoCloseable {
     /** What to do when the daemon can no longer work (the informer stopped for good): the CLI exits non-zero. */
     public Daemon onFatal(java.util.function.Consumer<Throwable> handler) {
         this.fatal = handler;
+        return this;
+    }
+
+    /**
+     * Fault-injection seam, for tests only: wraps the tap devices behind PrepareNetwork and Release,
+     * so an integration test can hold a call between two real kernel steps and kill the caller or
+     * its netns right there (FaultInjectionIT). Production ({@code RunCommand}) never calls it, and
+     * the default is the identity. Call before {@link #start()}.
+     */
+    public Daemon decorateTaps(UnaryOperator<TapDevices> decorator) {
+        this.tapSeam = java.util.Objects.requireNonNull(decorator, "decorator");
         return this;
     }
 
@@ -178,9 +192,9 @@ public final class Daemon implements AutoCloseable {
                 }
             }
 
-            CoreLauncherBackend backend = new CoreLauncherBackend(resolver,
-                    new LauncherNetwork(new IoctlTapDevices(netns)), memlock, new LauncherPinning(resolver, pinner),
-                    new PidNamespaces(config.procRoot()), metrics, recorder);
+            LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)));
+            CoreLauncherBackend backend = new CoreLauncherBackend(resolver, network, memlock,
+                    new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics, recorder);
 
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())
                     .maxConcurrentCallsPerCaller(config.maxCallsPerCaller());
