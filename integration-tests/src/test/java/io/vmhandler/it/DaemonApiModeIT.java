@@ -5,19 +5,13 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.vmhandler.core.app.Daemon;
-import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.core.watch.EmbeddedApiServer;
 import io.vmhandler.core.watch.VmiResources;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
-import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -35,51 +29,35 @@ class DaemonApiModeIT {
     final HostCleanup host = new HostCleanup();
 
     private static final HostCleanup shared = new HostCleanup();
+    private static ApiModeNode node;
     private static EmbeddedApiServer api;
     private static Daemon daemon;
     private static Path classpath;
     private static Path socket;
-    private static Path base;
 
     @BeforeAll
     static void start() throws Exception {
         Root.require();
         classpath = FakePod.readableClasspath(shared);
-        base = Files.createTempDirectory("vmh-apimode-");
-        shared.add(() -> Cmd.run("rm", "-rf", base.toString()));
-        Path run = Files.createDirectories(base.resolve("run"));
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
-        socket = run.resolve("launcher.sock");
-        api = EmbeddedApiServer.start();
-        daemon = new Daemon(DaemonConfig.standalone("node1", null, socket, base.resolve("ckpt")).withMaster(api.url()))
-                .start();
+        node = ApiModeNode.start(shared, "vmh-apimode-");
+        api = node.api;
+        daemon = node.daemon;
+        socket = node.socket;
     }
 
     @AfterAll
     static void stop() {
-        // the mock first: a client-closed watch can block its event loop (see EmbeddedApiServer)
-        if (api != null) {
-            api.close();
-        }
-        if (daemon != null) {
-            daemon.close();
-        }
         shared.cleanupNow();
     }
 
     private GenericKubernetesResource schedule(FakePod pod, String name, String extra) throws Exception {
-        Path f = Files.writeString(base.resolve(name + ".yaml"), pod.vmi(name, "node1", extra));
-        GenericKubernetesResource r = api.createScheduledVmi(f, "node1", pod.uid);
-        host.add(() -> api.client().genericKubernetesResources(VmiResources.CONTEXT).inNamespace("default")
-                .withName(name).delete());
+        GenericKubernetesResource r = node.schedule(pod, name, pod.vmi(name, ApiModeNode.NODE, extra));
+        host.add(() -> node.deleteVmi(name));
         return r;
     }
 
     private String metrics() throws Exception {
-        return HttpClient.newHttpClient().send(HttpRequest.newBuilder(
-                URI.create("http://127.0.0.1:" + daemon.metricsPort() + "/metrics")).build(),
-                HttpResponse.BodyHandlers.ofString()).body();
+        return node.metrics();
     }
 
     @Test
@@ -110,7 +88,7 @@ class DaemonApiModeIT {
         Process libvirtd = pod.sleeper(0);
         Cmd.Result set = pod.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()));
         assertThat(set.exit()).as(set.err()).isZero();
-        Path ckpt = base.resolve("ckpt");
+        Path ckpt = node.checkpoints;
         await().atMost(Duration.ofSeconds(10)).until(() -> grep(ckpt, "memlockLimit"));
 
         // hotplug: a host device makes libvirt's limit 1 x 128 MiB + 1 GiB; the daemon re-applies it to the

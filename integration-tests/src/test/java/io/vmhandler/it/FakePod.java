@@ -51,11 +51,25 @@ final class FakePod {
 
     /** Runs {@code vmhandler launcher --socket S args...} as uid 107 inside the pod and waits. */
     Cmd.Result launcher(Path classpath, Path socket, String... args) {
+        return Cmd.run(launcherArgv(classpath, socket, args));
+    }
+
+    /**
+     * Starts the same launcher call without waiting, registered for a forced kill. Every step of
+     * {@link #enter} execs, so the returned process is the client JVM itself: the pid the daemon
+     * sees through SO_PEERCRED.
+     */
+    Process startLauncher(Path classpath, Path socket, String... args) {
+        return host.process(new ProcessBuilder(launcherArgv(classpath, socket, args))
+                .redirectOutput(ProcessBuilder.Redirect.DISCARD).redirectError(ProcessBuilder.Redirect.DISCARD));
+    }
+
+    private List<String> launcherArgv(Path classpath, Path socket, String... args) {
         List<String> argv = enter(107, 107);
         argv.addAll(List.of(javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
                 "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString()));
         argv.addAll(List.of(args));
-        return Cmd.run(argv);
+        return argv;
     }
 
     /** A long-running process of this pod (as a libvirtd stand-in), as the given uid. */
@@ -95,6 +109,17 @@ final class FakePod {
             }
         });
         return dir;
+    }
+
+    /**
+     * The same VMI with a second, Multus interface: two taps (tap0, tap1), so a fault can strike
+     * between the first tap and the second.
+     */
+    String vmiWithTwoTaps(String name, String node) {
+        return vmi(name, node, "").replace("interfaces: [{name: default, masquerade: {}}]",
+                "interfaces: [{name: default, masquerade: {}}, {name: second, bridge: {}}]")
+                .replace("networks: [{name: default, pod: {}}]",
+                        "networks: [{name: default, pod: {}}, {name: second, multus: {networkName: br}}]");
     }
 
     /** A VMI file scheduled to {@code node} with this pod as its active launcher pod. */

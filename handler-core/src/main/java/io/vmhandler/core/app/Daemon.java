@@ -42,6 +42,7 @@ import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.net.TapDevices;
 import java.io.IOException;
 import java.net.InetSocketAddress;
 import java.nio.file.Path;
@@ -49,6 +50,7 @@ import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
 import java.util.concurrent.CountDownLatch;
+import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -59,6 +61,12 @@ import org.slf4j.LoggerFactory;
  */
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
+
+    /**
+     * How often a degraded checkpoint store retries its pending writes: a directory made writable
+     * again gets the state within this, without waiting for the next launcher call or VMI change.
+     */
+    static final Duration CHECKPOINT_RETRY = Duration.ofSeconds(5);
 
     private final DaemonConfig config;
     private final Deque<AutoCloseable> stack = new ArrayDeque<>();
@@ -71,6 +79,7 @@ public final class Daemon implements AutoCloseable {
     private UnixSocketServer socketServer;
     private ControllerLoop<String> loop;
     private java.util.function.Consumer<Throwable> fatal = err -> { };
+    private UnaryOperator<TapDevices> tapSeam = UnaryOperator.identity();
 
     public Daemon(DaemonConfig config) {
         this.config = config;
@@ -79,6 +88,17 @@ public final class Daemon implements AutoCloseable {
     /** What to do when the daemon can no longer work (the informer stopped for good): the CLI exits non-zero. */
     public Daemon onFatal(java.util.function.Consumer<Throwable> handler) {
         this.fatal = handler;
+        return this;
+    }
+
+    /**
+     * Fault-injection seam, for tests only: wraps the tap devices behind PrepareNetwork and Release,
+     * so an integration test can hold a call between two real kernel steps and kill the caller or
+     * its netns right there (FaultInjectionIT). Production ({@code RunCommand}) never calls it, and
+     * the default is the identity. Call before {@link #start()}.
+     */
+    public Daemon decorateTaps(UnaryOperator<TapDevices> decorator) {
+        this.tapSeam = java.util.Objects.requireNonNull(decorator, "decorator");
         return this;
     }
 
@@ -110,6 +130,7 @@ public final class Daemon implements AutoCloseable {
 
             CheckpointStore store = CheckpointStore.open(config.checkpointDir());
             stack.push(store);
+            store.retryWhileDegraded(CHECKPOINT_RETRY);
             metrics.watchCheckpoint(store::degraded, store::corruptFiles);
 
             directory = new VmiDirectory(config.node());
@@ -126,10 +147,11 @@ public final class Daemon implements AutoCloseable {
 
             VmiNotifier notifier = VmiNotifier.NONE;
             KubernetesClient client = null;
+            KubeEvents events = null;
             if (!config.standalone()) {
                 client = early.client();
                 stack.push(client);
-                KubeEvents events = new KubeEvents(client, config.node(), Clock.systemUTC());
+                events = new KubeEvents(client, config.node(), Clock.systemUTC());
                 stack.push(events);
                 notifier = new KubeNotifier(events, new VmiStatusWriter(client, Clock.systemUTC()));
             }
@@ -153,6 +175,7 @@ public final class Daemon implements AutoCloseable {
                         .listener(metrics.workQueueListener("vmi")).build();
                 VmiInformer informer = new VmiInformer(client, config.node(), loop::add, Duration.ofMinutes(10));
                 holder[0] = informer;
+                metrics.watchApiServer(informer::isWatching, events::dropped, events::failed);
                 stack.push(loop);
                 loop.start();
                 stack.push(informer);
@@ -170,9 +193,9 @@ public final class Daemon implements AutoCloseable {
                 }
             }
 
-            CoreLauncherBackend backend = new CoreLauncherBackend(resolver,
-                    new LauncherNetwork(new IoctlTapDevices(netns)), memlock, new LauncherPinning(resolver, pinner),
-                    new PidNamespaces(config.procRoot()), metrics, recorder);
+            LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)));
+            CoreLauncherBackend backend = new CoreLauncherBackend(resolver, network, memlock,
+                    new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics, recorder);
 
             early.awaitTransport();
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())

@@ -3,6 +3,7 @@ package io.vmhandler.core.checkpoint;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.ArrayList;
 import java.util.HashSet;
 import java.util.LinkedHashSet;
@@ -12,6 +13,9 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
+import java.util.concurrent.Executors;
+import java.util.concurrent.ScheduledExecutorService;
+import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,7 +29,7 @@ import org.slf4j.LoggerFactory;
  * when the directory cannot be written (read-only filesystem, full disk) the store goes
  * <em>degraded</em>: it keeps working in memory, remembers what is not on disk yet, reports it in
  * {@link #health()}, and writes it out on the next successful {@link #put}/{@link #remove}/
- * {@link #flush}. The only hard failure is an unsafe directory ({@link RefusedDirectoryException}).
+ * {@link #flush}, or on its own once {@link #retryWhileDegraded} is on. The only hard failure is an unsafe directory ({@link RefusedDirectoryException}).
  *
  * <p>Thread-safe; methods are serialized and those that write block on disk I/O with fsync (a few
  * milliseconds). Call from worker threads, not from informer callbacks.
@@ -40,6 +44,7 @@ public final class CheckpointStore implements Closeable {
     private final Set<String> pending = new LinkedHashSet<>();
     private final List<String> corrupt = new ArrayList<>();
     private String degradedReason;
+    private ScheduledExecutorService retry;
 
     private CheckpointStore(Path path) {
         this.path = path;
@@ -102,6 +107,34 @@ public final class CheckpointStore implements Closeable {
         return flushLocked();
     }
 
+    /**
+     * From now until {@link #close()}, retries the pending writes every {@code period} while the
+     * store is degraded, on a daemon thread of its own: state kept in memory while the directory
+     * was read-only or full reaches the disk once it can, even if nothing changes meanwhile. A
+     * retry that fails again stays quiet (the degradation was logged once). Idempotent.
+     */
+    public synchronized void retryWhileDegraded(Duration period) {
+        if (retry != null) {
+            return;
+        }
+        long ms = period.toMillis();
+        if (ms <= 0) {
+            throw new IllegalArgumentException("period must be positive, got " + period);
+        }
+        retry = Executors.newSingleThreadScheduledExecutor(r -> {
+            Thread t = new Thread(r, "checkpoint-retry");
+            t.setDaemon(true);
+            return t;
+        });
+        retry.scheduleWithFixedDelay(() -> {
+            synchronized (this) {
+                if (degradedReason != null) {
+                    flushLocked();
+                }
+            }
+        }, ms, ms, TimeUnit.MILLISECONDS);
+    }
+
     /** Whether some state is held only in memory. Cheap; fine for a metrics callback. */
     public synchronized boolean degraded() {
         return degradedReason != null;
@@ -127,6 +160,10 @@ public final class CheckpointStore implements Closeable {
 
     @Override
     public synchronized void close() throws IOException {
+        if (retry != null) {
+            retry.shutdownNow();
+            retry = null;
+        }
         if (dir != null) {
             dir.close();
             dir = null;

@@ -2,6 +2,7 @@ package io.vmhandler.core.launcher;
 
 import io.vmhandler.core.network.NetworkPlan;
 import io.vmhandler.core.network.NetworkPlan.PlannedTap;
+import io.vmhandler.nativeio.Fd;
 import io.vmhandler.net.TapDevices;
 import io.vmhandler.net.TapResult;
 import java.io.IOException;
@@ -12,8 +13,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * PrepareNetwork and Release: the VMI's taps, in the caller's own network namespace (entered through
- * the caller's pidfd, so a pid reused since the call began can never redirect us), owned by the
- * caller's uid and gid as the kernel reported them.
+ * the caller's pidfd, or a netns fd bound to it by the pidfd, so a pid reused since the call began can
+ * never redirect us), owned by the caller's uid and gid as the kernel reported them.
  */
 public final class LauncherNetwork {
     private static final Logger log = LoggerFactory.getLogger(LauncherNetwork.class);
@@ -28,21 +29,28 @@ public final class LauncherNetwork {
     }
 
     /**
-     * Creates (or adopts) every tap the VMI needs. All or nothing: if one fails, the taps this call
-     * created are removed again before the error is thrown; adopted ones are left as they were.
+     * Creates (or adopts) every tap the VMI needs. All or nothing: if one fails, or the caller dies
+     * before the last one is made, the taps this call created are removed again before the error is
+     * thrown; adopted ones are left as they were.
+     *
+     * <p>The whole call works in one netns fd taken at its start, not through the pidfd: a caller
+     * killed midway (its pod's netns lives on, held by the pod's other processes) would otherwise make
+     * the rollback's setns fail with ESRCH and leave a tap nobody asked for (FaultInjectionIT).
      */
     public List<PreparedTap> prepare(LauncherContext ctx) throws IOException {
         List<PlannedTap> plan = NetworkPlan.of(ctx.vmi(), ctx.caller().uid(), ctx.caller().gid());
         List<PreparedTap> done = new ArrayList<>();
-        try {
-            for (PlannedTap p : plan) {
-                TapResult r = taps.create(ctx.process().pidfd(), p.spec());
-                done.add(new PreparedTap(p.interfaceName(), r));
+        try (Fd netns = ctx.process().openNetns()) {
+            try {
+                for (PlannedTap p : plan) {
+                    TapResult r = taps.create(netns, p.spec());
+                    done.add(new PreparedTap(p.interfaceName(), r));
+                }
+                ctx.process().requireAlive();
+            } catch (IOException | RuntimeException e) {
+                rollback(ctx, netns, done);
+                throw e;
             }
-            ctx.process().requireAlive();
-        } catch (IOException | RuntimeException e) {
-            rollback(ctx, done);
-            throw e;
         }
         log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
                 .addKeyValue("taps", done.size())
@@ -51,11 +59,11 @@ public final class LauncherNetwork {
         return done;
     }
 
-    private void rollback(LauncherContext ctx, List<PreparedTap> done) {
+    private void rollback(LauncherContext ctx, Fd netns, List<PreparedTap> done) {
         for (PreparedTap t : done) {
             if (t.result().outcome() == TapResult.Outcome.CREATED) {
                 try {
-                    taps.delete(ctx.process().pidfd(), t.result().state().name());
+                    taps.delete(netns, t.result().state().name());
                 } catch (IOException | RuntimeException e) {
                     log.atWarn().addKeyValue("vmi", ctx.vmi().key())
                             .log("rollback of tap {} failed: {}", t.result().state().name(), e.getMessage());

@@ -3,6 +3,7 @@ package io.vmhandler.core.launcher;
 import io.vmhandler.core.proc.ProcessGoneException;
 import io.vmhandler.core.proc.ProcessInfo;
 import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.nativeio.Syscalls;
 import java.io.IOException;
@@ -62,6 +63,25 @@ public final class ProcessRef implements AutoCloseable {
     /** The pidfd, usable with setns(2) for the process's namespaces (Linux 5.8). */
     public Fd pidfd() {
         return pidfd;
+    }
+
+    /**
+     * An fd of the process's network namespace, opened through /proc and then proven to be this
+     * process's by the pidfd: if the process is still alive after the open, its pid was not reused.
+     * Unlike the pidfd, the fd stays usable after the process exits (setns on the pidfd of a dead
+     * process fails with ESRCH), so work begun for a live caller can still be undone in its
+     * namespace when the caller dies midway. While open, it also keeps the namespace alive after
+     * the pod's last process is gone: close it as soon as the call is done.
+     */
+    public Fd openNetns() throws IOException {
+        Fd ns = NetNamespace.openNetns(procRoot.resolve(Integer.toString(info.pid())).resolve("ns/net").toString());
+        try {
+            requireAlive();
+            return ns;
+        } catch (IOException | RuntimeException e) {
+            ns.close();
+            throw e;
+        }
     }
 
     public void requireAlive() throws IOException {

@@ -1,6 +1,7 @@
 package io.vmhandler.core.metrics;
 
 import io.prometheus.metrics.core.metrics.Counter;
+import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
 import io.prometheus.metrics.core.metrics.GaugeWithCallback;
 import io.prometheus.metrics.core.metrics.Histogram;
@@ -12,6 +13,7 @@ import java.time.Duration;
 import java.util.Objects;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
+import java.util.function.LongSupplier;
 
 /**
  * Every metric the daemon exports, on its own {@link PrometheusRegistry} (names, types and labels
@@ -228,6 +230,24 @@ public final class DaemonMetrics {
         GaugeWithCallback.builder().name("vmhandler_checkpoint_corrupt_files")
                 .help("Checkpoint files found unreadable or corrupt and ignored")
                 .callback(cb -> cb.call(corruptFiles.getAsInt())).register(registry);
+    }
+
+    /**
+     * Exports the Kubernetes side, read at scrape time: whether the VMI informer's watch is open
+     * (0 while the API server is unreachable and fabric8 reconnects), and the Events that were
+     * dropped or that the API server did not take. Call once per registry, in API mode only.
+     */
+    public void watchApiServer(BooleanSupplier watching, LongSupplier eventsDropped, LongSupplier eventsFailed) {
+        GaugeWithCallback.builder().name("vmhandler_vmi_watch_up")
+                .help("1 while the VMI informer's watch on the API server is open, 0 while it reconnects")
+                .callback(cb -> cb.call(watching.getAsBoolean() ? 1 : 0)).register(registry);
+        CounterWithCallback.builder().name("vmhandler_kube_events_lost")
+                .help("Kubernetes Events not written, by cause: queue_full (dropped) or write_failed (not retried)")
+                .labelNames("cause")
+                .callback(cb -> {
+                    cb.call(eventsDropped.getAsLong(), "queue_full");
+                    cb.call(eventsFailed.getAsLong(), "write_failed");
+                }).register(registry);
     }
 
     /**

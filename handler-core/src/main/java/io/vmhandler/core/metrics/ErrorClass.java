@@ -1,5 +1,6 @@
 package io.vmhandler.core.metrics;
 
+import io.vmhandler.core.proc.ProcessGoneException;
 import io.vmhandler.nativeio.SyscallException;
 import java.io.IOException;
 import java.util.concurrent.TimeoutException;
@@ -20,6 +21,11 @@ public final class ErrorClass {
                 // unknown errnos come back as "errno 1234": keep the label a single token
                 return s.errnoName().replace(' ', '_');
             }
+        }
+        if (t instanceof ProcessGoneException) {
+            // the launcher (or the pid it named) exited mid-operation: the fault to alert on is the
+            // pod dying, not the node, so it gets its own label instead of the generic io_error
+            return "process_gone";
         }
         if (t instanceof IllegalArgumentException) {
             return "invalid_argument";

@@ -32,7 +32,7 @@ import org.slf4j.LoggerFactory;
  * <p>Threading: {@link #record} never blocks and never throws. Events go to the API server from one
  * background thread, in order; at most {@value #MAX_QUEUED} wait, and more are dropped with a
  * warning (client-go drops too, maxQueuedEvents 1000). Events are best-effort: a failed write is
- * logged, not retried.
+ * logged and counted ({@link #failed()}), not retried.
  */
 public final class KubeEvents implements AutoCloseable {
     /** The reasons vmhandler emits (docs/deploy.md lists them with their meaning). */
@@ -74,6 +74,7 @@ public final class KubeEvents implements AutoCloseable {
         }
     };
     private final AtomicLong dropped = new AtomicLong();
+    private final AtomicLong failed = new AtomicLong();
     /** Last name stamp used; written only by the writer thread. */
     private long lastStamp;
 
@@ -121,6 +122,11 @@ public final class KubeEvents implements AutoCloseable {
     /** Events dropped because the queue was full, since start. */
     public long dropped() {
         return dropped.get();
+    }
+
+    /** Events the API server did not take (unreachable, or an error answer), since start. */
+    public long failed() {
+        return failed.get();
     }
 
     /** Waits until every event queued before this call is written (or failed). */
@@ -172,6 +178,7 @@ public final class KubeEvents implements AutoCloseable {
             log.atDebug().addKeyValue("vmi", vmi.key()).addKeyValue("reason", reason).addKeyValue("count", now.count())
                     .log("event recorded");
         } catch (KubernetesClientException e) {
+            failed.incrementAndGet();
             log.atWarn().addKeyValue("vmi", vmi.key()).addKeyValue("reason", reason).addKeyValue("httpCode", e.getCode())
                     .log("could not write event: {}", e.getMessage());
         }

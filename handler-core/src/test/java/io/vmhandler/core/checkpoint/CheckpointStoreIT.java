@@ -1,6 +1,7 @@
 package io.vmhandler.core.checkpoint;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.prometheus.metrics.model.snapshots.GaugeSnapshot;
@@ -11,6 +12,7 @@ import io.vmhandler.testing.Root;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.time.Duration;
 import java.util.Map;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
@@ -114,6 +116,24 @@ class CheckpointStoreIT {
         assertThat(s.degraded()).isFalse();
         assertThat(dir.resolve(UID_A + ".json")).exists();
         assertThat(dir.resolve(UID_B + ".json")).exists();
+    }
+
+    @Test
+    void retryingWritesThePendingStateOnceTheDirectoryIsWritableWithoutAnotherChange() throws Exception {
+        Path m = tmpfs();
+        Path dir = m.resolve("checkpoints");
+        CheckpointStore s = open(dir);
+        s.retryWhileDegraded(Duration.ofMillis(100));
+        remount(m, "ro");
+        assertThat(s.put(CheckpointRecord.of(UID_A, Map.of("taps", "tap0")))).isFalse();
+        Thread.sleep(400); // several retries against the read-only directory: still degraded, nothing lost
+        assertThat(s.health().pending()).isEqualTo(1);
+        assertThat(dir.resolve(UID_A + ".json")).doesNotExist();
+
+        remount(m, "rw");
+        await().atMost(Duration.ofSeconds(5)).until(() -> !s.degraded());
+        assertThat(s.health().pending()).isZero();
+        assertThat(Files.readString(dir.resolve(UID_A + ".json"))).contains("\"taps\":\"tap0\"");
     }
 
     @Test

@@ -4,6 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.NetNamespace;
+import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.file.Path;
@@ -27,6 +30,47 @@ class ProcessRefIT {
             assertThatThrownBy(ref::requireAlive).isInstanceOf(ProcessGoneException.class);
             assertThatThrownBy(ref::verifyUnchanged).isInstanceOf(ProcessGoneException.class);
         }
+    }
+
+    @Test
+    void theNetnsFdOfALiveProcessStillEntersItsNamespaceAfterItDied() throws Exception {
+        Root.require();
+        String ns = host.netns("vmh-ref");
+        Process p = host.process(new ProcessBuilder("ip", "netns", "exec", Path.of(ns).getFileName().toString(),
+                "sleep", "60"));
+        Object want = java.nio.file.Files.getAttribute(Path.of(ns), "unix:ino");
+        awaitNetns(p, want);
+        try (ProcessRef ref = ProcessRef.open(Path.of("/proc"), (int) p.pid()); Fd fd = ref.openNetns()) {
+            p.destroyForcibly().waitFor();
+            // setns on the pidfd now fails with ESRCH; the netns fd, taken while alive, still works
+            try (NetNamespace runner = new NetNamespace("ref-it", 1)) {
+                Object in = runner.run(fd, () -> java.nio.file.Files.getAttribute(Path.of("/proc/thread-self/ns/net"),
+                        "unix:ino"));
+                assertThat(in).isEqualTo(want);
+                assertThatThrownBy(() -> runner.run(ref.pidfd(), () -> null)).isInstanceOf(SyscallException.class)
+                        .hasMessageContaining("ESRCH");
+            }
+        }
+    }
+
+    @Test
+    void aDeadProcessHasNoNetnsToOpen() throws Exception {
+        Root.require();
+        Process p = host.process(new ProcessBuilder("sleep", "60"));
+        try (ProcessRef ref = ProcessRef.open(Path.of("/proc"), (int) p.pid())) {
+            p.destroyForcibly().waitFor();
+            assertThatThrownBy(ref::openNetns).isInstanceOf(java.io.IOException.class);
+        }
+    }
+
+    /** ip netns exec has moved the child into the netns once its ns/net link shows the netns inode. */
+    private static void awaitNetns(Process p, Object ino) throws Exception {
+        long deadline = System.nanoTime() + 10_000_000_000L;
+        Path link = Path.of("/proc/" + p.pid() + "/ns/net");
+        while (!ino.equals(java.nio.file.Files.getAttribute(link, "unix:ino")) && System.nanoTime() < deadline) {
+            Thread.sleep(20);
+        }
+        assertThat(java.nio.file.Files.getAttribute(link, "unix:ino")).isEqualTo(ino);
     }
 
     @Test

@@ -152,6 +152,18 @@ class DaemonMetricsTest {
     }
 
     @Test
+    void theApiServerSideIsReadAtScrapeTime() throws Exception {
+        AtomicBoolean watching = new AtomicBoolean(true);
+        metrics.watchApiServer(watching::get, () -> 2, () -> 5);
+        assertThat(Scrape.series(port, "vmhandler_vmi_watch_up")).containsExactly("vmhandler_vmi_watch_up 1.0");
+        assertThat(Scrape.series(port, "vmhandler_kube_events_lost_total")).containsExactlyInAnyOrder(
+                "vmhandler_kube_events_lost_total{cause=\"queue_full\"} 2.0",
+                "vmhandler_kube_events_lost_total{cause=\"write_failed\"} 5.0");
+        watching.set(false);
+        assertThat(Scrape.series(port, "vmhandler_vmi_watch_up")).containsExactly("vmhandler_vmi_watch_up 0.0");
+    }
+
+    @Test
     void jvmAndProcessMetricsAreExported() throws Exception {
         assertThat(Scrape.series(port, "jvm_threads_current")).hasSize(1);
         assertThat(Scrape.series(port, "jvm_memory_used_bytes{area=\"heap\"}")).hasSize(1);

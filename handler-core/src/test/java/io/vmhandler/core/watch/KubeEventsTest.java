@@ -156,6 +156,7 @@ class KubeEventsTest {
             assertThat(daemonEvents.flush(Duration.ofSeconds(30))).isTrue();
             assertThat(Duration.ofNanos(System.nanoTime() - t0)).isLessThan(Duration.ofSeconds(10));
             assertThat(daemonEvents.dropped()).isZero();
+            assertThat(daemonEvents.failed()).as("not retried, but counted").isEqualTo(1);
         }
     }
 
