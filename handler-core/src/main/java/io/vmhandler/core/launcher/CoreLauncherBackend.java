@@ -60,17 +60,22 @@ public final class CoreLauncherBackend implements LauncherBackend {
     }
 
     private <T> T call(CallerIdentity who, String what, Body<T> body) {
+        return call(who, what, NO_PID, body);
+    }
+
+    /** {@code requestPid}: the pid the request names, in the caller's pid namespace, for the caller's messages. */
+    private <T> T call(CallerIdentity who, String what, int requestPid, Body<T> body) {
         Caller caller = new Caller(who.pid(), Integer.toUnsignedLong(who.uid()), Integer.toUnsignedLong(who.gid()));
         LauncherContext ctx;
         try {
             ctx = metrics.time(PrivilegedOp.IDENTITY_RESOLVE, () -> resolver.resolve(caller));
         } catch (IOException e) {
-            throw translate(e, what, who);
+            throw translate(e, what, who, requestPid);
         }
         try (ctx) {
             return body.run(ctx);
         } catch (IOException e) {
-            throw translate(e, what, who);
+            throw translate(e, what, who, requestPid);
         }
     }
 
@@ -92,7 +97,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
 
     @Override
     public MemlockResult setMemoryLock(CallerIdentity who, int pid, Optional<String> libvirtVersion) {
-        return call(who, "SetMemoryLock", ctx -> {
+        return call(who, "SetMemoryLock", pid, ctx -> {
             LauncherMemlock.Outcome o = metrics.time(PrivilegedOp.MEMLOCK_APPLY,
                     () -> memlock.apply(ctx, pid, libvirtVersion));
             var r = o.result();
@@ -124,7 +129,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
 
     @Override
     public io.vmhandler.grpc.PinResult pinVcpus(CallerIdentity who, int qemuPid) {
-        return call(who, "PinVcpus", ctx -> {
+        return call(who, "PinVcpus", qemuPid, ctx -> {
             LauncherPinning.Outcome o = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, qemuPid));
             PinResult r = o.result();
             events.vcpusPinned(ctx, r.pid(), o.qemuStartTime(), r);
@@ -168,20 +173,31 @@ public final class CoreLauncherBackend implements LauncherBackend {
         return out;
     }
 
-    /** Core failures → the port's kinds. Messages must make sense to the caller and hold no host paths. */
-    private static RuntimeException translate(IOException e, String what, CallerIdentity who) {
+    private static final int NO_PID = -1;
+
+    /**
+     * Core failures → the port's kinds. Messages must make sense to the caller and hold no host paths
+     * and no host pids: a pod in its own pid namespace knows its processes by other numbers, and the
+     * host's are not its business. The node's log keeps the full message.
+     */
+    private static RuntimeException translate(IOException e, String what, CallerIdentity who, int requestPid) {
         if (e instanceof CallerDeniedException) {
             log.atWarn().addKeyValue("caller", who.toString()).log("{} denied: {}", what, e.getMessage());
             return LauncherException.permissionDenied(e.getMessage());
         }
         if (e instanceof ProcessGoneException g) {
-            return LauncherException.notFound("process " + g.pid() + " exited during " + what);
+            log.atInfo().addKeyValue("caller", who.toString()).addKeyValue("pid", g.pid())
+                    .log("{}: process {} exited during the call", what, g.pid());
+            return LauncherException.notFound(g.pid() == who.pid() || requestPid == NO_PID
+                    ? "the calling process exited during " + what
+                    : "process " + requestPid + " exited during " + what);
         }
         if (e instanceof TapConflictException c) {
             return LauncherException.conflict("a tap exists with other settings: " + String.join("; ", c.differences()));
         }
         if (e instanceof MemlockRefusedException m) {
-            return LauncherException.conflict("the node refused the memlock limit: " + m.getMessage());
+            log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, m.getMessage());
+            return LauncherException.conflict("the node refused the memlock limit: " + m.callerMessage(requestPid));
         }
         if (e instanceof SyscallException s && s.isTransient()) {
             return LauncherException.unavailable(what + " hit a transient " + s.errnoName() + "; retry", e);

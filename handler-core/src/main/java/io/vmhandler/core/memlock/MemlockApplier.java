@@ -134,7 +134,7 @@ public final class MemlockApplier {
         } catch (IOException io) {
             return new MemlockRefusedException("setting RLIMIT_MEMLOCK of pid " + pid + " to " + to + " was refused, and"
                     + " its credentials could not be read (" + io.getMessage() + ") [" + e.getMessage() + "]",
-                    Reason.OTHER, pid, e);
+                    Reason.OTHER, pid, to, e);
         }
         String hard = "from hard " + RLimit.format(before.hard()) + " to " + to;
         String msg;
@@ -157,6 +157,6 @@ public final class MemlockApplier {
                     + (cap ? "this process has CAP_SYS_RESOURCE" : "it is our own uid and no raise")
                     + ": a security module or seccomp policy denied prlimit";
         }
-        return new MemlockRefusedException(msg + " [" + e.getMessage() + "]", reason, pid, e);
+        return new MemlockRefusedException(msg + " [" + e.getMessage() + "]", reason, pid, to, e);
     }
 }
