@@ -241,6 +241,34 @@ class PathAttacksIT {
     }
 
     @Test
+    void aCallerInItsOwnUserAndMountNamespaceCannotRedirectTheTapThroughItsRootPaths() throws Exception {
+        FakePod a = new FakePod(host, "0-1");
+        publish("mn.yaml", a.vmi("vm-mn", "node1", ""));
+        String hostLinks = Cmd.run("ip", "-o", "link").ok().out();
+        List<String> hostNetns = listing(Path.of("/run/netns"));
+        // unprivileged, the launcher makes a user namespace (it is "root" in it) and a mount namespace, and
+        // rewrites every path a netns lookup through /proc/PID/root could take: /run/netns/<its pod's netns>
+        // now points at the host's netns (/var/run is a link to /run). The daemon must not care:
+        // it enters the caller's netns through its pidfd, and reads /proc in its own mount namespace.
+        String rewrite = "mount -t tmpfs none /run && mkdir -p /run/netns && ln -s /proc/1/ns/net /run/netns/"
+                + a.netnsName + " && [ \"$(readlink /run/netns/" + a.netnsName
+                + ")\" = /proc/1/ns/net ] && exec \"$@\"";
+        List<String> argv = a.enter(107, 107);
+        argv.addAll(List.of("unshare", "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", rewrite, "sh",
+                FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network", "--json"));
+        Cmd.Result r = Cmd.run(argv);
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("\"name\":\"tap0\"");
+        // the tap is the pod's, owned by uid 107 as the kernel sees the caller (not uid 0 of its user namespace)
+        assertThat(Cmd.run("ip", "-n", a.netnsName, "-d", "link", "show", "tap0").ok().out())
+                .containsPattern("user 107 group (107|kvm) ");
+        assertThat(Cmd.run("ip", "-o", "link").ok().out()).isEqualTo(hostLinks);
+        assertThat(listing(Path.of("/run/netns"))).isEqualTo(hostNetns);
+        assertThat(a.launcher(classpath, socket, "release").exit()).isZero();
+    }
+
+    @Test
     void aForgedPodPathNestedInsideAnotherPodsCgroupIsNotThatPod() throws Exception {
         FakePod outer = new FakePod(host, "0-1");
         FakePod victim = new FakePod(host, "0-1");
