@@ -2,6 +2,7 @@ package io.vmhandler.grpc;
 
 import java.util.List;
 import java.util.Objects;
+import java.util.Optional;
 
 /**
  * What PinVcpus did. Thread ids are in the caller's pid namespace, like the pid in the request.
@@ -11,14 +12,30 @@ import java.util.Objects;
  * @param emulatorCpus the housekeeping CPUs the emulator and I/O threads were moved to, ascending
  * @param emulatorTids the threads moved to {@code emulatorCpus}
  * @param skipped what was not pinned, and why
+ * @param kvmPit the VM's kvm-pit kernel thread's new placement, if it was pinned
  */
 public record PinResult(int qemuPid, List<VcpuPin> vcpus, List<Integer> emulatorCpus, List<Integer> emulatorTids,
-                        List<Skipped> skipped) {
+                        List<Skipped> skipped, Optional<KvmPit> kvmPit) {
     public PinResult {
         vcpus = List.copyOf(vcpus);
         emulatorCpus = List.copyOf(emulatorCpus);
         emulatorTids = List.copyOf(emulatorTids);
         skipped = List.copyOf(skipped);
+        Objects.requireNonNull(kvmPit, "kvmPit");
+    }
+
+    /** Without a kvm-pit placement (shared placement, TCG). */
+    public PinResult(int qemuPid, List<VcpuPin> vcpus, List<Integer> emulatorCpus, List<Integer> emulatorTids,
+                     List<Skipped> skipped) {
+        this(qemuPid, vcpus, emulatorCpus, emulatorTids, skipped, Optional.empty());
+    }
+
+    /** The kvm-pit kernel thread's placement; a host kernel thread, so no tid. */
+    public record KvmPit(List<Integer> cpus, SchedPolicy policy, int priority) {
+        public KvmPit {
+            cpus = List.copyOf(cpus);
+            Objects.requireNonNull(policy, "policy");
+        }
     }
 
     /** Scheduling policy left on a vCPU thread. */

@@ -105,7 +105,8 @@ public final class FakeLauncherBackend implements LauncherBackend, InfoProvider 
                 List.of(new PinResult.VcpuPin(0, qemuPid + 1, List.of(2), PinResult.SchedPolicy.OTHER, 0),
                         new PinResult.VcpuPin(1, qemuPid + 2, List.of(3), PinResult.SchedPolicy.FIFO, 10)),
                 List.of(0, 1), List.of(qemuPid, qemuPid + 3),
-                List.of(new Skipped("vcpu 2", "no dedicated CPU left")));
+                List.of(new Skipped("vcpu 2", "no dedicated CPU left")),
+                java.util.Optional.of(new PinResult.KvmPit(List.of(2), PinResult.SchedPolicy.FIFO, 2)));
     }
 
     @Override

@@ -98,6 +98,10 @@ class LauncherServiceV1Test {
                 .containsExactly("0:501->[2] SCHED_POLICY_OTHER/0", "1:502->[3] SCHED_POLICY_FIFO/10");
         assertThat(r.getEmulatorCpusList()).containsExactly(0, 1);
         assertThat(r.getEmulatorTidsList()).containsExactly(500, 503);
+        assertThat(r.hasKvmPit()).isTrue();
+        assertThat(r.getKvmPit().getCpusList()).containsExactly(2);
+        assertThat(r.getKvmPit().getPolicy()).isEqualTo(io.vmhandler.grpc.v1.SchedPolicy.SCHED_POLICY_FIFO);
+        assertThat(r.getKvmPit().getPriority()).isEqualTo(2);
         assertThat(r.getSkipped(0).getItem()).isEqualTo("vcpu 2");
         assertThat(r.getSkipped(0).getReason()).isEqualTo("no dedicated CPU left");
         assertThat(SchedPolicy.SCHED_POLICY_FIFO.getNumber()).isEqualTo(2);

@@ -109,6 +109,10 @@ public final class LauncherCommand implements Command {
                         v.getPriority() > 0 ? " SCHED_FIFO " + v.getPriority() : "");
             }
             out.printf("emulator threads %s -> cpus %s%n", r.getEmulatorTidsList(), r.getEmulatorCpusList());
+            if (r.hasKvmPit()) {
+                out.printf("kvm-pit -> cpus %s%s%n", r.getKvmPit().getCpusList(),
+                        r.getKvmPit().getPriority() > 0 ? " SCHED_FIFO " + r.getKvmPit().getPriority() : "");
+            }
             printSkipped(out, r.getSkippedList());
         } else if (m instanceof ReleaseResponse r) {
             out.println("removed taps: " + (r.getRemovedTapsCount() == 0 ? "none" : String.join(", ", r.getRemovedTapsList())));

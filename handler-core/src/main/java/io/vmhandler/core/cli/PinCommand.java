@@ -99,6 +99,8 @@ public final class PinCommand implements Command {
         }
         out.printf("housekeeping cpus %s: %d threads%s%n", CpuSet.formatList(r.housekeepingCpus()), r.housekeepingTids().size(),
                 r.housekeepingCgroup().map(h -> ", cgroup " + h.path()).orElse(""));
+        r.kvmPit().ifPresent(k -> out.printf("kvm-pit -> cpu %s (tid %d%s)%n", CpuSet.formatList(k.cpus()), k.tid(),
+                k.realtime() ? ", SCHED_FIFO 2" : ""));
         out.printf("changed %d, unchanged %d%s%n", r.changed(), r.unchanged(), r.pidGone() ? "; the process exited" : "");
         if (!r.skipped().isEmpty()) {
             out.println("skipped:");
@@ -131,6 +133,14 @@ public final class PinCommand implements Command {
         hk.put("cgroupCpuset", r.housekeepingCgroup().flatMap(h -> h.cpus()).map(CpuSet::formatList).orElse(null));
         hk.put("cgroupNote", r.housekeepingCgroup().flatMap(h -> h.note()).orElse(null));
         j.put("housekeeping", hk);
+        j.put("kvmPit", r.kvmPit().map(k -> {
+            Map<String, Object> m = new LinkedHashMap<>();
+            m.put("tid", k.tid());
+            m.put("cpus", CpuSet.formatList(k.cpus()));
+            m.put("changed", k.changed());
+            m.put("realtime", k.realtime());
+            return m;
+        }).orElse(null));
         List<Object> skipped = new ArrayList<>();
         for (Skip s : r.skipped()) {
             Map<String, Object> m = new LinkedHashMap<>();

@@ -151,8 +151,11 @@ public final class CoreLauncherBackend implements LauncherBackend {
             if (r.pidGone()) {
                 skipped.add(new Skipped("qemu pid " + qemuPid, "the process exited while it was being pinned"));
             }
+            var pit = r.kvmPit().map(k -> new io.vmhandler.grpc.PinResult.KvmPit(list(k.cpus()),
+                    k.realtime() ? io.vmhandler.grpc.PinResult.SchedPolicy.FIFO : io.vmhandler.grpc.PinResult.SchedPolicy.OTHER,
+                    k.realtime() ? 2 : 0));
             return new io.vmhandler.grpc.PinResult(qemuPid, vcpus,
-                    r.housekeepingCpus() == null ? List.of() : list(r.housekeepingCpus()), emuTids, skipped);
+                    r.housekeepingCpus() == null ? List.of() : list(r.housekeepingCpus()), emuTids, skipped, pit);
         });
     }
 

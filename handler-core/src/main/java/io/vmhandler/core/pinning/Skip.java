@@ -24,7 +24,9 @@ public record Skip(String subject, int tid, Reason reason, String detail, boolea
         /** The kernel refused the affinity, cgroup move or scheduler change. */
         KERNEL_REFUSED,
         /** The housekeeping cgroup could not be used. */
-        NO_HOUSEKEEPING_CGROUP;
+        NO_HOUSEKEEPING_CGROUP,
+        /** Several VMs of the same pid number were created together: their kvm-pit threads cannot be told apart. */
+        AMBIGUOUS_KVM_PIT;
 
         public String label() {
             return name().toLowerCase(java.util.Locale.ROOT).replace('_', '-');

@@ -40,9 +40,12 @@ import org.slf4j.LoggerFactory;
 public final class VcpuPinner {
     private static final Logger log = LoggerFactory.getLogger(VcpuPinner.class);
     private static final int FIFO_PRIORITY = 1;
+    /** The kvm-pit thread of a realtime VM runs SCHED_FIFO one above the vCPUs (KubeVirt affinePitThread). */
+    private static final int PIT_FIFO_PRIORITY = 2;
 
     private final CgroupManager cgroups;
     private final QemuThreads threads;
+    private final KvmPitThreads pits;
     private final Path sysCpuOnline;
 
     public VcpuPinner(CgroupManager cgroups, Path procRoot) {
@@ -52,6 +55,7 @@ public final class VcpuPinner {
     VcpuPinner(CgroupManager cgroups, Path procRoot, Path sysCpuOnline) {
         this.cgroups = cgroups;
         this.threads = new QemuThreads(procRoot);
+        this.pits = new KvmPitThreads(procRoot);
         this.sysCpuOnline = sysCpuOnline;
     }
 
@@ -153,6 +157,11 @@ public final class VcpuPinner {
                 skipped.add(Skip.vcpu(e.getKey(), task.tid(), reason(ex), ex.getMessage()));
             }
         }
+        Optional<PinResult.PitPin> pit = Optional.empty();
+        Optional<PinResult.VcpuPin> vcpu0 = pins.stream().filter(v -> v.vcpu() == 0).findFirst();
+        if (plan.dedicated() && vcpu0.isPresent()) {
+            pit = pinPit(pid, vcpu0.get().cpus(), placement.realtime(), skipped, count);
+        }
         List<Integer> hkTids = new ArrayList<>();
         List<QemuThreads.Task> others = new ArrayList<>(snap.emulator());
         others.addAll(snap.duplicates());
@@ -179,9 +188,9 @@ public final class VcpuPinner {
         boolean gone = !threads.same(snap);
         long elapsed = System.nanoTime() - t0;
         PinResult r = new PinResult(pid, vmi, plan.dedicated(), plan.cpus(), cpusSource, pins, plan.housekeeping(), hkTids,
-                hk, skipped, count.changed, count.unchanged, gone, elapsed);
+                hk, pit, skipped, count.changed, count.unchanged, gone, elapsed);
         log.atInfo().addKeyValue("vmi", vmi).addKeyValue("pid", pid).addKeyValue("cpus", CpuSet.formatList(plan.cpus()))
-                .addKeyValue("vcpusPinned", pins.size()).addKeyValue("housekeeping", CpuSet.formatList(plan.housekeeping()))
+                .addKeyValue("vcpusPinned", pins.size()).addKeyValue("kvmPit", pit.map(PinResult.PitPin::tid).orElse(-1)).addKeyValue("housekeeping", CpuSet.formatList(plan.housekeeping()))
                 .addKeyValue("changed", count.changed).addKeyValue("skipped", skipped.size()).addKeyValue("pidGone", gone)
                 .log("pinned QEMU threads");
         return r;
@@ -202,12 +211,55 @@ public final class VcpuPinner {
         return true;
     }
 
-    /** SCHED_FIFO needs CAP_SYS_NICE and, with RT group scheduling, RT budget in the thread's cpu cgroup. */
+    /**
+     * The VM's kvm-pit kernel thread onto vCPU 0's CPUs (SCHED_FIFO 2 when realtime), as KubeVirt does for
+     * dedicated CPUs, but only when the thread is provably this QEMU's ({@link KvmPitThreads}); a thread
+     * that cannot be attributed is reported and left alone.
+     */
+    private Optional<PinResult.PitPin> pinPit(int pid, BitSet cpus, boolean realtime, List<Skip> skipped, Counter count)
+            throws SyscallException {
+        KvmPitThreads.Lookup lookup;
+        try {
+            lookup = pits.find(pid);
+        } catch (IOException e) {
+            // QEMU itself is gone (its status unreadable); the message names host paths, so the log keeps it
+            log.atDebug().addKeyValue("pid", pid).log("kvm-pit lookup failed: {}", e.getMessage());
+            skipped.add(Skip.other("kvm-pit", Skip.Reason.THREAD_GONE, "QEMU exited while its kvm-pit thread was looked up"));
+            return Optional.empty();
+        }
+        if (lookup instanceof KvmPitThreads.Lookup.None none) {
+            if (none.ambiguous()) {
+                skipped.add(Skip.other("kvm-pit", Skip.Reason.AMBIGUOUS_KVM_PIT, none.why()));
+            } else {
+                log.atDebug().addKeyValue("pid", pid).log("kvm-pit not pinned: {}", none.why());
+            }
+            return Optional.empty();
+        }
+        KvmPitThreads.Lookup.Found found = (KvmPitThreads.Lookup.Found) lookup;
+        if (!pits.same(found)) {
+            skipped.add(Skip.other("kvm-pit", Skip.Reason.THREAD_GONE, "the thread exited before it was pinned"));
+            return Optional.empty();
+        }
+        try {
+            boolean changed = setAffinity(found.tid(), cpus, count);
+            boolean rt = realtime && fifo(found.tid(), PIT_FIFO_PRIORITY, count);
+            return Optional.of(new PinResult.PitPin(found.tid(), cpus, changed, rt));
+        } catch (SyscallException ex) {
+            skipped.add(Skip.other("kvm-pit", reason(ex), ex.getMessage()));
+            return Optional.empty();
+        }
+    }
+
     private static boolean fifo(int tid, Counter count) throws SyscallException {
-        if ((Syscalls.getScheduler(tid) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO && Syscalls.getSchedPriority(tid) == FIFO_PRIORITY) {
+        return fifo(tid, FIFO_PRIORITY, count);
+    }
+
+    /** SCHED_FIFO needs CAP_SYS_NICE and, with RT group scheduling, RT budget in the thread's cpu cgroup. */
+    private static boolean fifo(int tid, int priority, Counter count) throws SyscallException {
+        if ((Syscalls.getScheduler(tid) & ~SCHED_RESET_ON_FORK) == SCHED_FIFO && Syscalls.getSchedPriority(tid) == priority) {
             return true;
         }
-        Syscalls.setScheduler(tid, SCHED_FIFO, FIFO_PRIORITY);
+        Syscalls.setScheduler(tid, SCHED_FIFO, priority);
         count.changed++;
         return true;
     }

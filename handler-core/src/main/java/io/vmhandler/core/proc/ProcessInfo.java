@@ -50,7 +50,8 @@ public record ProcessInfo(int pid, long startTime, long uid, long gid, String co
         return Long.parseLong(rest[19]);
     }
 
-    static String comm(String stat) {
+    /** The comm field of a /proc stat line (between the first '(' and the last ')'). */
+    public static String comm(String stat) {
         int open = stat.indexOf('(');
         int close = stat.lastIndexOf(')');
         return open >= 0 && close > open ? stat.substring(open + 1, close) : "";

@@ -22,6 +22,14 @@ import java.util.TreeMap;
 final class PodQemu {
     static final long QEMU_UID = 107;
 
+    /** What a pinning test needs on the host: root, QEMU, and the two independent read-back tools. */
+    static void requirePinningTools() {
+        io.vmhandler.testing.Root.require();
+        io.vmhandler.testing.Root.requireTool(QemuProcess.QEMU.toString());
+        io.vmhandler.testing.Root.requireTool("/usr/bin/taskset");
+        io.vmhandler.testing.Root.requireTool("/usr/bin/chrt");
+    }
+
     final QemuProcess qemu;
     final int pid;
     final String path;

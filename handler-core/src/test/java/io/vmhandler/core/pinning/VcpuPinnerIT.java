@@ -11,11 +11,9 @@ import io.vmhandler.cgroups.testing.CgroupProcesses;
 import io.vmhandler.cgroups.testing.KubeletCgroups;
 import io.vmhandler.cgroups.v1.V1CgroupManager;
 import io.vmhandler.cgroups.v2.V2CgroupManager;
-import io.vmhandler.core.demo.QemuProcess;
 import io.vmhandler.nativeio.CpuSet;
 import io.vmhandler.nativeio.Syscalls;
 import io.vmhandler.testing.HostCleanup;
-import io.vmhandler.testing.Root;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.BitSet;
@@ -41,10 +39,7 @@ class VcpuPinnerIT {
 
     @BeforeEach
     void root() {
-        Root.require();
-        Root.requireTool(QemuProcess.QEMU.toString());
-        Root.requireTool("/usr/bin/taskset");
-        Root.requireTool("/usr/bin/chrt");
+        PodQemu.requirePinningTools();
     }
 
     private static VcpuPinner pinner() {

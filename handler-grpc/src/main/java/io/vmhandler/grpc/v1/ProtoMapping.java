@@ -41,6 +41,9 @@ final class ProtoMapping {
                     .setPriority(v.priority()));
         }
         r.skipped().forEach(s -> b.addSkipped(skipped(s)));
+        r.kvmPit().ifPresent(k -> b.setKvmPit(io.vmhandler.grpc.v1.KvmPit.newBuilder().addAllCpus(k.cpus())
+                .setPolicy(k.policy() == PinResult.SchedPolicy.FIFO ? SchedPolicy.SCHED_POLICY_FIFO
+                        : SchedPolicy.SCHED_POLICY_OTHER).setPriority(k.priority())));
         return b.build();
     }
 
