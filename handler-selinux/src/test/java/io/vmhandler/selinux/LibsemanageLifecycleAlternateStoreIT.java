@@ -10,36 +10,15 @@ import io.vmhandler.selinux.testing.Timings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The libsemanage (jnr-ffi) path against a real policy store in an ALTERNATE ROOT, not an SELinux
- * kernel (this machine has none): Debian's refpolicy plus its container module, neverallow checks on
- * (see {@link TestPolicyStore}). Nothing here can load a policy into a kernel; the store, the
- * compiled binary policy and the tools' view of them are real. Rules are proven with sesearch and seinfo from setools, module state with the distribution's semodule.
- * Each class owns one store copy and runs in its own JVM: libsemanage serves one store per process.
+ * On a real policy store in an alternate root (see {@link AlternateStoreCase}). Rules are proven with
+ * sesearch and seinfo from setools, module state with the distribution's semodule.
  */
 @DisplayName("libsemanage lifecycle on an alternate policy store (no SELinux kernel)")
-class LibsemanageLifecycleAlternateStoreIT {
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void store() throws Exception {
-        TestPolicyStore.cachedRoot();
-        if (TestPolicyStore.buildSeconds() >= 0) {
-            Timings.record("build the cached Debian refpolicy + container store", TestPolicyStore.buildSeconds());
-        }
-    }
-
-    private SelinuxPolicy policy(PolicyRoot r, CilModule m) {
-        return new SelinuxPolicy(r, new LibsemanageInstaller(r, new KernelPolicyLoader()),
-                c -> new LibsemanageInstaller(c, null), m, tmp.resolve("work"), SelinuxStatus.PROC_FILESYSTEMS);
-    }
-
+class LibsemanageLifecycleAlternateStoreIT extends AlternateStoreCase {
     @Test
     @DisplayName("install, second install is a no-op, disabled module is re-enabled, remove (alternate store)")
     void lifecycle() throws Exception {

@@ -2,43 +2,20 @@ package io.vmhandler.selinux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.selinux.libsemanage.LibsemanageInstaller;
 import io.vmhandler.selinux.testing.PolicyTools;
 import io.vmhandler.selinux.testing.TestPolicyStore;
-import io.vmhandler.selinux.testing.Timings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The libsemanage (jnr-ffi) path against a real policy store in an ALTERNATE ROOT, not an SELinux
- * kernel (this machine has none): Debian's refpolicy plus its container module, neverallow checks on
- * (see {@link TestPolicyStore}). Nothing here can load a policy into a kernel; the store, the
- * compiled binary policy and the tools' view of them are real. The host grants are simulated by a CIL module that gives container_t what container-selinux gives container_domain.
- * Each class owns one store copy and runs in its own JVM: libsemanage serves one store per process.
+ * On a real policy store in an alternate root (see {@link AlternateStoreCase}). The host grants are
+ * simulated by a CIL module that gives container_t what container-selinux gives container_domain.
  */
 @DisplayName("libsemanage installs nothing when the host policy grants the rules (alternate store, no SELinux kernel)")
-class LibsemanageNotNeededAlternateStoreIT {
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void store() throws Exception {
-        TestPolicyStore.cachedRoot();
-        if (TestPolicyStore.buildSeconds() >= 0) {
-            Timings.record("build the cached Debian refpolicy + container store", TestPolicyStore.buildSeconds());
-        }
-    }
-
-    private SelinuxPolicy policy(PolicyRoot r, CilModule m) {
-        return new SelinuxPolicy(r, new LibsemanageInstaller(r, new KernelPolicyLoader()),
-                c -> new LibsemanageInstaller(c, null), m, tmp.resolve("work"), SelinuxStatus.PROC_FILESYSTEMS);
-    }
-
+class LibsemanageNotNeededAlternateStoreIT extends AlternateStoreCase {
     @Test
     @DisplayName("nothing is installed when the host policy already grants the rules to container_t (alternate store)")
     void notNeededWhenHostGrants() throws Exception {

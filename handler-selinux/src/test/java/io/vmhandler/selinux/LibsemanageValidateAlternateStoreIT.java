@@ -2,7 +2,6 @@ package io.vmhandler.selinux;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.selinux.libsemanage.LibsemanageInstaller;
 import io.vmhandler.selinux.sepol.BinaryPolicy;
 import io.vmhandler.selinux.testing.PolicyTools;
 import io.vmhandler.selinux.testing.TestPolicyStore;
@@ -10,36 +9,15 @@ import io.vmhandler.selinux.testing.Timings;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
-import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.DisplayName;
 import org.junit.jupiter.api.Test;
-import org.junit.jupiter.api.io.TempDir;
 
 /**
- * The libsemanage (jnr-ffi) path against a real policy store in an ALTERNATE ROOT, not an SELinux
- * kernel (this machine has none): Debian's refpolicy plus its container module, neverallow checks on
- * (see {@link TestPolicyStore}). Nothing here can load a policy into a kernel; the store, the
- * compiled binary policy and the tools' view of them are real. Validation compiles against a throwaway copy.
- * Each class owns one store copy and runs in its own JVM: libsemanage serves one store per process.
+ * On a real policy store in an alternate root (see {@link AlternateStoreCase}). Validation compiles
+ * against a throwaway copy.
  */
 @DisplayName("libsemanage validate and libsepol access checks on an alternate policy store (no SELinux kernel)")
-class LibsemanageValidateAlternateStoreIT {
-    @TempDir
-    Path tmp;
-
-    @BeforeAll
-    static void store() throws Exception {
-        TestPolicyStore.cachedRoot();
-        if (TestPolicyStore.buildSeconds() >= 0) {
-            Timings.record("build the cached Debian refpolicy + container store", TestPolicyStore.buildSeconds());
-        }
-    }
-
-    private SelinuxPolicy policy(PolicyRoot r, CilModule m) {
-        return new SelinuxPolicy(r, new LibsemanageInstaller(r, new KernelPolicyLoader()),
-                c -> new LibsemanageInstaller(c, null), m, tmp.resolve("work"), SelinuxStatus.PROC_FILESYSTEMS);
-    }
-
+class LibsemanageValidateAlternateStoreIT extends AlternateStoreCase {
     @Test
     @DisplayName("validate compiles against a copy with neverallow checks and leaves the store untouched (alternate store)")
     void validate() throws Exception {
