@@ -43,15 +43,11 @@ class PathAttacksIT {
     static void startDaemon() throws Exception {
         Root.require();
         classpath = FakePod.readableClasspath(shared);
-        base = Files.createTempDirectory("vmh-attack-");
-        shared.add(() -> Cmd.run("rm", "-rf", base.toString()));
-        vmiDir = Files.createDirectories(base.resolve("vmis"));
-        Path sockDir = Files.createDirectories(base.resolve("run"));
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(sockDir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        socket = sockDir.resolve("launcher.sock");
-        daemon = new Daemon(DaemonConfig.standalone("node1", vmiDir, socket, base.resolve("checkpoints"))
-                .withMetricsPort(-1)).start();
+        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-attack-");
+        base = dirs.base();
+        vmiDir = dirs.vmiDir();
+        socket = dirs.socket();
+        daemon = new Daemon(dirs.config("node1").withMetricsPort(-1)).start();
     }
 
     @AfterAll
