@@ -14,7 +14,6 @@ import java.net.http.HttpRequest;
 import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.attribute.PosixFilePermissions;
 import java.util.function.Consumer;
 
 /**
@@ -36,10 +35,7 @@ final class ApiModeNode {
     private ApiModeNode(Path base, EmbeddedApiServer api) throws IOException {
         this.base = base;
         this.api = api;
-        Path run = Files.createDirectories(base.resolve("run"));
-        Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
-        Files.setPosixFilePermissions(run, PosixFilePermissions.fromString("rwxr-xr-x"));
-        this.socket = run.resolve("launcher.sock");
+        this.socket = StandaloneDirs.launcherSocket(base);
         this.checkpoints = base.resolve("ckpt");
     }
 

@@ -2,7 +2,6 @@ package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.core.network.NetworkPlan;
@@ -56,27 +55,17 @@ class HostileInputIT {
     static final Set<String> CRASH = Set.of("INTERNAL", "UNKNOWN", "UNAVAILABLE", "CANCELLED", "DATA_LOSS", "CLIENT_ERROR");
 
     private static final HostCleanup shared = new HostCleanup();
-    private static Path classpath;
-    private static Path vmiDir;
-    private static Path socket;
-    private static Daemon daemon;
+    private static StandaloneNode node;
 
     @BeforeAll
     static void startDaemon() throws Exception {
         Root.require();
         System.out.println("HostileInputIT seed " + SEED + " (replay with -Dhostile.seed=" + SEED + ")");
-        classpath = FakePod.readableClasspath(shared);
-        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-hostile-");
-        vmiDir = dirs.vmiDir();
-        socket = dirs.socket();
-        daemon = new Daemon(dirs.config("node1")).start();
+        node = StandaloneNode.start(shared, "vmh-hostile-", c -> c);
     }
 
     @AfterAll
     static void stopDaemon() {
-        if (daemon != null) {
-            daemon.close();
-        }
         shared.cleanupNow();
     }
 
@@ -127,12 +116,12 @@ class HostileInputIT {
         Process aSleeper = a.sleeper(107);
         Process bSleeper = b.sleeper(107);
         Process hostSleeper = host.process(new ProcessBuilder("sleep", "600"));
-        Path vmiFile = vmiDir.resolve("hostile.yaml");
+        Path vmiFile = node.vmiDir.resolve("hostile.yaml");
         host.add(() -> vmiFile.toFile().delete());
 
         List<String> argv = a.enter(107, 107);
-        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                HostileClient.class.getName(), socket.toString()));
+        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
+                HostileClient.class.getName(), node.socket.toString()));
         Path clientErr = Files.createTempFile("vmh-hostile-client-", ".err");
         host.add(() -> clientErr.toFile().delete());
         PodClient client = new PodClient(host.process(new ProcessBuilder(argv)
@@ -152,7 +141,7 @@ class HostileInputIT {
         for (Case c : cases) {
             Files.writeString(vmiFile, c.text());
             Files.setLastModifiedTime(vmiFile, FileTime.fromMillis(mtime + 1000L * c.id()));
-            daemon.vmiFiles().scan();
+            node.daemon.vmiFiles().scan();
             boolean doc = c.targets().contains(Target.DOC);
             Map<String, Target> calls = new LinkedHashMap<>();
             if (doc || c.targets().contains(Target.NET)) {
@@ -184,7 +173,7 @@ class HostileInputIT {
         HostileVmis valid = new HostileVmis(SEED, a.uid, "node1");
         Files.writeString(vmiFile, HostileVmis.json(valid.base()));
         Files.setLastModifiedTime(vmiFile, FileTime.fromMillis(mtime + 1000L * (VMI_CASES + 1)));
-        daemon.vmiFiles().scan();
+        node.daemon.vmiFiles().scan();
         List<HostileRequests.Req> reqs = new HostileRequests(SEED, aSleeper.pid(),
                 List.of(bSleeper.pid(), hostSleeper.pid(), 1L, ProcessHandle.current().pid())).generate(GRPC_CASES);
         for (HostileRequests.Req q : reqs) {
@@ -196,14 +185,14 @@ class HostileInputIT {
         }
 
         // ---- garbage on the socket itself, from the host side: the daemon must shrug it off ----
-        int raw = RawSocketAbuse.run(socket, new Random(SEED), RAW_CONNECTIONS, () -> {
-            try (LauncherClient c = LauncherClient.connect(socket)) {
+        int raw = RawSocketAbuse.run(node.socket, new Random(SEED), RAW_CONNECTIONS, () -> {
+            try (LauncherClient c = LauncherClient.connect(node.socket)) {
                 return c.info().getApiVersionsList().toString();
             }
         });
 
         assertThat(client.call("info")).as("the daemon still answers the pod").startsWith("OK");
-        try (LauncherClient c = LauncherClient.connect(socket)) {
+        try (LauncherClient c = LauncherClient.connect(node.socket)) {
             assertThat(c.info().getApiVersionsList()).as("the daemon still answers the host").isNotEmpty();
         }
         Map<String, String> after = HostSnapshot.take(scope);

@@ -2,7 +2,6 @@ package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.core.app.Daemon;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
@@ -24,32 +23,21 @@ class LauncherApiIT {
     final HostCleanup host = new HostCleanup();
 
     private static final HostCleanup shared = new HostCleanup();
-    private static Path classpath;
-    private static Path vmiDir;
-    private static Path socket;
-    private static Daemon daemon;
+    private static StandaloneNode node;
 
     @BeforeAll
     static void startDaemon() throws Exception {
         Root.require();
-        classpath = FakePod.readableClasspath(shared);
-        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-api-");
-        vmiDir = dirs.vmiDir();
-        socket = dirs.socket();
-        daemon = new Daemon(dirs.config("node1")).start();
+        node = StandaloneNode.start(shared, "vmh-api-", c -> c);
     }
 
     @AfterAll
     static void stopDaemon() {
-        if (daemon != null) {
-            daemon.close();
-        }
         shared.cleanupNow();
     }
 
     private void publish(String file, String yaml) throws Exception {
-        Files.writeString(vmiDir.resolve(file), yaml);
-        daemon.vmiFiles().scan();
+        node.publish(file, yaml);
     }
 
     private String ipLink(FakePod pod) {
@@ -61,9 +49,9 @@ class LauncherApiIT {
         FakePod a = new FakePod(host, "0-1");
         FakePod b = new FakePod(host, "0-1");
         publish("a.yaml", a.vmi("vm-a", "node1", ""));
-        host.add(() -> vmiDir.resolve("a.yaml").toFile().delete());
+        host.add(() -> node.vmiDir.resolve("a.yaml").toFile().delete());
 
-        Cmd.Result r = a.launcher(classpath, socket, "prepare-network", "--json");
+        Cmd.Result r = a.launcher(node.classpath, node.socket, "prepare-network", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"name\":\"tap0\"").contains("\"queues\":2").contains("\"ownerUid\":107")
                 .contains("\"created\":true");
@@ -72,15 +60,15 @@ class LauncherApiIT {
         assertThat(Cmd.run("ip", "-o", "link").ok().out()).doesNotContain(" tap0:");
 
         // idempotent: a second call adopts
-        assertThat(a.launcher(classpath, socket, "prepare-network", "--json").out()).contains("\"created\":false");
+        assertThat(a.launcher(node.classpath, node.socket, "prepare-network", "--json").out()).contains("\"created\":false");
 
         // pod B has no VMI: denied, and nothing appears in its netns
-        Cmd.Result denied = b.launcher(classpath, socket, "prepare-network");
+        Cmd.Result denied = b.launcher(node.classpath, node.socket, "prepare-network");
         assertThat(denied.exit()).isEqualTo(1);
         assertThat(denied.err()).startsWith("PERMISSION_DENIED: pod " + b.uid + " is not the active launcher pod");
         assertThat(ipLink(b)).doesNotContain("tap0");
 
-        Cmd.Result rel = a.launcher(classpath, socket, "release");
+        Cmd.Result rel = a.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
         assertThat(rel.out()).contains("removed taps: tap0");
         assertThat(ipLink(a)).doesNotContain("tap0");
@@ -95,12 +83,12 @@ class LauncherApiIT {
             pods.add(p);
             String file = "c" + i + ".yaml";
             publish(file, p.vmi("vm-c" + i, "node1", ""));
-            host.add(() -> vmiDir.resolve(file).toFile().delete());
+            host.add(() -> node.vmiDir.resolve(file).toFile().delete());
         }
         var pool = java.util.concurrent.Executors.newFixedThreadPool(n);
         try {
             var results = pool.invokeAll(pods.stream()
-                    .map(p -> (java.util.concurrent.Callable<Cmd.Result>) () -> p.launcher(classpath, socket,
+                    .map(p -> (java.util.concurrent.Callable<Cmd.Result>) () -> p.launcher(node.classpath, node.socket,
                             "prepare-network", "--json")).toList());
             for (int i = 0; i < n; i++) {
                 Cmd.Result r = results.get(i).get();
@@ -114,8 +102,8 @@ class LauncherApiIT {
 
     @Test
     void aCallerInNoPodIsDenied() throws Exception {
-        Cmd.Result r = Cmd.run(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network");
+        Cmd.Result r = Cmd.run(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("PERMISSION_DENIED: the calling process").contains("is not in a Kubernetes pod");
     }
@@ -124,13 +112,13 @@ class LauncherApiIT {
     void launcherCallsSucceedOnlyWhileTheVmiIsOnThisNode() throws Exception {
         FakePod a = new FakePod(host, "0-1");
         publish("moving.yaml", a.vmi("vm-m", "node1", ""));
-        host.add(() -> vmiDir.resolve("moving.yaml").toFile().delete());
-        assertThat(a.launcher(classpath, socket, "prepare-network").exit()).isZero();
+        host.add(() -> node.vmiDir.resolve("moving.yaml").toFile().delete());
+        assertThat(a.launcher(node.classpath, node.socket, "prepare-network").exit()).isZero();
         publish("moving.yaml", a.vmi("vm-m", "node2", "") + "\n");
-        Files.setLastModifiedTime(vmiDir.resolve("moving.yaml"),
+        Files.setLastModifiedTime(node.vmiDir.resolve("moving.yaml"),
                 java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 10_000));
-        daemon.vmiFiles().scan();
-        Cmd.Result r = a.launcher(classpath, socket, "release");
+        node.daemon.vmiFiles().scan();
+        Cmd.Result r = a.launcher(node.classpath, node.socket, "release");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("PERMISSION_DENIED");
     }
@@ -141,8 +129,8 @@ class LauncherApiIT {
         FakePod b = new FakePod(host, "0-1");
         publish("pa.yaml", a.vmi("vm-pa", "node1", ""));
         publish("pb.yaml", b.vmi("vm-pb", "node1", ""));
-        host.add(() -> vmiDir.resolve("pa.yaml").toFile().delete());
-        host.add(() -> vmiDir.resolve("pb.yaml").toFile().delete());
+        host.add(() -> node.vmiDir.resolve("pa.yaml").toFile().delete());
+        host.add(() -> node.vmiDir.resolve("pb.yaml").toFile().delete());
         Process inB = b.sleeper(0);
         Process onHost = host.process(new ProcessBuilder("sleep", "600"));
         String limitsB = Files.readString(Path.of("/proc/" + inB.pid() + "/limits"));
@@ -150,10 +138,10 @@ class LauncherApiIT {
 
         // pod A's processes run in the host pid namespace here, so B's and the host's pids are visible numbers
         for (long victim : new long[] {inB.pid(), onHost.pid()}) {
-            Cmd.Result m = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(victim));
+            Cmd.Result m = a.launcher(node.classpath, node.socket, "set-memlock", "--pid", Long.toString(victim));
             assertThat(m.exit()).isEqualTo(1);
             assertThat(m.err()).isEqualTo("PERMISSION_DENIED: pid " + victim + " is not a process in the caller's pod\n");
-            Cmd.Result p = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(victim));
+            Cmd.Result p = a.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(victim));
             assertThat(p.err()).startsWith("PERMISSION_DENIED");
         }
         assertThat(Files.readString(Path.of("/proc/" + inB.pid() + "/limits"))).isEqualTo(limitsB);
@@ -164,9 +152,9 @@ class LauncherApiIT {
     void setMemlockComputesFromTheVmiAndTellsWhyARaiseIsRefused() throws Exception {
         FakePod a = new FakePod(host, "0-1");
         publish("ml.yaml", a.vmi("vm-ml", "node1", ""));
-        host.add(() -> vmiDir.resolve("ml.yaml").toFile().delete());
+        host.add(() -> node.vmiDir.resolve("ml.yaml").toFile().delete());
         Process libvirtd = a.sleeper(0);
-        Cmd.Result none = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()),
+        Cmd.Result none = a.launcher(node.classpath, node.socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()),
                 "--libvirt-version", "9.0.0", "--json");
         assertThat(none.exit()).as(none.err()).isZero();
         assertThat(none.out()).contains("\"applied\":false").contains("\"branch\":\"MEMLOCK_BRANCH_NONE\"")
@@ -174,10 +162,10 @@ class LauncherApiIT {
 
         // a GPU is a VFIO hostdev: 1 x 128 MiB + 1 GiB, far above this machine's 8 MiB hard limit
         publish("ml.yaml", a.vmi("vm-ml", "node1", "      gpus: [{name: g, deviceName: nvidia.com/GP}]") + "\n");
-        Files.setLastModifiedTime(vmiDir.resolve("ml.yaml"),
+        Files.setLastModifiedTime(node.vmiDir.resolve("ml.yaml"),
                 java.nio.file.attribute.FileTime.fromMillis(System.currentTimeMillis() + 10_000));
-        daemon.vmiFiles().scan();
-        Cmd.Result refused = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()));
+        node.daemon.vmiFiles().scan();
+        Cmd.Result refused = a.launcher(node.classpath, node.socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()));
         org.junit.jupiter.api.Assumptions.assumeFalse(refused.exit() == 0, "this node has CAP_SYS_RESOURCE");
         assertThat(refused.err()).startsWith("FAILED_PRECONDITION: the node refused the memlock limit")
                 .contains("CAP_SYS_RESOURCE");
@@ -190,14 +178,14 @@ class LauncherApiIT {
         Root.requireTool(io.vmhandler.core.demo.QemuProcess.QEMU.toString());
         FakePod a = new FakePod(host, "0-1");
         publish("pin.yaml", a.vmi("vm-pin", "node1", ""));
-        host.add(() -> vmiDir.resolve("pin.yaml").toFile().delete());
+        host.add(() -> node.vmiDir.resolve("pin.yaml").toFile().delete());
         var qemu = io.vmhandler.core.demo.QemuProcess.startInCgroups(java.util.List.of(a.cpuset), 107, 107, 2, "vm-pin");
         host.add(qemu::close);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (QemuProbes.vcpuTids(qemu.pid()).size() < 2 && System.nanoTime() < deadline) {
             Thread.sleep(50);
         }
-        Cmd.Result r = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(qemu.pid()), "--json");
+        Cmd.Result r = a.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(qemu.pid()), "--json");
         assertThat(r.exit()).as(r.err() + r.out()).isZero();
         assertThat(r.out()).contains("\"vcpu\":0").contains("\"vcpu\":1");
         for (String tid : QemuProbes.vcpuTids(qemu.pid())) {
@@ -210,10 +198,10 @@ class LauncherApiIT {
     void pinVcpusOnAPodProcessThatIsNotQemuIsRefusedBeforeAnythingChanges() throws Exception {
         FakePod a = new FakePod(host, "0-1");
         publish("notqemu.yaml", a.vmi("vm-nq", "node1", ""));
-        host.add(() -> vmiDir.resolve("notqemu.yaml").toFile().delete());
+        host.add(() -> node.vmiDir.resolve("notqemu.yaml").toFile().delete());
         Process sleeper = a.sleeper(107);
         String affinity = Cmd.run("taskset", "-p", Long.toString(sleeper.pid())).ok().out();
-        Cmd.Result r = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(sleeper.pid()));
+        Cmd.Result r = a.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(sleeper.pid()));
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("INVALID_ARGUMENT: qemu_pid " + sleeper.pid() + " has no vCPU threads");
         assertThat(a.cpuset.resolve("housekeeping")).doesNotExist();

@@ -33,41 +33,28 @@ class PathAttacksIT {
     final HostCleanup host = new HostCleanup();
 
     private static final HostCleanup shared = new HostCleanup();
-    private static Path classpath;
-    private static Path base;
-    private static Path vmiDir;
-    private static Path socket;
-    private static Daemon daemon;
+    private static StandaloneNode node;
 
     @BeforeAll
     static void startDaemon() throws Exception {
         Root.require();
-        classpath = FakePod.readableClasspath(shared);
-        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-attack-");
-        base = dirs.base();
-        vmiDir = dirs.vmiDir();
-        socket = dirs.socket();
-        daemon = new Daemon(dirs.config("node1").withMetricsPort(-1)).start();
+        node = StandaloneNode.start(shared, "vmh-attack-", c -> c.withMetricsPort(-1));
     }
 
     @AfterAll
     static void stopDaemon() {
-        if (daemon != null) {
-            daemon.close();
-        }
         shared.cleanupNow();
     }
 
     private void publish(String file, String yaml) throws Exception {
-        Files.writeString(vmiDir.resolve(file), yaml);
-        host.add(() -> vmiDir.resolve(file).toFile().delete());
-        daemon.vmiFiles().scan();
+        node.publish(file, yaml);
+        host.add(() -> node.vmiDir.resolve(file).toFile().delete());
     }
 
     /** A second daemon on {@code sock}; it must refuse to start. Nothing may appear at {@code target}. */
     private static void assertDaemonRefuses(Path sock, String why) {
         assertThatThrownBy(() -> {
-            Daemon d = new Daemon(DaemonConfig.standalone("node1", vmiDir, sock, base.resolve("ckpt2"))
+            Daemon d = new Daemon(DaemonConfig.standalone("node1", node.vmiDir, sock, node.base.resolve("ckpt2"))
                     .withMetricsPort(-1)).start();
             d.close();
         }).hasStackTraceContaining(why);
@@ -85,11 +72,11 @@ class PathAttacksIT {
 
     @Test
     void aSocketDirectoryReplacedByASymlinkToAHostDirectoryIsRefusedAndNothingIsCreatedThere() throws Exception {
-        Path hostDir = Files.createDirectories(base.resolve("host-etc-" + host.suffix()));
+        Path hostDir = Files.createDirectories(node.base.resolve("host-etc-" + host.suffix()));
         Files.writeString(hostDir.resolve("passwd"), "root:x:0:0\n");
         List<String> before = listing(hostDir);
         String statBefore = stat(hostDir);
-        Path link = base.resolve("run-link-" + host.suffix());
+        Path link = node.base.resolve("run-link-" + host.suffix());
         Files.createSymbolicLink(link, hostDir);
 
         assertDaemonRefuses(link.resolve("launcher.sock"), "is a symbolic link");
@@ -101,12 +88,12 @@ class PathAttacksIT {
 
     @Test
     void aSocketPathReplacedByASymlinkBeforeARestartIsRefusedAndTheTargetIsUnchanged() throws Exception {
-        Path runDir = Files.createDirectories(base.resolve("run2-" + host.suffix()));
+        Path runDir = Files.createDirectories(node.base.resolve("run2-" + host.suffix()));
         Files.setPosixFilePermissions(runDir, PosixFilePermissions.fromString("rwxr-xr-x"));
         Path sock = runDir.resolve("launcher.sock");
         // first life: a daemon publishes its socket and stops; then the path becomes a symlink to a host file
-        new Daemon(DaemonConfig.standalone("node1", vmiDir, sock, base.resolve("ckpt3")).withMetricsPort(-1)).start().close();
-        Path hostFile = Files.writeString(base.resolve("host-shadow-" + host.suffix()), "secret\n");
+        new Daemon(DaemonConfig.standalone("node1", node.vmiDir, sock, node.base.resolve("ckpt3")).withMetricsPort(-1)).start().close();
+        Path hostFile = Files.writeString(node.base.resolve("host-shadow-" + host.suffix()), "secret\n");
         Files.setPosixFilePermissions(hostFile, PosixFilePermissions.fromString("rw-------"));
         String statBefore = stat(hostFile);
         Files.deleteIfExists(sock);
@@ -145,7 +132,7 @@ class PathAttacksIT {
         String affHost = affinities(onHost.pid());
 
         for (long victim : new long[] {inB.pid(), onHost.pid()}) {
-            Cmd.Result r = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(victim));
+            Cmd.Result r = a.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(victim));
             assertThat(r.exit()).isEqualTo(1);
             assertThat(r.err()).isEqualTo("PERMISSION_DENIED: pid " + victim + " is not a process in the caller's pod\n");
         }
@@ -153,7 +140,7 @@ class PathAttacksIT {
         assertThat(affinities(onHost.pid())).isEqualTo(affHost);
 
         // its own fake QEMU: whatever the pinner makes of it, only that process's threads may change
-        Cmd.Result own = a.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(ownFake.pid()), "--json");
+        Cmd.Result own = a.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(ownFake.pid()), "--json");
         assertThat(own.err()).doesNotContain("PERMISSION_DENIED");
         for (String aff : affinities(ownFake.pid()).split("\n")) {
             assertThat(aff).as(own.out() + own.err()).matches(".*: [01,-]+$");
@@ -201,7 +188,7 @@ class PathAttacksIT {
                 .as("init of a child pid namespace").containsPattern("NSpid:\\s+" + sleepPid + "\\s+1\\n");
         String lim = limits(sleepPid);
 
-        Cmd.Result r = a.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(sleepPid));
+        Cmd.Result r = a.launcher(node.classpath, node.socket, "set-memlock", "--pid", Long.toString(sleepPid));
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).isEqualTo("PERMISSION_DENIED: pid " + sleepPid + " is not a process in the caller's pod\n");
         assertThat(limits(sleepPid)).isEqualTo(lim);
@@ -212,7 +199,7 @@ class PathAttacksIT {
         FakePod a = new FakePod(host, "0-1");
         publish("ta.yaml", a.vmi("vm-ta", "node1", ""));
         // a working directory full of symlinks named like the paths a netns lookup could use
-        Path trap = Files.createDirectories(base.resolve("trap-" + host.suffix()));
+        Path trap = Files.createDirectories(node.base.resolve("trap-" + host.suffix()));
         for (String rel : List.of("proc/self/ns", "proc/1/ns", "var/run/netns", "run/netns")) {
             Path d = Files.createDirectories(trap.resolve(rel));
             Files.createSymbolicLink(d.resolve(rel.contains("netns") ? a.netnsName : "net"), Path.of("/proc/1/ns/net"));
@@ -220,20 +207,20 @@ class PathAttacksIT {
         Files.createSymbolicLink(trap.resolve("net"), Path.of("/proc/1/ns/net"));
         Files.createSymbolicLink(trap.resolve(a.netnsName), Path.of("/proc/1/ns/net"));
         Cmd.run("chown", "-R", "107:107", trap.toString()).ok();
-        Cmd.run("chmod", "755", base.toString()).ok();
+        Cmd.run("chmod", "755", node.base.toString()).ok();
         String hostLinks = Cmd.run("ip", "-o", "link").ok().out();
 
         List<String> argv = a.enter(107, 107);
         argv.set(2, "cd \"$3\" && " + argv.get(2).replace("shift 2", "shift 3"));
         argv.add(trap.toString());
-        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network", "--json"));
+        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network", "--json"));
         Cmd.Result r = Cmd.run(argv);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"name\":\"tap0\"");
         assertThat(Cmd.run("ip", "-n", a.netnsName, "link").ok().out()).contains("tap0");
         assertThat(Cmd.run("ip", "-o", "link").ok().out()).isEqualTo(hostLinks);
-        assertThat(a.launcher(classpath, socket, "release").exit()).isZero();
+        assertThat(a.launcher(node.classpath, node.socket, "release").exit()).isZero();
     }
 
     @Test
@@ -251,8 +238,8 @@ class PathAttacksIT {
                 + ")\" = /proc/1/ns/net ] && exec \"$@\"";
         List<String> argv = a.enter(107, 107);
         argv.addAll(List.of("unshare", "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", rewrite, "sh",
-                FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network", "--json"));
+                FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network", "--json"));
         Cmd.Result r = Cmd.run(argv);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"name\":\"tap0\"");
@@ -261,7 +248,7 @@ class PathAttacksIT {
                 .containsPattern("user 107 group (107|kvm) ");
         assertThat(Cmd.run("ip", "-o", "link").ok().out()).isEqualTo(hostLinks);
         assertThat(listing(Path.of("/run/netns"))).isEqualTo(hostNetns);
-        assertThat(a.launcher(classpath, socket, "release").exit()).isZero();
+        assertThat(a.launcher(node.classpath, node.socket, "release").exit()).isZero();
     }
 
     @Test
@@ -282,8 +269,8 @@ class PathAttacksIT {
         probe.addAll(List.of("cat", "/proc/self/cgroup"));
         assertThat(Cmd.run(probe).ok().out()).as("the caller really sits in the forged path")
                 .containsPattern("cpuset:/kubepods/burstable/pod" + outer.uid + "/\\w+/kubepods/burstable/pod" + victim.uid + "/");
-        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString(), "prepare-network"));
+        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network"));
         Cmd.Result r = Cmd.run(argv);
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("PERMISSION_DENIED: pod " + outer.uid + " is not the active launcher pod");
@@ -295,8 +282,8 @@ class PathAttacksIT {
         List<String> argv = pod.enter(107, 107);
         // the pod's root makes the child pid namespace, then drops to uid 107 inside it
         argv.set(2, argv.get(2).replace("exec nsenter --net=\"$n\" -- ", "exec nsenter --net=\"$n\" -- unshare --pid --fork -- "));
-        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString()));
+        argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
+                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString()));
         argv.addAll(List.of(args));
         return Cmd.run(argv);
     }

@@ -2,7 +2,6 @@ package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.Main;
 import io.vmhandler.nativeio.CpuSet;
 import io.vmhandler.testing.Cmd;
@@ -39,7 +38,6 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  * not enforce it as a memory cgroup limit either.
  */
 class RealLibvirtDomainIT {
-    private static final String NODE = "node1";
     private static final int VCPUS = 4;
     /** A container runtime's default soft RLIMIT_MEMLOCK (64 KiB), so vmhandler's setting is visible. */
     private static final long CONTAINER_SOFT_MEMLOCK = 65536;
@@ -48,9 +46,7 @@ class RealLibvirtDomainIT {
     final HostCleanup host = new HostCleanup();
 
     private static final HostCleanup shared = new HostCleanup();
-    private static Path classpath;
-    private static Path socket;
-    private static Daemon daemon;
+    private static StandaloneNode node;
     private static FakePod pod;
     private static RealLibvirtd libvirtd;
     private static int podCpus;
@@ -61,19 +57,13 @@ class RealLibvirtDomainIT {
         Root.requireTool(RealLibvirtd.LIBVIRTD);
         Root.requireTool(RealLibvirtd.VIRSH);
         Root.requireTool(io.vmhandler.core.demo.QemuProcess.QEMU.toString());
-        classpath = FakePod.readableClasspath(shared);
-        StandaloneDirs dirs = StandaloneDirs.create(shared, "vmh-lv-");
-        Path vmiDir = dirs.vmiDir();
-        socket = dirs.socket();
-        daemon = new Daemon(dirs.config(NODE)).start();
-        shared.add(daemon::close);
+        node = StandaloneNode.start(shared, "vmh-lv-", c -> c);
 
         // a dedicated CPU per vCPU where the node has them (this 2-core machine has not)
         podCpus = Math.min(VCPUS, Runtime.getRuntime().availableProcessors());
         pod = new FakePod(shared, "0-" + (podCpus - 1));
         // 4 vCPUs and networkInterfaceMultiqueue: vmhandler makes a 4-queue multi_queue tap
-        Files.writeString(vmiDir.resolve("vm-lv.yaml"), pod.vmi("vm-lv", NODE, VCPUS, ""));
-        daemon.vmiFiles().scan();
+        node.publish("vm-lv.yaml", pod.vmi("vm-lv", StandaloneNode.NODE, VCPUS, ""));
         libvirtd = RealLibvirtd.start(shared, pod, CONTAINER_SOFT_MEMLOCK);
     }
 
@@ -99,7 +89,7 @@ class RealLibvirtDomainIT {
         // so libvirt's formula gives 0 (NONE) and the limit is left as it is
         long[] container = RealLibvirtd.memlock(libvirtd.pid());
         assertThat(container[0]).isEqualTo(CONTAINER_SOFT_MEMLOCK);
-        Cmd.Result none = pod.launcher(classpath, socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()),
+        Cmd.Result none = pod.launcher(node.classpath, node.socket, "set-memlock", "--pid", Long.toString(libvirtd.pid()),
                 "--libvirt-version", "9.0.0", "--json");
         assertThat(none.exit()).as(none.err()).isZero();
         assertThat(none.out()).contains("\"applied\":false").contains("\"branch\":\"MEMLOCK_BRANCH_NONE\"");
@@ -146,7 +136,7 @@ class RealLibvirtDomainIT {
         BitSet all = CpuSet.parseList("0-" + (podCpus - 1));
         // before: every vCPU thread may run on every CPU of the pod, so a pin is a visible change
         assertThat(QemuProbes.affinity(QemuProbes.vcpuTid(qemu, 0))).isEqualTo(all);
-        Cmd.Result pinned = pod.launcher(classpath, socket, "pin-vcpus", "--pid", Long.toString(qemu), "--json");
+        Cmd.Result pinned = pod.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(qemu), "--json");
         assertThat(pinned.exit()).as(pinned.err()).isZero();
         for (int i = 0; i < VCPUS; i++) {
             BitSet cpus = QemuProbes.affinity(QemuProbes.vcpuTid(qemu, i));
@@ -198,7 +188,7 @@ class RealLibvirtDomainIT {
     @Test
     void libvirtCannotStartTheDomainOnceVmhandlerReleasedTheTap() throws Exception {
         String tap = prepareNetwork();
-        Cmd.Result released = pod.launcher(classpath, socket, "release");
+        Cmd.Result released = pod.launcher(node.classpath, node.socket, "release");
         assertThat(released.exit()).as(released.err()).isZero();
         assertThat(Cmd.run("ip", "-n", pod.netnsName, "link").ok().out()).doesNotContain(tap);
 
@@ -210,13 +200,13 @@ class RealLibvirtDomainIT {
 
     /** PrepareNetwork from uid 107 in the pod; returns the tap vmhandler chose. */
     private String prepareNetwork() {
-        Cmd.Result r = pod.launcher(classpath, socket, "prepare-network", "--json");
+        Cmd.Result r = pod.launcher(node.classpath, node.socket, "prepare-network", "--json");
         assertThat(r.exit()).as(r.err()).isZero();
         Map<?, ?> reply = (Map<?, ?>) json(r.out());
         Map<?, ?> first = (Map<?, ?>) ((List<?>) reply.get("taps")).get(0);
         assertThat(((Number) first.get("queues")).intValue()).isEqualTo(VCPUS);
         String tap = (String) first.get("name");
-        host.add(() -> pod.launcher(classpath, socket, "release"));
+        host.add(() -> pod.launcher(node.classpath, node.socket, "release"));
         return tap;
     }
 

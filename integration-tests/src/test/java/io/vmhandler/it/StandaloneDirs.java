@@ -17,10 +17,15 @@ record StandaloneDirs(Path base, Path vmiDir, Path socket) {
         Path base = Files.createTempDirectory(prefix);
         cleanup.add(() -> Cmd.run("rm", "-rf", base.toString()));
         Path vmiDir = Files.createDirectories(base.resolve("vmis"));
+        return new StandaloneDirs(base, vmiDir, launcherSocket(base));
+    }
+
+    /** {@code base/run/launcher.sock}, with {@code base} and {@code run} traversable by uid-107 callers. */
+    static Path launcherSocket(Path base) throws IOException {
         Path sockDir = Files.createDirectories(base.resolve("run"));
         Files.setPosixFilePermissions(base, PosixFilePermissions.fromString("rwxr-xr-x"));
         Files.setPosixFilePermissions(sockDir, PosixFilePermissions.fromString("rwxr-xr-x"));
-        return new StandaloneDirs(base, vmiDir, sockDir.resolve("launcher.sock"));
+        return sockDir.resolve("launcher.sock");
     }
 
     DaemonConfig config(String node) {
