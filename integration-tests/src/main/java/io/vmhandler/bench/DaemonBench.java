@@ -3,7 +3,7 @@ package io.vmhandler.bench;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
-import io.vmhandler.core.watch.EmbeddedApiServer;
+import io.vmhandler.cli.demo.EmbeddedApiServer;
 import io.vmhandler.core.watch.VmiResources;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
@@ -139,7 +139,7 @@ public final class DaemonBench {
                 "-Xmx192m"));
         argv.addAll(jvm);
         argv.addAll(List.of("-Dvmhandler.log.level=" + (CHILD_LOG == null ? "WARN" : "INFO"), "-cp", cp,
-                "io.vmhandler.core.app.Main",
+                "io.vmhandler.cli.Main",
                 "run", "--node", "bench-node", "--master", api.url(), "--socket", run.resolve("l.sock").toString(),
                 "--metrics-port", "0", "--metrics-address", "127.0.0.1", "--checkpoint-dir",
                 base.resolve("child-ckpt").toString(), "--selinux", "off"));

@@ -1,8 +1,8 @@
 package io.vmhandler.bench;
 
-import io.vmhandler.core.memlock.LibvirtVersion;
-import io.vmhandler.core.memlock.MemlockFormula;
-import io.vmhandler.core.memlock.MemlockResult;
+import io.vmhandler.memlock.LibvirtVersion;
+import io.vmhandler.memlock.MemlockFormula;
+import io.vmhandler.memlock.MemlockResult;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.memlock.VmiMemlockMapper.KubevirtDevices;
 import io.vmhandler.core.model.VmiDocument;

@@ -3,7 +3,7 @@ package io.vmhandler.it;
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
-import io.vmhandler.core.watch.EmbeddedApiServer;
+import io.vmhandler.cli.demo.EmbeddedApiServer;
 import io.vmhandler.core.watch.VmiResources;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;

@@ -5,7 +5,7 @@ import static org.awaitility.Awaitility.await;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
 import io.vmhandler.core.app.Daemon;
-import io.vmhandler.core.watch.EmbeddedApiServer;
+import io.vmhandler.cli.demo.EmbeddedApiServer;
 import io.vmhandler.core.watch.VmiResources;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;

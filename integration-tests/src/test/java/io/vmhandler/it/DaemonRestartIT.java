@@ -3,7 +3,7 @@ package io.vmhandler.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.awaitility.Awaitility.await;
 
-import io.vmhandler.core.watch.EmbeddedApiServer;
+import io.vmhandler.cli.demo.EmbeddedApiServer;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
@@ -32,7 +32,7 @@ class DaemonRestartIT {
 
     private Process daemon(EmbeddedApiServer api, Path socket, Path ckpt) throws Exception {
         List<String> argv = List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp",
-                System.getProperty("java.class.path"), "io.vmhandler.core.app.Main", "run", "--node", "node1",
+                System.getProperty("java.class.path"), "io.vmhandler.cli.Main", "run", "--node", "node1",
                 "--master", api.url(), "--socket", socket.toString(), "--metrics-port", "-1", "--checkpoint-dir",
                 ckpt.toString(), "--selinux", "off");
         Process p = host.process(new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD));

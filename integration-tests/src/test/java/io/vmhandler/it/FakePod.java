@@ -67,7 +67,7 @@ final class FakePod {
     private List<String> launcherArgv(Path classpath, Path socket, String... args) {
         List<String> argv = enter(107, 107);
         argv.addAll(List.of(javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", socket.toString()));
+                "io.vmhandler.cli.Main", "launcher", "--socket", socket.toString()));
         argv.addAll(List.of(args));
         return argv;
     }

@@ -103,7 +103,7 @@ class LauncherApiIT {
     @Test
     void aCallerInNoPodIsDenied() throws Exception {
         Cmd.Result r = Cmd.run(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network");
+                "io.vmhandler.cli.Main", "launcher", "--socket", node.socket.toString(), "prepare-network");
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("PERMISSION_DENIED: the calling process").contains("is not in a Kubernetes pod");
     }
@@ -175,11 +175,11 @@ class LauncherApiIT {
 
     @Test
     void pinVcpusPinsQemuInThePodToThePodCpuset() throws Exception {
-        Root.requireTool(io.vmhandler.core.demo.QemuProcess.QEMU.toString());
+        Root.requireTool(io.vmhandler.cli.demo.QemuProcess.QEMU.toString());
         FakePod a = new FakePod(host, "0-1");
         publish("pin.yaml", a.vmi("vm-pin", "node1", ""));
         host.add(() -> node.vmiDir.resolve("pin.yaml").toFile().delete());
-        var qemu = io.vmhandler.core.demo.QemuProcess.startInCgroups(java.util.List.of(a.cpuset), 107, 107, 2, "vm-pin");
+        var qemu = io.vmhandler.cli.demo.QemuProcess.startInCgroups(java.util.List.of(a.cpuset), 107, 107, 2, "vm-pin");
         host.add(qemu::close);
         long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
         while (QemuProbes.vcpuTids(qemu.pid()).size() < 2 && System.nanoTime() < deadline) {

@@ -214,7 +214,7 @@ class PathAttacksIT {
         argv.set(2, "cd \"$3\" && " + argv.get(2).replace("shift 2", "shift 3"));
         argv.add(trap.toString());
         argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network", "--json"));
+                "io.vmhandler.cli.Main", "launcher", "--socket", node.socket.toString(), "prepare-network", "--json"));
         Cmd.Result r = Cmd.run(argv);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"name\":\"tap0\"");
@@ -239,7 +239,7 @@ class PathAttacksIT {
         List<String> argv = a.enter(107, 107);
         argv.addAll(List.of("unshare", "--user", "--map-root-user", "--mount", "--", "/bin/sh", "-c", rewrite, "sh",
                 FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network", "--json"));
+                "io.vmhandler.cli.Main", "launcher", "--socket", node.socket.toString(), "prepare-network", "--json"));
         Cmd.Result r = Cmd.run(argv);
         assertThat(r.exit()).as(r.err()).isZero();
         assertThat(r.out()).contains("\"name\":\"tap0\"");
@@ -270,7 +270,7 @@ class PathAttacksIT {
         assertThat(Cmd.run(probe).ok().out()).as("the caller really sits in the forged path")
                 .containsPattern("cpuset:/kubepods/burstable/pod" + outer.uid + "/\\w+/kubepods/burstable/pod" + victim.uid + "/");
         argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString(), "prepare-network"));
+                "io.vmhandler.cli.Main", "launcher", "--socket", node.socket.toString(), "prepare-network"));
         Cmd.Result r = Cmd.run(argv);
         assertThat(r.exit()).isEqualTo(1);
         assertThat(r.err()).startsWith("PERMISSION_DENIED: pod " + outer.uid + " is not the active launcher pod");
@@ -283,7 +283,7 @@ class PathAttacksIT {
         // the pod's root makes the child pid namespace, then drops to uid 107 inside it
         argv.set(2, argv.get(2).replace("exec nsenter --net=\"$n\" -- ", "exec nsenter --net=\"$n\" -- unshare --pid --fork -- "));
         argv.addAll(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp", node.classpath + "/*",
-                "io.vmhandler.core.app.Main", "launcher", "--socket", node.socket.toString()));
+                "io.vmhandler.cli.Main", "launcher", "--socket", node.socket.toString()));
         argv.addAll(List.of(args));
         return Cmd.run(argv);
     }

@@ -2,7 +2,7 @@ package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.core.demo.QemuProcess;
+import io.vmhandler.cli.demo.QemuProcess;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
 import io.vmhandler.net.TapDevices;

@@ -2,7 +2,7 @@ package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.core.app.Main;
+import io.vmhandler.cli.Main;
 import io.vmhandler.nativeio.CpuSet;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
@@ -56,7 +56,7 @@ class RealLibvirtDomainIT {
         Root.require();
         Root.requireTool(RealLibvirtd.LIBVIRTD);
         Root.requireTool(RealLibvirtd.VIRSH);
-        Root.requireTool(io.vmhandler.core.demo.QemuProcess.QEMU.toString());
+        Root.requireTool(io.vmhandler.cli.demo.QemuProcess.QEMU.toString());
         node = StandaloneNode.start(shared, "vmh-lv-", c -> c);
 
         // a dedicated CPU per vCPU where the node has them (this 2-core machine has not)

@@ -13,19 +13,19 @@ import io.vmhandler.core.launcher.LauncherMemlock;
 import io.vmhandler.core.launcher.LauncherNetwork;
 import io.vmhandler.core.launcher.LauncherPinning;
 import io.vmhandler.core.memlock.MemlockApplier;
-import io.vmhandler.core.memlock.MemlockFormula;
+import io.vmhandler.memlock.MemlockFormula;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.MetricsServer;
 import io.vmhandler.core.metrics.Readiness;
 import io.vmhandler.core.metrics.SelinuxModuleState;
-import io.vmhandler.core.cli.SelinuxCommand;
+import io.vmhandler.selinux.SelinuxPolicies;
 import io.vmhandler.selinux.SelinuxStartup;
 import io.vmhandler.core.loop.ControllerLoop;
 import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
 import io.vmhandler.core.pinning.VcpuPinner;
-import io.vmhandler.core.proc.PidNamespaces;
+import io.vmhandler.proc.PidNamespaces;
 import io.vmhandler.core.reconcile.KubeNotifier;
 import io.vmhandler.core.reconcile.VmiNotifier;
 import io.vmhandler.core.reconcile.VmiReconciler;
@@ -238,7 +238,7 @@ public final class Daemon implements AutoCloseable {
             return;
         }
         try {
-            var d = new SelinuxStartup(SelinuxCommand.hostPolicy()).ensure();
+            var d = new SelinuxStartup(SelinuxPolicies.host()).ensure();
             metrics.selinuxModule(d.selinuxEnabled() ? SelinuxModuleState.INSTALLED : SelinuxModuleState.NOT_APPLICABLE);
         } catch (Exception e) {
             log.atError().log("installing the launcher SELinux module failed: {}", e.getMessage());

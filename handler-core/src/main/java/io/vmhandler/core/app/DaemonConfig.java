@@ -1,6 +1,6 @@
 package io.vmhandler.core.app;
 
-import io.vmhandler.core.memlock.LibvirtVersion;
+import io.vmhandler.memlock.LibvirtVersion;
 import java.nio.file.Path;
 
 /**

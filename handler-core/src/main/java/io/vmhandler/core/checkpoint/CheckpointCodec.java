@@ -1,6 +1,6 @@
 package io.vmhandler.core.checkpoint;
 
-import io.vmhandler.core.cli.Json;
+import io.vmhandler.core.json.Json;
 import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;

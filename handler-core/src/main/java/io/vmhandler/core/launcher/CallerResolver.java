@@ -1,9 +1,10 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.proc.ProcessRef;
 import io.vmhandler.core.directory.VmiDirectory;
 import io.vmhandler.core.model.VmiDocument;
-import io.vmhandler.core.proc.PidNamespaces;
-import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.proc.PidNamespaces;
+import io.vmhandler.proc.ProcessGoneException;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.Optional;

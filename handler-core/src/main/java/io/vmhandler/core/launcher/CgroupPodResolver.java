@@ -1,7 +1,7 @@
 package io.vmhandler.core.launcher;
 
 import io.vmhandler.cgroups.CgroupManager;
-import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.proc.ProcessGoneException;
 import java.io.IOException;
 import java.nio.file.NoSuchFileException;
 import java.util.Optional;

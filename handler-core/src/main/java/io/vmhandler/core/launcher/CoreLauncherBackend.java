@@ -1,14 +1,14 @@
 package io.vmhandler.core.launcher;
 
 import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
-import io.vmhandler.core.memlock.MemlockInput;
+import io.vmhandler.memlock.MemlockInput;
 import io.vmhandler.core.memlock.MemlockRefusedException;
 import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.PrivilegedOp;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.pinning.Skip;
-import io.vmhandler.core.proc.PidNamespaces;
-import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.proc.PidNamespaces;
+import io.vmhandler.proc.ProcessGoneException;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.LauncherBackend;
 import io.vmhandler.grpc.LauncherException;
@@ -103,7 +103,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
             var r = o.result();
             events.memlockApplied(ctx, o, r.libvirtVersion().toString());
             metrics.vmiMemlockBytes(ctx.vmi().key(), r.unlimited() ? -1 : r.bytes());
-            boolean applied = r.branch() != io.vmhandler.core.memlock.MemlockResult.Branch.NONE;
+            boolean applied = r.branch() != io.vmhandler.memlock.MemlockResult.Branch.NONE;
             return new MemlockResult(pid, applied, r.unlimited(), r.unlimited() ? 0 : r.bytes(),
                     MemlockResult.Branch.valueOf(r.branch().name()), terms(r.input(), r.factor()),
                     String.join("; ", r.terms()), r.libvirtVersion().toString());

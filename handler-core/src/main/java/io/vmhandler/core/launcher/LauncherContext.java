@@ -1,5 +1,6 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.proc.ProcessRef;
 import io.vmhandler.core.model.VmiDocument;
 
 /** A resolved launcher call: who called (kernel facts), from which pod, for which VMI. */

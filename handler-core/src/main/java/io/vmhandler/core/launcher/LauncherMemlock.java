@@ -1,9 +1,10 @@
 package io.vmhandler.core.launcher;
 
-import io.vmhandler.core.memlock.LibvirtVersion;
+import io.vmhandler.proc.ProcessRef;
+import io.vmhandler.memlock.LibvirtVersion;
 import io.vmhandler.core.memlock.MemlockApplier;
-import io.vmhandler.core.memlock.MemlockFormula;
-import io.vmhandler.core.memlock.MemlockResult;
+import io.vmhandler.memlock.MemlockFormula;
+import io.vmhandler.memlock.MemlockResult;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.nativeio.LinuxConstants;
 import java.io.IOException;

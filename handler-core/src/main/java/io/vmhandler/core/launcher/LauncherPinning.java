@@ -1,5 +1,6 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.proc.ProcessRef;
 import io.vmhandler.core.pinning.CpuPlacement;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.pinning.VcpuPinner;

@@ -1,5 +1,6 @@
 package io.vmhandler.core.memlock;
 
+import io.vmhandler.memlock.MemlockResult;
 import io.vmhandler.core.memlock.MemlockRefusedException.Reason;
 import io.vmhandler.nativeio.LinuxConstants;
 import io.vmhandler.nativeio.RLimit;
@@ -78,7 +79,7 @@ public final class MemlockApplier {
                 throw refused(pid, limit, before, e);
             }
             if (e.errno() == Errno.ESRCH) {
-                throw new io.vmhandler.core.proc.ProcessGoneException(pid);
+                throw new io.vmhandler.proc.ProcessGoneException(pid);
             }
             throw e;
         }
@@ -105,7 +106,7 @@ public final class MemlockApplier {
                 return proc.memlock(pid);
             }
             if (e.errno() == Errno.ESRCH) {
-                throw new io.vmhandler.core.proc.ProcessGoneException(pid);
+                throw new io.vmhandler.proc.ProcessGoneException(pid);
             }
             throw e;
         }

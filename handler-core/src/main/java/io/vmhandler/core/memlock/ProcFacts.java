@@ -2,8 +2,8 @@ package io.vmhandler.core.memlock;
 
 import io.vmhandler.nativeio.LinuxConstants;
 import io.vmhandler.nativeio.RLimit;
-import io.vmhandler.core.proc.ProcessGoneException;
-import io.vmhandler.core.proc.ProcessInfo;
+import io.vmhandler.proc.ProcessGoneException;
+import io.vmhandler.proc.ProcessInfo;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.NoSuchFileException;

@@ -1,5 +1,6 @@
 package io.vmhandler.core.memlock;
 
+import io.vmhandler.memlock.MemlockInput;
 import io.vmhandler.core.model.Quantity;
 import io.vmhandler.core.model.VmiDocument;
 import java.util.List;

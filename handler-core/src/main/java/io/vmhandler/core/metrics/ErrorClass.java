@@ -1,6 +1,6 @@
 package io.vmhandler.core.metrics;
 
-import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.proc.ProcessGoneException;
 import io.vmhandler.nativeio.SyscallException;
 import java.io.IOException;
 import java.util.concurrent.TimeoutException;

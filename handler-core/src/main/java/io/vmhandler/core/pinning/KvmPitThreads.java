@@ -1,6 +1,6 @@
 package io.vmhandler.core.pinning;
 
-import io.vmhandler.core.proc.ProcessInfo;
+import io.vmhandler.proc.ProcessInfo;
 import java.io.IOException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.Files;

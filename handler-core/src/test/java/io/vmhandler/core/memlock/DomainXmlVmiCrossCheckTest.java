@@ -1,5 +1,11 @@
 package io.vmhandler.core.memlock;
 
+import io.vmhandler.memlock.LibvirtVersion;
+import io.vmhandler.memlock.MemlockFormula;
+import io.vmhandler.memlock.MemlockInput;
+import io.vmhandler.memlock.MemlockResult;
+import io.vmhandler.memlock.DomainXmlReader;
+import io.vmhandler.memlock.Nvlink2Probe;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vmhandler.core.memlock.VmiMemlockMapper.KubevirtDevices;
@@ -14,11 +20,11 @@ import org.junit.jupiter.params.provider.CsvSource;
 
 /**
  * The two inputs must agree: a VMI and the domain XML KubeVirt builds from it (the example pairs in
- * src/test/resources/memlock) give the same bytes, branch, factor and total on every libvirt
+ * deploy/examples/memlock, the copies users get) give the same bytes, branch, factor and total on every libvirt
  * version. The expected bytes are derived by hand in each pair's header comment.
  */
 class DomainXmlVmiCrossCheckTest {
-    static final Path EXAMPLES = Path.of("src/test/resources/memlock");
+    static final Path EXAMPLES = Path.of("../deploy/examples/memlock");
     static final List<LibvirtVersion> VERSIONS = List.of(new LibvirtVersion(8, 6, 0), new LibvirtVersion(9, 0, 0),
             new LibvirtVersion(9, 5, 0), new LibvirtVersion(10, 0, 0), new LibvirtVersion(12, 5, 0));
 
@@ -52,14 +58,5 @@ class DomainXmlVmiCrossCheckTest {
             assertThat(b.input().iommus()).isEqualTo(a.input().iommus());
             assertThat(b.input().phbs()).isEqualTo(a.input().phbs());
         }
-    }
-
-    /** The copies users get in deploy/examples/memlock must be the tested ones. */
-    @ParameterizedTest
-    @CsvSource({"domain-sriov.xml", "vmi-sriov.yaml", "domain-hotplug.xml", "vmi-hotplug.yaml", "domain-grace.xml",
-            "vmi-grace.yaml", "domain-pseries.xml", "vmi-pseries.yaml", "domain-hardlimit.xml", "vmi-plain.yaml"})
-    void deployExamplesAreTheTestedFiles(String name) throws IOException {
-        Path deployed = Path.of("../deploy/examples/memlock").resolve(name);
-        assertThat(Files.readString(deployed)).isEqualTo(Files.readString(EXAMPLES.resolve(name)));
     }
 }

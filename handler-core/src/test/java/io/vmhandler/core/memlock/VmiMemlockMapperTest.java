@@ -1,5 +1,6 @@
 package io.vmhandler.core.memlock;
 
+import io.vmhandler.memlock.MemlockInput;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 

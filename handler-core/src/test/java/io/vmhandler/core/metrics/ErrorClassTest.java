@@ -2,7 +2,7 @@ package io.vmhandler.core.metrics;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import io.vmhandler.core.proc.ProcessGoneException;
+import io.vmhandler.proc.ProcessGoneException;
 import io.vmhandler.nativeio.SyscallException;
 import java.io.IOException;
 import jnr.constants.platform.Errno;
