@@ -25,7 +25,7 @@ import java.util.concurrent.CountDownLatch;
  * an embedded Kubernetes API (fabric8's mock server in CRUD mode, loopback only), creates the sample
  * VMI from deploy/examples/, makes a launcher "pod" (netns + kubelet-named cpuset cgroup), runs the
  * daemon against the API, and makes the launcher calls through the socket from inside the pod as
- * uid 107 with no capabilities, with a real unprivileged QEMU when installed. Everything is removed on
+ * uid 107 with no capabilities, with a real unprivileged QEMU (required: bin/ensure-packages demo installs it). Everything is removed on
  * exit, Ctrl-C included.
  */
 public final class DemoCommand implements Command {
@@ -57,6 +57,12 @@ public final class DemoCommand implements Command {
         if (!mockServerPresent()) {
             err.println("vmhandler demo: the embedded Kubernetes API server (fabric8 kubernetes-server-mock) is not on "
                     + "this classpath: the daemon image does not ship it. Run the demo from a source checkout: bin/vmhandler demo");
+            return 1;
+        }
+        if (!QemuProcess.installed()) {
+            // the whole job or nothing: a demo without QEMU would show neither the queue attach nor the pinning
+            err.println("vmhandler demo: " + QemuProcess.QEMU + " is missing (Debian package qemu-system-x86);"
+                    + " bin/ensure-packages demo installs it, as bin/vmhandler demo does");
             return 1;
         }
         Path sample = a.has("vmi") ? Path.of(a.required("vmi")) : defaultSample();
@@ -115,25 +121,20 @@ public final class DemoCommand implements Command {
             if (!client.call(out, err, "set-memlock", "--pid", Long.toString(libvirtd.pid()))) {
                 return 1;
             }
-            if (QemuProcess.installed()) {
-                QemuProcess qemu = QemuProcess.start(pod.netnsPath(), "tap0", queues, LAUNCHER_ID, LAUNCHER_ID, vcpus,
-                        List.of(pod.cgroup()));
-                push(undo, qemu);
-                int attached = client.waitForQueues(qemu, queues);
-                out.printf("qemu pid %d (uid 107, no capabilities, %d vCPUs) attached %d/%d queues of tap0%n",
-                        qemu.pid(), vcpus, attached, queues);
-                if (attached != queues) {
-                    out.println(qemu.output());
-                    return 1;
-                }
-                client.waitForVcpuThreads(qemu, vcpus);
-                out.printf("$ vmhandler launcher pin-vcpus --pid %d%n", qemu.pid());
-                if (!client.call(out, err, "pin-vcpus", "--pid", Long.toString(qemu.pid()))) {
-                    return 1;
-                }
-            } else {
-                out.println("qemu-system-x86_64 is not installed: no QEMU attach and no pinning"
-                        + " (apt-get install qemu-system-x86)");
+            QemuProcess qemu = QemuProcess.start(pod.netnsPath(), "tap0", queues, LAUNCHER_ID, LAUNCHER_ID, vcpus,
+                    List.of(pod.cgroup()));
+            push(undo, qemu);
+            int attached = client.waitForQueues(qemu, queues);
+            out.printf("qemu pid %d (uid 107, no capabilities, %d vCPUs) attached %d/%d queues of tap0%n",
+                    qemu.pid(), vcpus, attached, queues);
+            if (attached != queues) {
+                out.println(qemu.output());
+                return 1;
+            }
+            client.waitForVcpuThreads(qemu, vcpus);
+            out.printf("$ vmhandler launcher pin-vcpus --pid %d%n", qemu.pid());
+            if (!client.call(out, err, "pin-vcpus", "--pid", Long.toString(qemu.pid()))) {
+                return 1;
             }
             out.println("\nwhat the node's metrics say:");
             client.printMetrics(out, daemon.metricsPort());
