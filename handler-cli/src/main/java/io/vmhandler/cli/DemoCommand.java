@@ -25,8 +25,8 @@ import java.util.concurrent.CountDownLatch;
  * an embedded Kubernetes API (fabric8's mock server in CRUD mode, loopback only), creates the sample
  * VMI from deploy/examples/, makes a launcher "pod" (netns + kubelet-named cpuset cgroup), runs the
  * daemon against the API, and makes the launcher calls through the socket from inside the pod as
- * uid 107 with no capabilities, with a real unprivileged QEMU (required: bin/ensure-packages demo installs it). Everything is removed on
- * exit, Ctrl-C included.
+ * uid 107 with no capabilities, with a real unprivileged QEMU (required: bin/ensure-packages demo
+ * installs it). Everything is removed on exit, Ctrl-C included.
  */
 public final class DemoCommand implements Command {
     private static final String NODE = "demo-node";
