@@ -20,6 +20,9 @@ import java.util.regex.Pattern;
  *   <li>{@code kubernetes.io/ingress-bandwidth} limits traffic into the pod, i.e. towards the guest,
  *       which the tap transmits (TBF root qdisc on the tap). The CNI plugin limits the same direction on
  *       the host side of the pod's veth.</li>
+ *   <li>{@code kubernetes.io/egress-bandwidth} limits traffic out of the pod, i.e. from the guest,
+ *       which the tap receives. The CNI plugin redirects the veth's ingress to an ifb and shapes it
+ *       there with a TBF; we do the same on the tap.</li>
  *   <li>The burst is not an annotation: container runtimes pass {@code math.MaxInt32} bits
  *       (2^31 - 1 bits, 268,435,455 bytes) to the plugin, "the equivalent of setting no limit"
  *       (containerd internal/cri/server/sandbox_run.go, cri-o, kubelet's former dockershim). We use the
@@ -49,13 +52,17 @@ public final class BandwidthAnnotations {
 
     /** The spec the annotations ask for; absent annotations mean unlimited. */
     public static QosSpec parse(Map<String, String> annotations, Psched psched) {
-        String ingress = annotations.get(INGRESS);
-        RateLimit towardsGuest = null;
-        if (ingress != null) {
-            towardsGuest = defaultLimit(parseBits(INGRESS, ingress), psched);
-            TbfPlan.of(INGRESS + " " + ingress, towardsGuest, psched);
+        return new QosSpec(limit(annotations, INGRESS, psched), limit(annotations, EGRESS, psched));
+    }
+
+    private static RateLimit limit(Map<String, String> annotations, String name, Psched psched) {
+        String value = annotations.get(name);
+        if (value == null) {
+            return null;
         }
-        return new QosSpec(towardsGuest);
+        RateLimit limit = defaultLimit(parseBits(name, value), psched);
+        TbfPlan.of(name + " " + value, limit, psched); // the kernel's limits, checked here as well
+        return limit;
     }
 
     /** A rate with the runtimes' default burst, capped to what the kernel can hold at that rate. */

@@ -7,9 +7,12 @@ package io.vmhandler.net;
  * @param rootQdisc    the kind of the tap's root qdisc: "tbf" when limited; otherwise the kernel's
  *                     default such as "mq" or "pfifo_fast", or null while the tap is down (a down
  *                     device has only the built-in noop qdisc, which dumps do not list)
- * @param towardsGuest our TBF's parameters, or null when the root qdisc is not ours
+ * @param towardsGuest our TBF on the tap's root, or null when the root qdisc is not ours
+ * @param fromGuest    our TBF on the ifb that the tap's ingress redirects to, or null when there is
+ *                     no such redirect or the ifb has no TBF of ours
+ * @param ifb          the name of the ifb the tap's ingress redirects to, or null
  */
-public record QosState(String tap, String rootQdisc, Tbf towardsGuest) {
+public record QosState(String tap, String rootQdisc, Tbf towardsGuest, Tbf fromGuest, String ifb) {
     /**
      * A TBF as the kernel reports it. The kernel keeps the bucket as time, so {@code burstBytes} is
      * {@code bufferTicks} converted back at the rate the way {@code tc} prints "burst" (whole
@@ -18,6 +21,6 @@ public record QosState(String tap, String rootQdisc, Tbf towardsGuest) {
     public record Tbf(long rateBytesPerSec, long burstBytes, long limitBytes, long bufferTicks) {}
 
     public boolean unlimited() {
-        return towardsGuest == null;
+        return towardsGuest == null && fromGuest == null && ifb == null;
     }
 }

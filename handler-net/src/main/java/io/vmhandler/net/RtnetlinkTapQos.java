@@ -1,5 +1,11 @@
 package io.vmhandler.net;
 
+import static io.vmhandler.net.linux.IngressRedirect.INGRESS_HANDLE;
+import static io.vmhandler.net.linux.IngressRedirect.NLM_F_EXCL;
+import static io.vmhandler.net.linux.IngressRedirect.RTM_GETTFILTER;
+import static io.vmhandler.net.linux.IngressRedirect.RTM_NEWLINK;
+import static io.vmhandler.net.linux.IngressRedirect.RTM_NEWTFILTER;
+import static io.vmhandler.net.linux.IngressRedirect.TC_H_INGRESS;
 import static io.vmhandler.net.linux.TcMessages.NLM_F_ACK;
 import static io.vmhandler.net.linux.TcMessages.NLM_F_CREATE;
 import static io.vmhandler.net.linux.TcMessages.NLM_F_DUMP;
@@ -13,12 +19,15 @@ import static io.vmhandler.net.linux.TcMessages.TC_H_ROOT;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.net.linux.IngressRedirect;
 import io.vmhandler.net.linux.LinkInfo;
 import io.vmhandler.net.linux.Netlink;
 import io.vmhandler.net.linux.Psched;
 import io.vmhandler.net.linux.TcMessages;
 import java.io.IOException;
+import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Deque;
 import java.util.List;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
@@ -33,14 +42,25 @@ import org.slf4j.LoggerFactory;
  * NLM_F_REPLACE (what {@code tc qdisc replace} sends), so the first apply grafts it over the kernel's
  * default root qdisc and later applies change it in place. "Ours" is a root qdisc of kind tbf with
  * handle 1:; removing it (RTM_DELQDISC on the root) makes the kernel re-attach the default qdisc.
+ *
+ * <p>From the guest: the tap's ingress qdisc (ffff:) with a match-all u32 filter whose mirred action
+ * redirects every received frame to an ifb device named {@code ifbq<tap ifindex>}, whose root is a
+ * TBF 1: like the one above. That is how the CNI bandwidth plugin limits a pod's egress. A policer
+ * (act_police) on the ingress would drop instead of queueing, and kernels built without
+ * CONFIG_NET_ACT_POLICE (this project's test kernel among them) cannot run it at all, while ifb,
+ * mirred and u32 are what the CNI plugin already requires of a node.
+ *
+ * <p>Writes happen after every check; the ones that set a limit come first and are undone in reverse
+ * order if a later one fails; the removals come last (a removed qdisc cannot be put back exactly).
  */
 public final class RtnetlinkTapQos implements TapQos {
     private static final Logger log = LoggerFactory.getLogger(RtnetlinkTapQos.class);
     /** 1:0, the handle the CNI bandwidth plugin gives its root qdisc. */
     static final int TBF_HANDLE = 0x0001_0000;
+    static final String IFB_PREFIX = "ifbq";
     /**
      * The kernel keeps the bucket as nanoseconds computed from TCA_TBF_BURST and reports it as
-     * ticks (ns &gt;&gt; PSCHED_SHIFT), so its figure may be one tick below ours from rounding.
+     * ticks (ns &gt;&gt; PSCHED_SHIFT), so its figure may be one tick off ours from rounding.
      */
     private static final long TICK_TOLERANCE = 1;
 
@@ -60,9 +80,9 @@ public final class RtnetlinkTapQos implements TapQos {
 
     @Override
     public QosState apply(String netnsPath, String tap, QosSpec spec) throws IOException {
-        TbfPlan plan = plan(tap, spec); // validate before even opening the namespace
+        Plans plans = plans(tap, spec); // validate before even opening the namespace
         try (Fd ns = NetNamespace.openNetns(netnsPath)) {
-            return apply(ns, tap, spec, plan);
+            return apply(ns, tap, plans);
         }
     }
 
@@ -84,51 +104,147 @@ public final class RtnetlinkTapQos implements TapQos {
 
     @Override
     public QosState apply(Fd ns, String tap, QosSpec spec) throws IOException {
-        return apply(ns, tap, spec, plan(tap, spec));
+        return apply(ns, tap, plans(tap, spec));
     }
 
-    private TbfPlan plan(String tap, QosSpec spec) {
+    private record Plans(TbfPlan towardsGuest, TbfPlan fromGuest) {}
+
+    private Plans plans(String tap, QosSpec spec) {
         TapSpec.validateName(tap);
-        return spec.towardsGuest() == null ? null : TbfPlan.of("towardsGuest", spec.towardsGuest(), psched);
+        return new Plans(spec.towardsGuest() == null ? null : TbfPlan.of("towardsGuest", spec.towardsGuest(), psched),
+                spec.fromGuest() == null ? null : TbfPlan.of("fromGuest", spec.fromGuest(), psched));
     }
 
-    private QosState apply(Fd ns, String tap, QosSpec spec, TbfPlan plan) throws IOException {
+    /** One undo step of a write made earlier in the same apply. */
+    @FunctionalInterface
+    private interface Undo {
+        void run() throws IOException;
+    }
+
+    private QosState apply(Fd ns, String tap, Plans plans) throws IOException {
         synchronized (lock) {
             return netns.run(ns, () -> {
                 try (Netlink nl = Netlink.open()) {
                     String where = tap + " in " + ns.label();
                     LinkInfo link = requireTap(nl, tap, ns.label());
-                    if (plan != null) {
-                        plan.requireFrameFits("towardsGuest", tap, link.mtu());
+                    if (plans.towardsGuest() != null) {
+                        plans.towardsGuest().requireFrameFits("towardsGuest", tap, link.mtu());
                     }
+                    if (plans.fromGuest() != null) {
+                        plans.fromGuest().requireFrameFits("fromGuest", tap, link.mtu());
+                    }
+                    String ifbName = IFB_PREFIX + link.index();
+                    LinkInfo ifb = ifbOrNull(nl, ifbName, ns.label());
                     QosState before = state(nl, link);
-                    boolean changed = false;
-                    if (plan == null) {
-                        changed = deleteOurRoot(nl, link, before, where);
-                    } else if (!differences(before, plan).isEmpty()) {
-                        nl.transact(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
-                                TcMessages.newRootTbf(link.index(), TBF_HANDLE, plan.tbf(), psched), -1,
-                                "RTM_NEWQDISC", where + " root tbf");
-                        changed = true;
+                    Deque<Undo> undo = new ArrayDeque<>();
+                    try {
+                        if (plans.fromGuest() != null) {
+                            setFromGuest(nl, link, ifb, ifbName, plans.fromGuest(), undo, where);
+                        }
+                        if (plans.towardsGuest() != null) {
+                            setTbf(nl, link.index(), before.towardsGuest(), plans.towardsGuest(), undo, where + " root tbf");
+                        }
+                    } catch (IOException | RuntimeException e) {
+                        rollBack(undo, e, where);
+                        throw e;
+                    }
+                    if (plans.towardsGuest() == null) {
+                        deleteOurRoot(nl, link.index(), before.towardsGuest(), where + " root");
+                    }
+                    if (plans.fromGuest() == null) {
+                        removeFromGuest(nl, link, ifbOrNull(nl, ifbName, ns.label()), where);
                     }
                     QosState after = state(nl, link);
-                    List<String> diffs = plan == null
-                            ? (after.unlimited() ? List.of() : List.of("towardsGuest: want no tbf, found " + after.towardsGuest()))
-                            : differences(after, plan);
+                    List<String> diffs = new ArrayList<>();
+                    compare("towardsGuest", after.towardsGuest(), plans.towardsGuest(), diffs);
+                    compare("fromGuest", after.fromGuest(), plans.fromGuest(), diffs);
                     if (!diffs.isEmpty()) {
                         throw new SyscallException("netlink(RTM_GETQDISC)", Errno.EIO.intValue(), where,
                                 "read-back after apply differs: " + String.join("; ", diffs));
                     }
                     log.atInfo().addKeyValue("tap", tap).addKeyValue("netns", ns.label())
-                            .addKeyValue("changed", changed)
-                            .addKeyValue("towardsGuestRateBps", plan == null ? 0 : plan.tbf().rateBytesPerSec() * 8)
-                            .addKeyValue("towardsGuestBurstBytes", plan == null ? 0 : plan.tbf().burstBytes())
-                            .log(changed ? "applied QoS to tap {} in {}" : "QoS of tap {} in {} already as asked",
-                                    tap, ns.label());
+                            .addKeyValue("changed", !after.equals(before))
+                            .addKeyValue("towardsGuestBitPerSec", bits(plans.towardsGuest()))
+                            .addKeyValue("fromGuestBitPerSec", bits(plans.fromGuest()))
+                            .log("QoS of tap {} in {} is as asked", tap, ns.label());
                     return after;
                 }
             });
         }
+    }
+
+    private static long bits(TbfPlan p) {
+        return p == null ? 0 : p.tbf().rateBytesPerSec() * 8;
+    }
+
+    private static void rollBack(Deque<Undo> undo, Exception cause, String where) {
+        while (!undo.isEmpty()) {
+            try {
+                undo.pop().run();
+            } catch (IOException | RuntimeException u) {
+                cause.addSuppressed(u);
+                log.atError().addKeyValue("tap", where).setCause(u).log("could not undo a QoS write on {}", where);
+            }
+        }
+    }
+
+    /** Replaces the root TBF of {@code ifindex} unless it already matches; registers how to undo it. */
+    private void setTbf(Netlink nl, int ifindex, QosState.Tbf current, TbfPlan plan, Deque<Undo> undo, String target)
+            throws SyscallException {
+        List<String> d = new ArrayList<>();
+        compare("", current, plan, d);
+        if (d.isEmpty()) {
+            return;
+        }
+        sendTbf(nl, ifindex, plan.tbf(), target);
+        undo.push(() -> {
+            if (current == null) {
+                deleteQdisc(nl, TcMessages.deleteRoot(ifindex), target);
+            } else {
+                sendTbf(nl, ifindex, new TcMessages.Tbf(current.rateBytesPerSec(), current.limitBytes(),
+                        current.bufferTicks(), psched.transmitSize(current.rateBytesPerSec(), current.bufferTicks())),
+                        target);
+            }
+        });
+    }
+
+    private void sendTbf(Netlink nl, int ifindex, TcMessages.Tbf tbf, String target) throws SyscallException {
+        nl.transact(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_REPLACE,
+                TcMessages.newRootTbf(ifindex, TBF_HANDLE, tbf, psched), -1, "RTM_NEWQDISC", target);
+    }
+
+    /** The ifb, the TBF on it, the tap's ingress qdisc and the redirect, each made only if missing. */
+    private void setFromGuest(Netlink nl, LinkInfo tap, LinkInfo existingIfb, String ifbName, TbfPlan plan,
+                              Deque<Undo> undo, String where) throws SyscallException {
+        LinkInfo ifb = existingIfb;
+        String ifbWhere = ifbName + " for " + where;
+        if (ifb == null) {
+            nl.transact(RTM_NEWLINK, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                    IngressRedirect.newIfb(ifbName), -1, "RTM_NEWLINK", ifbWhere);
+            ifb = nl.link(ifbName);
+            if (ifb == null) {
+                throw new SyscallException("netlink(RTM_GETLINK)", Errno.ENODEV.intValue(), ifbWhere,
+                        "the ifb vanished after creation");
+            }
+            LinkInfo made = ifb;
+            undo.push(() -> nl.delete(made));
+        }
+        setTbf(nl, ifb.index(), rootTbf(qdiscs(nl, ifb.index())), plan, undo, ifbWhere + " root tbf");
+        int tapIndex = tap.index();
+        boolean ingress = hasIngress(nl, tapIndex);
+        if (ingress && redirectTarget(nl, tapIndex) == ifb.index()) {
+            return;
+        }
+        if (ingress) {
+            // a redirect elsewhere (an ifb of an earlier tap with this name): start the ingress afresh
+            deleteIngress(nl, tapIndex, where);
+        }
+        nl.transact(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                IngressRedirect.ingressQdisc(tapIndex, true), -1, "RTM_NEWQDISC", where + " ingress");
+        undo.push(() -> deleteIngress(nl, tapIndex, where));
+        nl.transact(RTM_NEWTFILTER, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
+                IngressRedirect.newRedirectFilter(tapIndex, ifb.index()), -1, "RTM_NEWTFILTER",
+                where + " ingress redirect to " + ifbName);
     }
 
     @Override
@@ -148,8 +264,12 @@ public final class RtnetlinkTapQos implements TapQos {
         synchronized (lock) {
             return netns.run(ns, () -> {
                 try (Netlink nl = Netlink.open()) {
+                    String where = tap + " in " + ns.label();
                     LinkInfo link = requireTap(nl, tap, ns.label());
-                    boolean removed = deleteOurRoot(nl, link, state(nl, link), tap + " in " + ns.label());
+                    LinkInfo ifb = ifbOrNull(nl, IFB_PREFIX + link.index(), ns.label());
+                    QosState before = state(nl, link);
+                    boolean removed = deleteOurRoot(nl, link.index(), before.towardsGuest(), where + " root");
+                    removed |= removeFromGuest(nl, link, ifb, where);
                     if (removed) {
                         log.atInfo().addKeyValue("tap", tap).addKeyValue("netns", ns.label())
                                 .log("removed QoS from tap {} in {}", tap, ns.label());
@@ -173,62 +293,145 @@ public final class RtnetlinkTapQos implements TapQos {
         return link;
     }
 
-    private static boolean deleteOurRoot(Netlink nl, LinkInfo link, QosState state, String where)
+    /** The ifb of that name, null if none; an interface of another kind there is refused, never touched. */
+    private static LinkInfo ifbOrNull(Netlink nl, String name, String where) throws SyscallException {
+        LinkInfo l = nl.link(name);
+        if (l != null && !"ifb".equals(l.kind())) {
+            throw new IllegalArgumentException("interface " + name + " in " + where + " is not an ifb (kind "
+                    + (l.kind() == null ? "none" : l.kind()) + "); refusing to use it for from-guest shaping");
+        }
+        return l;
+    }
+
+    private static boolean deleteOurRoot(Netlink nl, int ifindex, QosState.Tbf ours, String target)
             throws SyscallException {
-        if (state.towardsGuest() == null) {
+        if (ours == null) {
             return false;
         }
+        return deleteQdisc(nl, TcMessages.deleteRoot(ifindex), target);
+    }
+
+    private static boolean removeFromGuest(Netlink nl, LinkInfo tap, LinkInfo ifb, String where)
+            throws SyscallException {
+        boolean removed = hasIngress(nl, tap.index()) && deleteIngress(nl, tap.index(), where);
+        if (ifb != null) {
+            removed |= nl.delete(ifb);
+        }
+        return removed;
+    }
+
+    private static boolean deleteIngress(Netlink nl, int ifindex, String where) throws SyscallException {
+        return deleteQdisc(nl, IngressRedirect.ingressQdisc(ifindex, false), where + " ingress");
+    }
+
+    private static boolean deleteQdisc(Netlink nl, byte[] body, String target) throws SyscallException {
         try {
-            nl.transact(RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, TcMessages.deleteRoot(link.index()), -1,
-                    "RTM_DELQDISC", where + " root");
+            nl.transact(RTM_DELQDISC, NLM_F_REQUEST | NLM_F_ACK, body, -1, "RTM_DELQDISC", target);
             return true;
         } catch (SyscallException e) {
             if (e.errno() == Errno.ENOENT) {
-                return false; // removed concurrently by someone else
+                return false; // already gone (removed concurrently by someone else)
             }
             throw e;
         }
     }
 
-    /** The tap's root qdisc, from a qdisc dump filtered to this device. */
-    private QosState state(Netlink nl, LinkInfo link) throws SyscallException {
-        List<byte[]> replies = nl.transact(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP,
-                TcMessages.dumpQdiscs(link.index()), RTM_NEWQDISC, "RTM_GETQDISC", link.name());
-        String rootKind = null;
-        QosState.Tbf tbf = null;
-        for (byte[] r : replies) {
+    private static List<TcMessages.Qdisc> qdiscs(Netlink nl, int ifindex) throws SyscallException {
+        List<TcMessages.Qdisc> out = new ArrayList<>();
+        for (byte[] r : nl.transact(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, TcMessages.dumpQdiscs(ifindex),
+                RTM_NEWQDISC, "RTM_GETQDISC", "ifindex " + ifindex)) {
             TcMessages.Qdisc q = TcMessages.parseQdisc(r);
-            if (q.ifindex() != link.index() || q.parent() != TC_H_ROOT) {
-                continue;
+            if (q.ifindex() == ifindex) {
+                out.add(q);
             }
-            rootKind = q.kind();
-            if (q.tbf() != null && q.handle() == TBF_HANDLE) {
+        }
+        return out;
+    }
+
+    private static boolean hasIngress(Netlink nl, int ifindex) throws SyscallException {
+        for (TcMessages.Qdisc q : qdiscs(nl, ifindex)) {
+            if (isIngress(q)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** An ingress qdisc; a clsact sits at the same parent and handle but is someone else's and left alone. */
+    private static boolean isIngress(TcMessages.Qdisc q) {
+        return q.parent() == TC_H_INGRESS && q.handle() == INGRESS_HANDLE && "ingress".equals(q.kind());
+    }
+
+    /** The ifindex our filter on the tap's ingress redirects to, or -1. */
+    private static int redirectTarget(Netlink nl, int ifindex) throws SyscallException {
+        for (byte[] r : nl.transact(RTM_GETTFILTER, NLM_F_REQUEST | NLM_F_DUMP,
+                IngressRedirect.dumpIngressFilters(ifindex), RTM_NEWTFILTER, "RTM_GETTFILTER", "ifindex " + ifindex)) {
+            int target = IngressRedirect.redirectTarget(r);
+            if (target > 0) {
+                return target;
+            }
+        }
+        return -1;
+    }
+
+    private QosState.Tbf rootTbf(List<TcMessages.Qdisc> qdiscs) {
+        for (TcMessages.Qdisc q : qdiscs) {
+            if (q.parent() == TC_H_ROOT && q.tbf() != null && q.handle() == TBF_HANDLE) {
                 TcMessages.TbfState t = q.tbf();
-                tbf = new QosState.Tbf(t.rateBytesPerSec(), psched.tcTransmitSize(t.rateBytesPerSec(), t.bufferTicks()),
+                return new QosState.Tbf(t.rateBytesPerSec(), psched.tcTransmitSize(t.rateBytesPerSec(), t.bufferTicks()),
                         t.limitBytes(), t.bufferTicks());
             }
         }
-        return new QosState(link.name(), rootKind, tbf);
+        return null;
     }
 
-    private static List<String> differences(QosState state, TbfPlan plan) {
-        List<String> d = new ArrayList<>();
-        QosState.Tbf got = state.towardsGuest();
+    /** Both directions as the kernel reports them. */
+    private QosState state(Netlink nl, LinkInfo link) throws SyscallException {
+        String rootKind = null;
+        List<TcMessages.Qdisc> onTap = qdiscs(nl, link.index());
+        boolean ingress = false;
+        for (TcMessages.Qdisc q : onTap) {
+            if (q.parent() == TC_H_ROOT) {
+                rootKind = q.kind();
+            }
+            ingress |= isIngress(q);
+        }
+        QosState.Tbf fromGuest = null;
+        String ifb = null;
+        if (ingress) {
+            int target = redirectTarget(nl, link.index());
+            for (LinkInfo l : target > 0 ? nl.links() : List.<LinkInfo>of()) {
+                if (l.index() == target && "ifb".equals(l.kind())) {
+                    ifb = l.name();
+                    fromGuest = rootTbf(qdiscs(nl, target));
+                }
+            }
+        }
+        return new QosState(link.name(), rootKind, rootTbf(onTap), fromGuest, ifb);
+    }
+
+    /** Adds to {@code d} how {@code got} differs from {@code plan} (null plan: nothing of ours wanted). */
+    private static void compare(String what, QosState.Tbf got, TbfPlan plan, List<String> d) {
+        if (plan == null) {
+            if (got != null) {
+                d.add(what + ": want no limit, found " + got);
+            }
+            return;
+        }
         TcMessages.Tbf want = plan.tbf();
         if (got == null) {
-            d.add("towardsGuest: want tbf, found root qdisc " + state.rootQdisc());
-            return d;
+            d.add(what + ": want a tbf, found none");
+            return;
         }
         if (got.rateBytesPerSec() != want.rateBytesPerSec()) {
-            d.add("towardsGuest rate: want " + want.rateBytesPerSec() + " bytes/s, found " + got.rateBytesPerSec());
+            d.add(what + " rate: want " + want.rateBytesPerSec() + " bytes/s, found " + got.rateBytesPerSec());
         }
         if (got.limitBytes() != want.limitBytes()) {
-            d.add("towardsGuest queue limit: want " + want.limitBytes() + " bytes, found " + got.limitBytes());
+            d.add(what + " queue limit: want " + want.limitBytes() + " bytes, found " + got.limitBytes());
         }
         if (Math.abs(got.bufferTicks() - want.bufferTicks()) > TICK_TOLERANCE) {
-            d.add("towardsGuest burst: want " + want.burstBytes() + " bytes (" + want.bufferTicks() + " ticks), found "
+            d.add(what + " burst: want " + want.burstBytes() + " bytes (" + want.bufferTicks() + " ticks), found "
                     + got.burstBytes() + " bytes (" + got.bufferTicks() + " ticks)");
         }
-        return d;
     }
 }

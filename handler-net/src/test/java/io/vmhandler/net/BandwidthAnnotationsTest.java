@@ -1,5 +1,6 @@
 package io.vmhandler.net;
 
+import static io.vmhandler.net.BandwidthAnnotations.EGRESS;
 import static io.vmhandler.net.BandwidthAnnotations.INGRESS;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -61,6 +62,18 @@ class BandwidthAnnotationsTest {
     void ingressIsTowardsTheGuestWithTheRuntimesBurst() {
         QosSpec s = BandwidthAnnotations.parse(Map.of(INGRESS, "50M"), PS);
         assertThat(s.towardsGuest()).isEqualTo(new RateLimit(6_250_000, 268_435_455));
+        assertThat(s.fromGuest()).isNull();
+    }
+
+    @Test
+    void egressIsFromTheGuestAndIsCheckedTheSameWay() {
+        QosSpec s = BandwidthAnnotations.parse(Map.of(INGRESS, "100M", EGRESS, "10M"), PS);
+        assertThat(s.towardsGuest()).isEqualTo(new RateLimit(12_500_000, 268_435_455));
+        assertThat(s.fromGuest()).isEqualTo(new RateLimit(1_250_000, 268_435_455));
+        assertThatThrownBy(() -> BandwidthAnnotations.parse(Map.of(INGRESS, "100M", EGRESS, "0"), PS))
+                .hasMessage(EGRESS + ": 0 is zero; leave the annotation out for no limit");
+        assertThatThrownBy(() -> BandwidthAnnotations.parse(Map.of(EGRESS, "5T"), PS))
+                .hasMessageStartingWith(EGRESS + " 5T: rate 5000000000000 bit/s");
     }
 
     @Test

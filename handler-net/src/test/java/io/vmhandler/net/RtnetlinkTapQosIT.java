@@ -97,7 +97,7 @@ class RtnetlinkTapQosIT {
     void appliesATbfThatReadsBackAsAskedAndAsTcSeesIt(int queues) throws Exception {
         tap("tap0", queues);
         RateLimit want = new RateLimit(1_250_000, 65_536); // 10 Mbit/s, 64 KiB
-        QosState s = qos.apply(ns, "tap0", new QosSpec(want));
+        QosState s = qos.apply(ns, "tap0", new QosSpec(want, null));
 
         assertThat(s.rootQdisc()).isEqualTo("tbf");
         assertThat(s.towardsGuest().rateBytesPerSec()).isEqualTo(1_250_000);
@@ -119,9 +119,9 @@ class RtnetlinkTapQosIT {
         assertThat(defaultRoot).isEqualTo("mq"); // a multiqueue device's default
         assertThat(qos.read(ns, "tap0").unlimited()).isTrue();
 
-        QosState a = qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 100_000)));
-        assertThat(qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 100_000)))).isEqualTo(a);
-        QosState b = qos.apply(ns, "tap0", new QosSpec(new RateLimit(25_000_000, 200_000)));
+        QosState a = qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 100_000), null));
+        assertThat(qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 100_000), null))).isEqualTo(a);
+        QosState b = qos.apply(ns, "tap0", new QosSpec(new RateLimit(25_000_000, 200_000), null));
         assertThat(b.towardsGuest().rateBytesPerSec()).isEqualTo(25_000_000);
         assertTcAgrees("tap0", b.towardsGuest());
         assertThat(tc("tc", "qdisc", "show", "dev", "tap0").lines().filter(l -> l.startsWith("qdisc tbf")).count())
@@ -133,10 +133,81 @@ class RtnetlinkTapQosIT {
         assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).isEqualTo(defaultTc);
         assertThat(qos.apply(ns, "tap0", QosSpec.UNLIMITED).unlimited()).isTrue();
 
-        qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 100_000)));
+        qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 100_000), null));
         assertThat(qos.remove(ns, "tap0")).isTrue();
         assertThat(qos.remove(ns, "tap0")).isFalse();
         assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).isEqualTo(defaultTc);
+    }
+
+    private int ifindex(String dev) {
+        String line = Cmd.run("ip", "-n", nsName, "-o", "link", "show", dev).ok().out();
+        return Integer.parseInt(line.substring(0, line.indexOf(':')));
+    }
+
+    @Test
+    void fromGuestRedirectsTheTapsIngressToAnIfbWithATbf() throws Exception {
+        tap("tap0", 4);
+        String ifb = "ifbq" + ifindex("tap0");
+        QosState s = qos.apply(ns, "tap0", new QosSpec(null, new RateLimit(2_500_000, 100_000)));
+
+        assertThat(s.ifb()).isEqualTo(ifb);
+        assertThat(s.towardsGuest()).isNull();
+        assertThat(s.fromGuest().rateBytesPerSec()).isEqualTo(2_500_000);
+        assertThat(s.fromGuest().limitBytes()).isEqualTo(2_500_000 / 40 + 100_000);
+        assertTcAgrees(ifb, s.fromGuest());
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains("qdisc ingress ffff: parent ffff:fff1");
+        assertThat(tc("tc", "filter", "show", "dev", "tap0", "ingress"))
+                .contains("filter parent ffff: protocol all pref 1 u32")
+                .contains("match 00000000/00000000 at 0")
+                .contains("mirred (Egress Redirect to device " + ifb + ") stolen");
+        assertThat(Cmd.run("ip", "-n", nsName, "-d", "link", "show", ifb).ok().out()).contains("ifb").contains(",UP");
+        assertThat(qos.read(ns, "tap0")).isEqualTo(s);
+        // idempotent: same objects, one filter
+        assertThat(qos.apply(ns, "tap0", new QosSpec(null, new RateLimit(2_500_000, 100_000)))).isEqualTo(s);
+        assertThat(tc("tc", "filter", "show", "dev", "tap0", "ingress").split("mirred", -1)).hasSize(2);
+    }
+
+    @Test
+    void bothDirectionsChangeAndComeOffOneByOne() throws Exception {
+        tap("tap0", 1);
+        String ifb = "ifbq" + ifindex("tap0");
+        qos.apply(ns, "tap0", new QosSpec(new RateLimit(1_250_000, 65_536), new RateLimit(2_500_000, 65_536)));
+        QosState changed = qos.apply(ns, "tap0",
+                new QosSpec(new RateLimit(6_250_000, 65_536), new RateLimit(25_000_000, 200_000)));
+        assertTcAgrees("tap0", changed.towardsGuest());
+        assertTcAgrees(ifb, changed.fromGuest());
+        assertThat(changed.fromGuest().rateBytesPerSec()).isEqualTo(25_000_000);
+
+        QosState towardsOnly = qos.apply(ns, "tap0", new QosSpec(new RateLimit(6_250_000, 65_536), null));
+        assertThat(towardsOnly.fromGuest()).isNull();
+        assertThat(towardsOnly.ifb()).isNull();
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).doesNotContain("ingress");
+        assertThat(Cmd.run("ip", "-n", nsName, "link", "show", ifb).exit()).isNotZero();
+
+        qos.apply(ns, "tap0", new QosSpec(null, new RateLimit(2_500_000, 65_536)));
+        assertThat(qos.remove(ns, "tap0")).isTrue();
+        assertThat(qos.read(ns, "tap0").unlimited()).isTrue();
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).doesNotContain("ingress").doesNotContain("tbf");
+        assertThat(Cmd.run("ip", "-n", nsName, "link", "show", ifb).exit()).isNotZero();
+        assertThat(qos.remove(ns, "tap0")).isFalse();
+    }
+
+    @Test
+    void aFailedLaterWriteUndoesTheEarlierOnes() throws Exception {
+        tap("tap0", 1);
+        // a clsact qdisc holds the ingress slot: our ingress qdisc (the third write) is refused by the kernel
+        tc("tc", "qdisc", "add", "dev", "tap0", "clsact");
+        String before = tc("tc", "qdisc", "show", "dev", "tap0");
+        String links = Cmd.run("ip", "-n", nsName, "-o", "link").ok().out();
+        assertThatThrownBy(() -> qos.apply(ns, "tap0",
+                new QosSpec(new RateLimit(1_250_000, 65_536), new RateLimit(2_500_000, 65_536))))
+                .isInstanceOf(SyscallException.class).hasMessage("netlink(RTM_NEWQDISC)(tap0 in " + ns + " ingress): EEXIST (File exists)");
+        // the ifb and its tbf (writes one and two) are gone again; the towards-guest tbf was never written
+        assertThat(Cmd.run("ip", "-n", nsName, "-o", "link").ok().out()).isEqualTo(links);
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).isEqualTo(before).contains("clsact");
+        // and remove leaves someone else's clsact alone
+        assertThat(qos.remove(ns, "tap0")).isFalse();
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains("clsact");
     }
 
     @Test
@@ -170,12 +241,12 @@ class RtnetlinkTapQosIT {
                     .hasMessageStartingWith(BandwidthAnnotations.INGRESS);
         }
         // a burst below one frame: refused after the MTU is known, before any write
-        assertThatThrownBy(() -> qos.apply(ns, "tap0", new QosSpec(new RateLimit(1_250_000, 1_000))))
+        assertThatThrownBy(() -> qos.apply(ns, "tap0", new QosSpec(new RateLimit(1_250_000, 1_000), null)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("towardsGuest: burst 1000 bytes is below one frame of tap0 (MTU 1500 + 14 = 1514 bytes);"
                         + " the kernel's TBF drops any frame longer than the burst");
         // a bucket longer than the 32-bit tick field: refused before the namespace is opened
-        assertThatThrownBy(() -> qos.apply(ns, "tap0", new QosSpec(new RateLimit(125, 1_000_000))))
+        assertThatThrownBy(() -> qos.apply(ns, "tap0", new QosSpec(new RateLimit(125, 1_000_000), null)))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("towardsGuest: burst 1000000 bytes at 1000 bit/s lasts 8000.0 s");
         assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).isEqualTo(before).doesNotContain("tbf");
@@ -185,7 +256,7 @@ class RtnetlinkTapQosIT {
     void aNonTapIsRefusedAndItsQdiscsAreUntouched() throws Exception {
         Cmd.run("ip", "-n", nsName, "link", "add", "veth0", "type", "veth", "peer", "name", "veth1").ok();
         String before = tc("tc", "qdisc", "show", "dev", "veth0");
-        QosSpec spec = new QosSpec(new RateLimit(1_250_000, 65_536));
+        QosSpec spec = new QosSpec(new RateLimit(1_250_000, 65_536), null);
         assertThatThrownBy(() -> qos.apply(ns, "veth0", spec))
                 .isInstanceOf(IllegalArgumentException.class)
                 .hasMessageContaining("interface veth0 in " + ns + " is not a tap (kind veth)");
@@ -195,7 +266,7 @@ class RtnetlinkTapQosIT {
 
     @Test
     void aMissingTapIsENODEVAndReadsAsNull() throws Exception {
-        assertThatThrownBy(() -> qos.apply(ns, "tap9", new QosSpec(new RateLimit(1_250_000, 65_536))))
+        assertThatThrownBy(() -> qos.apply(ns, "tap9", new QosSpec(new RateLimit(1_250_000, 65_536), null)))
                 .isInstanceOfSatisfying(SyscallException.class, e -> assertThat(e.errno()).isEqualTo(Errno.ENODEV))
                 .hasMessageContaining("tap9 in " + ns);
         assertThat(qos.read(ns, "tap9")).isNull();

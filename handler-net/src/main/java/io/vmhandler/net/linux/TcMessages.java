@@ -164,55 +164,61 @@ public final class TcMessages {
         if (payload.length < TCMSG_SIZE) {
             throw new IllegalArgumentException("qdisc message of " + payload.length + " bytes is shorter than a tcmsg");
         }
-        int ifindex = b.getInt(4);
-        int handle = b.getInt(8);
-        int parent = b.getInt(12);
-        String kind = null;
-        int optsOff = -1;
-        int optsEnd = -1;
-        for (int a = TCMSG_SIZE; a + 4 <= payload.length; ) {
-            int alen = b.getShort(a) & 0xffff;
-            int atype = b.getShort(a + 2) & 0xffff & ~NLA_F_NESTED;
-            if (alen < 4 || a + alen > payload.length) {
-                break;
-            }
-            if (atype == TCA_KIND) {
-                kind = cStringAt(b, a + 4, alen - 4);
-            } else if (atype == TCA_OPTIONS) {
-                optsOff = a + 4;
-                optsEnd = a + alen;
-            }
-            a += align(alen);
-        }
-        TbfState tbf = null;
-        if ("tbf".equals(kind) && optsOff >= 0) {
-            tbf = parseTbfOptions(b, optsOff, optsEnd);
-        }
-        return new Qdisc(ifindex, handle, parent, kind, tbf);
+        String kind = stringAttr(b, TCMSG_SIZE, payload.length, TCA_KIND);
+        int opts = findAttr(b, TCMSG_SIZE, payload.length, TCA_OPTIONS);
+        TbfState tbf = "tbf".equals(kind) && opts >= 0 ? parseTbfOptions(b, opts + 4, attrEnd(b, opts)) : null;
+        return new Qdisc(b.getInt(4), b.getInt(8), b.getInt(12), kind, tbf);
     }
 
     private static TbfState parseTbfOptions(ByteBuffer b, int off, int end) {
-        long rate = -1;
-        long limit = -1;
-        long buffer = -1;
-        long rate64 = -1;
-        for (int a = off; a + 4 <= end; ) {
-            int alen = b.getShort(a) & 0xffff;
-            int atype = b.getShort(a + 2) & 0xffff & ~NLA_F_NESTED;
-            if (alen < 4 || a + alen > end) {
-                break;
+        int parms = findAttr(b, off, end, TCA_TBF_PARMS);
+        if (parms < 0 || attrLen(b, parms) - 4 < TBF_QOPT_SIZE) {
+            return null;
+        }
+        int p = parms + 4;
+        int rate64 = findAttr(b, off, end, TCA_TBF_RATE64);
+        long rate = rate64 >= 0 && attrLen(b, rate64) - 4 >= 8 ? b.getLong(rate64 + 4) : b.getInt(p + 8) & 0xFFFF_FFFFL;
+        return new TbfState(rate, b.getInt(p + 2 * RATESPEC_SIZE) & 0xFFFF_FFFFL,
+                b.getInt(p + 2 * RATESPEC_SIZE + 4) & 0xFFFF_FFFFL);
+    }
+
+    /** nla_len of the attribute at {@code at}. */
+    static int attrLen(ByteBuffer b, int at) {
+        return b.getShort(at) & 0xffff;
+    }
+
+    static int attrEnd(ByteBuffer b, int at) {
+        return at + attrLen(b, at);
+    }
+
+    /** The offset of the first attribute of {@code type} (nested flag ignored) in [from, to), or -1. */
+    static int findAttr(ByteBuffer b, int from, int to, int type) {
+        for (int a = from; a + 4 <= to; ) {
+            int alen = attrLen(b, a);
+            if (alen < 4 || a + alen > to) {
+                return -1;
             }
-            if (atype == TCA_TBF_PARMS && alen - 4 >= TBF_QOPT_SIZE) {
-                int p = a + 4;
-                rate = b.getInt(p + 8) & 0xFFFF_FFFFL;
-                limit = b.getInt(p + 2 * RATESPEC_SIZE) & 0xFFFF_FFFFL;
-                buffer = b.getInt(p + 2 * RATESPEC_SIZE + 4) & 0xFFFF_FFFFL;
-            } else if (atype == TCA_TBF_RATE64 && alen - 4 >= 8) {
-                rate64 = b.getLong(a + 4);
+            if ((b.getShort(a + 2) & 0xffff & ~NLA_F_NESTED) == type) {
+                return a;
             }
             a += align(alen);
         }
-        return new TbfState(rate64 >= 0 ? rate64 : rate, limit, buffer);
+        return -1;
+    }
+
+    /** The NUL-terminated string attribute of {@code type} in [from, to), or null. */
+    static String stringAttr(ByteBuffer b, int from, int to, int type) {
+        int a = findAttr(b, from, to, type);
+        if (a < 0) {
+            return null;
+        }
+        int n = 0;
+        while (n < attrLen(b, a) - 4 && b.get(a + 4 + n) != 0) {
+            n++;
+        }
+        byte[] str = new byte[n];
+        b.get(a + 4, str);
+        return new String(str, StandardCharsets.US_ASCII);
     }
 
     static int align(int n) {
@@ -224,15 +230,6 @@ public final class TcMessages {
         return Arrays.copyOf(raw, raw.length + 1);
     }
 
-    private static String cStringAt(ByteBuffer b, int off, int max) {
-        int len = 0;
-        while (len < max && b.get(off + len) != 0) {
-            len++;
-        }
-        byte[] s = new byte[len];
-        b.get(off, s);
-        return new String(s, StandardCharsets.US_ASCII);
-    }
 
     /** A growable host-order buffer with netlink attribute helpers (4-byte aligned, nested lengths). */
     static final class Buf {
