@@ -25,7 +25,7 @@ import java.util.regex.Pattern;
  *       there with a TBF; we do the same on the tap.</li>
  *   <li>The burst is not an annotation: container runtimes pass {@code math.MaxInt32} bits
  *       (2^31 - 1 bits, 268,435,455 bytes) to the plugin, "the equivalent of setting no limit"
- *       (containerd internal/cri/server/sandbox_run.go, cri-o, kubelet's former dockershim). We use the
+ *       (containerd's CRI plugin, cniBandwidthEntry; kubelet's former dockershim). We use the
  *       same, capped where the kernel's 32-bit tick field cannot hold that much time at a low rate
  *       (below about 7.8 Mbit/s the burst becomes the rate × 274.9 s).</li>
  * </ul>

@@ -20,6 +20,7 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.CsvSource;
 import org.junit.jupiter.params.provider.ValueSource;
 
 /**
@@ -210,25 +211,18 @@ class RtnetlinkTapQosIT {
         assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains("clsact");
     }
 
-    @Test
-    void annotationsEndToEndWithTheRuntimesDefaultBurst() throws Exception {
+    /** 40G is 5 * 10^9 bytes/s: above 2^32 - 1, so it travels in TCA_TBF_RATE64. */
+    @ParameterizedTest(name = "{0}")
+    @CsvSource({"50M, 6250000, rate 50Mbit burst 256Mb", "40G, 5000000000, rate 40Gbit burst 256Mb"})
+    void annotationsEndToEndWithTheRuntimesDefaultBurst(String value, long rate, String tcText) throws Exception {
         tap("tap0", 1);
-        QosSpec spec = BandwidthAnnotations.parse(Map.of(BandwidthAnnotations.INGRESS, "50M"), psched);
+        QosSpec spec = BandwidthAnnotations.parse(Map.of(BandwidthAnnotations.INGRESS, value), psched);
         QosState s = qos.apply(ns, "tap0", spec);
-        assertThat(s.towardsGuest().rateBytesPerSec()).isEqualTo(6_250_000);
-        assertThat(s.towardsGuest().burstBytes()).isBetween(268_435_455L - 7, 268_435_455L); // (2^31 - 1) bits / 8
+        assertThat(s.towardsGuest().rateBytesPerSec()).isEqualTo(rate);
+        // (2^31 - 1) bits / 8, read back in whole microseconds of traffic
+        assertThat(s.towardsGuest().burstBytes()).isBetween(268_435_455L - rate / 1_000_000 - 1, 268_435_455L);
         assertTcAgrees("tap0", s.towardsGuest());
-        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains("rate 50Mbit burst 256Mb");
-    }
-
-    @Test
-    void ratesOf2To32BytesPerSecondAndAboveUseRate64() throws Exception {
-        tap("tap0", 1);
-        QosSpec spec = BandwidthAnnotations.parse(Map.of(BandwidthAnnotations.INGRESS, "40G"), psched);
-        QosState s = qos.apply(ns, "tap0", spec);
-        assertThat(s.towardsGuest().rateBytesPerSec()).isEqualTo(5_000_000_000L);
-        assertThat(tcTbf("tap0")[0]).isEqualTo(5_000_000_000L);
-        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains("rate 40Gbit");
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains(tcText);
     }
 
     @Test
