@@ -152,7 +152,7 @@ public final class RtnetlinkTapQos implements TapQos {
                         deleteOurRoot(nl, link.index(), before.towardsGuest(), where + " root");
                     }
                     if (plans.fromGuest() == null) {
-                        removeFromGuest(nl, link, ifbOrNull(nl, ifbName, ns.label()), where);
+                        removeFromGuest(nl, link, ifb, where); // ifb was checked before any write
                     }
                     QosState after = state(nl, link);
                     List<String> diffs = new ArrayList<>();

@@ -8,8 +8,9 @@ import java.io.IOException;
  * ({@code /proc/<pid>/ns/net}, {@code /var/run/netns/<name>}) or an open netns fd / pidfd that stays
  * owned by the caller, like {@link TapDevices}.
  *
- * <p>Only taps are ever touched: a name that is not a tap is refused before any write. The spec is
- * validated before anything is written, and every write is read back from the kernel and compared.
+ * <p>Only taps, and the ifb devices made for them, are ever touched: a name that is not a tap is
+ * refused before any write. The spec is validated before anything is written, and every write is read
+ * back from the kernel and compared.
  *
  * <p>Threading: every method blocks until the work in the namespace is done; calls are safe from any
  * thread. Calls on one instance are serialized (each is a few netlink round trips), so of two applies

@@ -211,6 +211,23 @@ class RtnetlinkTapQosIT {
         assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).contains("clsact");
     }
 
+    @Test
+    void aFailedLaterWritePutsAChangedTbfBack() throws Exception {
+        tap("tap0", 1);
+        String ifb = "ifbq" + ifindex("tap0");
+        QosState a = qos.apply(ns, "tap0", new QosSpec(null, new RateLimit(2_500_000, 65_536)));
+        // someone swaps our ingress qdisc for a clsact: the next apply changes the ifb's tbf (write one),
+        // then cannot add its ingress qdisc (write two), and must put the first tbf back
+        tc("tc", "qdisc", "del", "dev", "tap0", "ingress");
+        tc("tc", "qdisc", "add", "dev", "tap0", "clsact");
+        assertThatThrownBy(() -> qos.apply(ns, "tap0", new QosSpec(null, new RateLimit(12_500_000, 65_536))))
+                .hasMessage("netlink(RTM_NEWQDISC)(tap0 in " + ns + " ingress): EEXIST (File exists)");
+        long[] tbf = tcTbf(ifb);
+        assertThat(tbf[0]).isEqualTo(2_500_000);
+        assertThat(tbf[1]).isEqualTo(a.fromGuest().burstBytes());
+        assertThat(tc("tc", "-d", "qdisc", "show", "dev", ifb)).contains("rate 20Mbit burst 64Kb");
+    }
+
     /** 40G is 5 * 10^9 bytes/s: above 2^32 - 1, so it travels in TCA_TBF_RATE64. */
     @ParameterizedTest(name = "{0}")
     @CsvSource({"50M, 6250000, rate 50Mbit burst 256Mb", "40G, 5000000000, rate 40Gbit burst 256Mb"})
