@@ -236,7 +236,7 @@ public final class RtnetlinkTapQos implements TapQos {
             return;
         }
         if (ingress) {
-            // a redirect elsewhere (an ifb of an earlier tap with this name): start the ingress afresh
+            // an ingress qdisc without our redirect (made by hand, or a filter deleted): start it afresh
             deleteIngress(nl, tapIndex, where);
         }
         nl.transact(RTM_NEWQDISC, NLM_F_REQUEST | NLM_F_ACK | NLM_F_CREATE | NLM_F_EXCL,
