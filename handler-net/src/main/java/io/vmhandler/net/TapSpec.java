@@ -65,7 +65,7 @@ public record TapSpec(String name, int queues, long uid, long gid, Integer mtu) 
         return c < 0x20 || c > 0x7e ? String.format("U+%04X", (int) c) : "'" + c + "'";
     }
 
-    private static String printable(String s) {
+    static String printable(String s) {
         StringBuilder sb = new StringBuilder();
         for (char c : s.toCharArray()) {
             sb.append(c < 0x20 || c == 0x7f ? '?' : c);

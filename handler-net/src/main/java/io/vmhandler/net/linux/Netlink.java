@@ -15,7 +15,8 @@ import java.util.List;
 import jnr.constants.platform.Errno;
 
 /**
- * A minimal rtnetlink client: get, dump, set MTU and delete links. The socket belongs to the network
+ * A minimal rtnetlink client: get, dump, set MTU and delete links, plus raw requests ({@link #transact})
+ * for other rtnetlink families such as tc. The socket belongs to the network
  * namespace of the thread that opened it, so open it inside {@code NetNamespace.run}.
  *
  * <p>Why netlink and not sysfs: {@code /sys/class/net} shows the namespace of whoever mounted
@@ -128,11 +129,26 @@ public final class Netlink implements AutoCloseable {
     }
 
     private List<LinkInfo> exchange(ByteBuffer req, String op, String target, boolean dump) throws SyscallException {
+        return exchange(req, op, target, dump, RTM_NEWLINK, Netlink::parseLink);
+    }
+
+    /** Decodes one reply message; {@code start} is the first byte after the nlmsghdr. */
+    @FunctionalInterface
+    private interface Parser<T> {
+        T parse(ByteBuffer b, int start, int end);
+    }
+
+    /**
+     * Sends one request and collects the replies of {@code replyType} (any type when negative) up to
+     * the ACK or NLMSG_DONE; without {@code dump} the first reply ends the exchange.
+     */
+    private <T> List<T> exchange(ByteBuffer req, String op, String target, boolean dump, int replyType,
+                                 Parser<T> parser) throws SyscallException {
         int len = req.position();
         req.putInt(0, len);
         Syscalls.send(fd, req.array(), len);
         int mySeq = seq;
-        List<LinkInfo> out = new ArrayList<>();
+        List<T> out = new ArrayList<>();
         while (true) {
             int n = Syscalls.recv(fd, rx, 0);
             ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
@@ -156,8 +172,8 @@ public final class Netlink implements AutoCloseable {
                     if (mtype == NLMSG_DONE) {
                         return out;
                     }
-                    if (mtype == RTM_NEWLINK) {
-                        out.add(parseLink(b, off + 16, off + mlen));
+                    if (replyType < 0 || mtype == replyType) {
+                        out.add(parser.parse(b, off + 16, off + mlen));
                         if (!dump) {
                             return out;
                         }
@@ -166,6 +182,23 @@ public final class Netlink implements AutoCloseable {
                 off += align(mlen);
             }
         }
+    }
+
+    /**
+     * One request of any rtnetlink type: {@code body} is everything after the nlmsghdr (family header
+     * and attributes). Returns the payloads (after the nlmsghdr) of the replies of {@code replyType}, up
+     * to the ACK or, for NLM_F_DUMP, NLMSG_DONE. An error reply is a {@link SyscallException} naming
+     * {@code op} and {@code target}. This is how tc objects (qdiscs, filters) travel over the same socket.
+     */
+    public List<byte[]> transact(int type, int flags, byte[] body, int replyType, String op, String target)
+            throws SyscallException {
+        ByteBuffer req = le(16 + body.length);
+        req.putInt(0).putShort((short) type).putShort((short) flags).putInt(++seq).putInt(0).put(body);
+        return exchange(req, op, target, (flags & NLM_F_DUMP) == NLM_F_DUMP, replyType, (b, start, end) -> {
+            byte[] payload = new byte[end - start];
+            b.get(start, payload);
+            return payload;
+        });
     }
 
     private static LinkInfo parseLink(ByteBuffer b, int start, int end) {
