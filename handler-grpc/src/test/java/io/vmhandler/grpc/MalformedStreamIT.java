@@ -158,6 +158,19 @@ class MalformedStreamIT {
                 "SetMemoryLock request is larger than " + MAX_REQUEST + " bytes");
     }
 
+    /** With the request limit equal to the transport cap, grpc's own inflated-size check fires first. */
+    @Test
+    void gzipThatInflatesPastATransportCapEqualToTheRequestLimitIsInvalidArgument() throws Exception {
+        socket = tmp.resolve("equal/launcher.sock");
+        UnixSocketServer equal = UnixSocketServer.startLauncherApi(ServerOptions.builder(socket)
+                .maxRequestBytes(MAX_REQUEST).maxTransportMessageBytes(MAX_REQUEST).build(), backend, backend);
+        host.add(equal::close);
+        byte[] bomb = gzip(new byte[256 << 10]);
+        assertThat(bomb.length).isLessThan(MAX_REQUEST);
+        assertRefused(send(gzipRequest(), RawHttp2Connection.lengthPrefixed(true, bomb)), Status.Code.INVALID_ARGUMENT,
+                "SetMemoryLock request is larger than " + MAX_REQUEST + " bytes");
+    }
+
     @Test
     void aValidGzipRequestIsServed() throws Exception {
         RawHttp2Connection.Outcome out = send(gzipRequest(), RawHttp2Connection.lengthPrefixed(true, gzip(VALID)));
