@@ -10,7 +10,8 @@ import java.util.List;
  * {@link ObservingInterceptor} (metrics for every call, refused ones too), then
  * {@link PeerCredentialsInterceptor} (no SO_PEERCRED: UNAUTHENTICATED), then
  * {@link PerCallerLimitInterceptor} (over the cap: RESOURCE_EXHAUSTED), then {@link RequestGuard}
- * (oversized / malformed / missing request: INVALID_ARGUMENT), then the service.
+ * (oversized / malformed / undecompressable / missing request, or headers {@link StreamHeaderCheck} refused:
+ * INVALID_ARGUMENT), then the service.
  * The unix-socket server and the in-process tests use the same pipeline.
  */
 public final class ApiPipeline {

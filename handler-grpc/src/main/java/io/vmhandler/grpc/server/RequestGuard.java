@@ -10,10 +10,10 @@ import io.grpc.ServerMethodDefinition;
 import io.grpc.ServerServiceDefinition;
 import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
+import io.grpc.StatusRuntimeException;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
 import java.io.InputStream;
-import java.io.UncheckedIOException;
 
 /**
  * Turns requests that are too large, not valid protobuf, missing or repeated into INVALID_ARGUMENT,
@@ -25,9 +25,16 @@ import java.io.UncheckedIOException;
  * at most {@code maxRequestBytes + 1} bytes and never throws; a bad request reaches the guard's listener
  * as a decoding error, which closes the call before the service sees anything.
  *
+ * <p>A compressed request is decompressed while the marshaller reads it (grpc-java hands it the
+ * decompressing stream), so a body that is not what its {@code grpc-encoding} says (not gzip, gzip cut
+ * short, a bad CRC) fails inside {@code parse} with an IOException: that too is a decoding error, as is a
+ * compressed-flagged message on a call without an encoding. Headers {@link StreamHeaderCheck} refused
+ * (metadata above its limit, a malformed {@code grpc-timeout}) are answered the same way.
+ *
  * <p>The transport keeps its own, larger cap (gRPC's maxInboundMessageSize), checked from the length
  * prefix before a message is buffered: a request above that cap is refused by gRPC itself with
- * RESOURCE_EXHAUSTED, the code gRPC defines for it.
+ * RESOURCE_EXHAUSTED, the code gRPC defines for it. Reading at most {@code maxRequestBytes + 1}
+ * decompressed bytes also bounds what a small gzip body may inflate to.
  */
 final class RequestGuard {
     private RequestGuard() {}
@@ -68,8 +75,9 @@ final class RequestGuard {
                                                                 MethodDescriptor<Q, R> inner,
                                                                 ServerCallHandler<Q, R> handler) {
         ServerCall.Listener<Q> delegate = handler.startCall(new Unwrapped<>(call, inner), headers);
+        String headerRejection = StreamHeaderCheck.rejection(headers);
         return new ServerCall.Listener<>() {
-            private String rejected;
+            private String rejected = headerRejection;
             private boolean received;
 
             @Override
@@ -118,7 +126,7 @@ final class RequestGuard {
         };
     }
 
-    /** Reads at most max + 1 bytes; reports, never throws, on oversize or bad protobuf. */
+    /** Reads at most max + 1 bytes; reports, never throws, on oversize, bad protobuf or a body that does not decompress. */
     private record BoundedMarshaller<Q>(MethodDescriptor.Marshaller<Q> inner, int max, String method)
             implements MethodDescriptor.Marshaller<Decoded<Q>> {
         @Override
@@ -131,8 +139,16 @@ final class RequestGuard {
             byte[] bytes;
             try {
                 bytes = stream.readNBytes(max + 1);
+            } catch (StreamHeaderCheck.CompressedWithoutEncoding e) {
+                return new Decoded<>(null, method + " request has the compressed flag set but the call has no grpc-encoding");
+            } catch (StatusRuntimeException e) {
+                // grpc's own cap on decompressed bytes, reached when maxRequestBytes equals the transport cap
+                return new Decoded<>(null, e.getStatus().getCode() == Status.Code.RESOURCE_EXHAUSTED
+                        ? method + " request is larger than " + max + " bytes"
+                        : method + " request does not decompress with the call's grpc-encoding");
             } catch (IOException e) {
-                throw new UncheckedIOException(e);
+                // only a decompressing stream can fail here: an uncompressed message is already in memory
+                return new Decoded<>(null, method + " request does not decompress with the call's grpc-encoding");
             }
             if (bytes.length > max) {
                 return new Decoded<>(null, method + " request is larger than " + max + " bytes");

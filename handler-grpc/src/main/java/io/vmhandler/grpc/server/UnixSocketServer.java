@@ -115,6 +115,9 @@ public final class UnixSocketServer implements AutoCloseable {
                     .protocolNegotiator(new PeerCredentialsNegotiator())
                     .executor(workers)
                     .maxInboundMessageSize(options.maxTransportMessageBytes())
+                    .maxInboundMetadataSize(StreamHeaderCheck.TRANSPORT_METADATA_BYTES)
+                    .addStreamTracerFactory(StreamHeaderCheck.INSTANCE)
+                    .decompressorRegistry(StreamHeaderCheck.decompressors())
                     .maxConcurrentCallsPerConnection(options.maxConcurrentCallsPerConnection());
             for (ServerServiceDefinition s : pipeline.wrap(services)) {
                 builder.addService(s);
