@@ -22,8 +22,8 @@ import jnr.constants.platform.Errno;
  * The one reader of procfs, rooted at a configurable path: {@code /proc} on a host or with hostPID,
  * a synthetic tree in tests. Every per-process file the daemon looks at is read here and parsed by
  * one typed reader: {@link ProcStat stat}, {@link ProcStatus status} (Uid/Gid, NSpid, CapEff),
- * {@link CgroupLine cgroup}, task list and task comm, {@link ProcLimits limits}, fd list, fd links
- * and fdinfo, and the nsfs inode of a namespace link.
+ * {@link CgroupLine cgroup}, {@link Mount mountinfo}, task list and task comm, {@link ProcLimits
+ * limits}, fd list, fd links and fdinfo, and the nsfs inode of a namespace link.
  *
  * <p>A file or directory of {@code /proc/PID} that is missing (ENOENT), or whose process exited
  * between open and read (ESRCH), is a {@link ProcessGoneException}: this class is the one place
@@ -107,6 +107,11 @@ public class ProcFs {
 
     public List<CgroupLine> cgroup(int pid) throws IOException {
         return parsed(dir(pid), "cgroup", pid, 0, CgroupLine::parse);
+    }
+
+    /** The mounts as the process sees them (its mount namespace): mountinfo. */
+    public List<Mount> mounts(int pid) throws IOException {
+        return parsed(dir(pid), "mountinfo", pid, 0, Mount::parse);
     }
 
     /** The thread's name (task/TID/comm, set by the process itself), without the newline. */

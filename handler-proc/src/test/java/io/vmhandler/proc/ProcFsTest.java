@@ -114,6 +114,17 @@ class ProcFsTest {
     }
 
     @Test
+    void mountinfoGivesMountPointsUnescapedAndFilesystemTypesAfterTheSeparator() throws Exception {
+        write("1/mountinfo", "22 1 0:21 / /sys/fs/cgroup rw,nosuid shared:9 - cgroup2 cgroup2 rw\n"
+                + "30 22 0:26 / /sys/fs/cgroup/cpuset rw shared:11 master:3 - cgroup cgroup rw,cpuset\n"
+                + "31 1 8:1 / /mnt/a\\040b rw - ext4 /dev/sda1 rw\n");
+        assertThat(proc().mounts(1)).containsExactly(new Mount("/sys/fs/cgroup", "cgroup2"),
+                new Mount("/sys/fs/cgroup/cpuset", "cgroup"), new Mount("/mnt/a b", "ext4"));
+        write("2/mountinfo", "22 1 0:21 / /x rw shared:9 cgroup2\n");
+        assertThatThrownBy(() -> proc().mounts(2)).hasMessageContaining("malformed line '22 1 0:21 / /x rw shared:9 cgroup2'");
+    }
+
+    @Test
     void tasksAndTheirNamesAndStats() throws Exception {
         write("42/task/42/comm", "qemu-system-x86\n");
         write("42/task/42/stat", stat(42, "qemu-system-x86", 'S', 1, 100));
@@ -157,7 +168,7 @@ class ProcFsTest {
     void aPidThatVanishedIsProcessGoneForEveryReader() {
         ProcFs p = proc();
         List<ThrowingRead> reads = List.of(() -> p.stat(77), () -> p.status(77), () -> p.limits(77),
-                () -> p.cgroup(77), () -> p.tasks(77), () -> p.fds(77), () -> p.fdTarget(77, 1), () -> p.fdinfo(77, 1));
+                () -> p.cgroup(77), () -> p.mounts(77), () -> p.tasks(77), () -> p.fds(77), () -> p.fdTarget(77, 1), () -> p.fdinfo(77, 1));
         for (ThrowingRead r : reads) {
             assertThatThrownBy(r::read).isInstanceOf(ProcessGoneException.class)
                     .isInstanceOf(NoSuchFileException.class).hasMessage("no process with pid 77")
@@ -175,6 +186,7 @@ class ProcFsTest {
         assertThat(p.status(self).nspid()).isNotEmpty();
         assertThat(p.limits(self).memlock()).isNotNull();
         assertThat(p.cgroup(self)).isNotEmpty();
+        assertThat(p.mounts(self)).extracting(Mount::mountPoint).contains("/");
         assertThat(p.tasks(self)).contains(self);
         assertThat(p.fds(self)).contains(0, 1, 2);
         assertThat(p.namespaceInode(self, "pid")).isEqualTo(p.namespaceInode(self, "pid")).isPresent();

@@ -42,7 +42,7 @@ public final class NodeProbe {
         boolean kvm = Files.exists(root.resolve("dev/kvm"));
         String cgroup;
         try {
-            cgroup = CgroupMode.detect(root.resolve("proc/1/mountinfo")).label();
+            cgroup = CgroupMode.detect(new ProcFs(root.resolve("proc")), 1).label();
         } catch (IOException e) {
             cgroup = "unknown (" + e.getMessage() + ")";
         }
