@@ -1,8 +1,8 @@
 package io.vmhandler.cgroups;
 
+import io.vmhandler.proc.Mount;
+import io.vmhandler.proc.ProcFs;
 import java.io.IOException;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.List;
 
 /**
@@ -13,33 +13,18 @@ import java.util.List;
 public enum CgroupMode {
     V1, HYBRID, V2, NONE;
 
-    /** Detects the mode from a mountinfo file (normally /proc/self/mountinfo or /proc/1/mountinfo). */
-    public static CgroupMode detect(Path mountinfo) throws IOException {
-        return fromMountinfo(Files.readAllLines(mountinfo));
+    /**
+     * Detects the mode from the mounts of {@code pid} (normally 1, the host's init) as handler-proc
+     * reads its mountinfo: a {@code cgroup} mount is a v1 hierarchy, a {@code cgroup2} mount the
+     * unified one.
+     */
+    public static CgroupMode detect(ProcFs proc, int pid) throws IOException {
+        return of(proc.mounts(pid));
     }
 
-    /**
-     * mountinfo lines: "36 35 98:0 / /sys/fs/cgroup/cpuset rw,... - cgroup cgroup rw,cpuset". The
-     * filesystem type is the first field after the " - " separator.
-     */
-    public static CgroupMode fromMountinfo(List<String> lines) {
-        boolean v1 = false;
-        boolean v2 = false;
-        for (String line : lines) {
-            int sep = line.indexOf(" - ");
-            if (sep < 0) {
-                continue;
-            }
-            String[] after = line.substring(sep + 3).split(" ");
-            if (after.length == 0) {
-                continue;
-            }
-            if (after[0].equals("cgroup2")) {
-                v2 = true;
-            } else if (after[0].equals("cgroup")) {
-                v1 = true;
-            }
-        }
+    public static CgroupMode of(List<Mount> mounts) {
+        boolean v1 = mounts.stream().anyMatch(m -> m.fsType().equals("cgroup"));
+        boolean v2 = mounts.stream().anyMatch(m -> m.fsType().equals("cgroup2"));
         if (v1 && v2) {
             return HYBRID;
         }

@@ -45,7 +45,7 @@ class ProcCgroupTest {
     @Test
     void readOfAMissingPidSaysSo() {
         assertThatThrownBy(() -> ProcCgroup.read(Path.of("/proc"), Integer.MAX_VALUE))
-                .isInstanceOf(NoSuchFileException.class).hasMessageContaining("does not exist");
+                .isInstanceOf(NoSuchFileException.class).hasMessage("no process with pid " + Integer.MAX_VALUE);
     }
 
     @Test

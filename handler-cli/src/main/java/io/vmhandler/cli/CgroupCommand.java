@@ -6,6 +6,7 @@ import io.vmhandler.cgroups.CgroupManager;
 import io.vmhandler.cgroups.CgroupManagers;
 import io.vmhandler.cgroups.PodIdentity;
 import io.vmhandler.nativeio.CpuSet;
+import io.vmhandler.proc.ProcFs;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.io.UncheckedIOException;
@@ -29,10 +30,15 @@ public final class CgroupCommand implements Command {
         this.cgroups = cgroups;
     }
 
-    /** The manager for this node, under {@code root} (null: /sys/fs/cgroup). */
+    /** The manager for this node, under {@code root} (null: /sys/fs/cgroup), reading /proc. */
     public static CgroupManager hostManager(String root) {
+        return hostManager(root, ProcFs.DEFAULT_ROOT);
+    }
+
+    /** The manager for this node, under {@code root} (null: /sys/fs/cgroup), reading {@code procRoot}. */
+    public static CgroupManager hostManager(String root, Path procRoot) {
         try {
-            return CgroupManagers.detect(Path.of(root == null || root.isBlank() ? "/sys/fs/cgroup" : root), Path.of("/proc"));
+            return CgroupManagers.detect(Path.of(root == null || root.isBlank() ? "/sys/fs/cgroup" : root), procRoot);
         } catch (IOException e) {
             throw new UncheckedIOException(e.getMessage(), e);
         }

@@ -8,6 +8,7 @@ import io.vmhandler.core.memlock.MemlockApplier;
 import io.vmhandler.memlock.MemlockFormula;
 import io.vmhandler.memlock.SysfsNvlink2Probe;
 import io.vmhandler.net.TapDevices;
+import io.vmhandler.proc.ProcFs;
 import java.nio.file.Path;
 import java.util.function.Supplier;
 
@@ -17,18 +18,26 @@ import java.util.function.Supplier;
  * where the native library cannot load.
  */
 public final class Main {
+    /** Overrides the proc root of pin, memlock apply and cgroup (e.g. a pod's view of the host's /proc). */
+    public static final String PROC_ROOT_ENV = "VMHANDLER_PROC_ROOT";
+
     private Main() {}
+
+    static Path procRoot(String env) {
+        return env == null || env.isBlank() ? ProcFs.DEFAULT_ROOT : Path.of(env);
+    }
 
     public static Cli cli() {
         Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(new NetNamespace("cli", 1)));
-        Supplier<CgroupManager> cgroups = memoize(() -> CgroupCommand.hostManager(System.getenv(CgroupCommand.ROOT_ENV)));
+        Path proc = procRoot(System.getenv(PROC_ROOT_ENV));
+        Supplier<CgroupManager> cgroups = memoize(() -> CgroupCommand.hostManager(System.getenv(CgroupCommand.ROOT_ENV), proc));
         return new Cli()
                 .register(new DoctorCommand())
                 .register(new SelinuxCommand())
                 .register(new TapCommand(taps))
                 .register(new MemlockCommand(new MemlockFormula(), new SysfsNvlink2Probe(Path.of("/sys")),
-                        memoize(MemlockApplier::new)))
-                .register(new PinCommand(cgroups))
+                        memoize(() -> new MemlockApplier(proc))))
+                .register(new PinCommand(cgroups, proc))
                 .register(new CgroupCommand(cgroups))
                 .register(new LauncherCommand())
                 .register(new RunCommand(Daemon::new))

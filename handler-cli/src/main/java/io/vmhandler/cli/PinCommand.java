@@ -8,6 +8,7 @@ import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.pinning.Skip;
 import io.vmhandler.core.pinning.VcpuPinner;
 import io.vmhandler.nativeio.CpuSet;
+import io.vmhandler.proc.ProcFs;
 import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -26,9 +27,16 @@ import java.util.function.Supplier;
  */
 public final class PinCommand implements Command {
     private final Supplier<CgroupManager> cgroups;
+    private final Path procRoot;
 
     public PinCommand(Supplier<CgroupManager> cgroups) {
+        this(cgroups, ProcFs.DEFAULT_ROOT);
+    }
+
+    /** @param procRoot where the QEMU's threads and the kvm-pit thread are read ({@code /proc}) */
+    public PinCommand(Supplier<CgroupManager> cgroups, Path procRoot) {
         this.cgroups = cgroups;
+        this.procRoot = procRoot;
     }
 
     @Override
@@ -53,6 +61,7 @@ public final class PinCommand implements Command {
                 with dedicatedCpuPlacement vCPU i gets the i-th CPU; other threads get the housekeeping set
                 (the CPUs after the vCPUs' with isolateEmulatorThread, else all) and the housekeeping cgroup.
                 Prints the vCPU -> CPU map and the housekeeping set; exits 1 if a vCPU could not be pinned.
+                Threads are read under /proc, or $VMHANDLER_PROC_ROOT.
                 """;
     }
 
@@ -80,7 +89,7 @@ public final class PinCommand implements Command {
         }
         VmiDocument vmi = VmiDocument.read(file);
         CpuPlacement placement = CpuPlacement.from(vmi);
-        VcpuPinner pinner = new VcpuPinner(cgroups.get(), Path.of("/proc"));
+        VcpuPinner pinner = new VcpuPinner(cgroups.get(), procRoot);
         PinResult r = pinner.pin(pid, vmi.key(), placement, cpus, null);
         if (a.flag("json")) {
             out.println(Json.write(json(r)));

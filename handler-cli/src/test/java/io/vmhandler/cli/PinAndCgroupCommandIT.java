@@ -81,6 +81,6 @@ class PinAndCgroupCommandIT {
         assertThat(c.out()).contains("pod UID:      none (not a kubelet pod cgroup)");
         PinCommandTest.Run gone = PinCommandTest.run("cgroup", "--pid", "4194304");
         assertThat(gone.exit()).isEqualTo(1);
-        assertThat(gone.err()).contains("pid 4194304 does not exist");
+        assertThat(gone.err()).contains("no process with pid 4194304");
     }
 }

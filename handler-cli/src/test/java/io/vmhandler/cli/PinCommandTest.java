@@ -54,6 +54,14 @@ class PinCommandTest {
     }
 
     @Test
+    void theProcRootOfPinMemlockAndCgroupIsProcOrTheEnvironments() {
+        assertThat(Main.procRoot(null)).isEqualTo(Path.of("/proc"));
+        assertThat(Main.procRoot(" ")).isEqualTo(Path.of("/proc"));
+        assertThat(Main.procRoot("/host/proc")).isEqualTo(Path.of("/host/proc"));
+        assertThat(run("pin", "--help").out()).contains("$" + Main.PROC_ROOT_ENV);
+    }
+
+    @Test
     void cgroupRejectsBadFlags() {
         assertThat(run("cgroup").err()).contains("--pid is required");
         assertThat(run("cgroup", "--pid", "x").err()).contains("--pid must be an integer");

@@ -1,28 +1,33 @@
 package io.vmhandler.proc;
 
-import io.vmhandler.proc.ProcessGoneException;
-import io.vmhandler.proc.ProcessInfo;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.nativeio.Syscalls;
 import java.io.IOException;
 import java.nio.file.Path;
-import jnr.constants.platform.Errno;
 
 /**
  * One process pinned down against pid reuse: a pidfd (which can never refer to another process),
- * plus the start time read while the pidfd proved the process alive. Actions that have a pidfd form
- * (setns) use the pidfd; the others (prlimit, sched_setaffinity) call {@link #verifyUnchanged()}
- * before and after acting.
+ * plus the start time read while the pidfd proved the process alive. It is the one pid-reuse guard:
+ * actions that have a pidfd form (setns) use the pidfd; the others (prlimit, sched_setaffinity) call
+ * {@link #requireAlive()} before and {@link #verifyUnchanged()} after acting.
+ *
+ * <p>Why that suffices: while the pidfd's process is alive its pid cannot be reused, so "alive by the
+ * pidfd" right before a pid-addressed syscall means the pid still named it; "alive" right after
+ * means the syscall cannot have hit a successor either. The stat re-read in verifyUnchanged is the
+ * belt to that brace and costs one /proc read.
+ *
+ * <p>Thread-safe for concurrent checks; {@link #close()} while another thread acts makes that
+ * thread's checks fail with EBADF.
  */
 public final class ProcessRef implements AutoCloseable {
-    private final Path procRoot;
+    private final ProcFs proc;
     private final Fd pidfd;
     private final ProcessInfo info;
 
-    private ProcessRef(Path procRoot, Fd pidfd, ProcessInfo info) {
-        this.procRoot = procRoot;
+    private ProcessRef(ProcFs proc, Fd pidfd, ProcessInfo info) {
+        this.proc = proc;
         this.pidfd = pidfd;
         this.info = info;
     }
@@ -31,19 +36,19 @@ public final class ProcessRef implements AutoCloseable {
      * Opens a pidfd first, then reads /proc, then checks the pidfd is still alive: if it is, what
      * /proc said belonged to this very process, because a live process's pid cannot be reused.
      */
-    public static ProcessRef open(Path procRoot, int pid) throws IOException {
+    public static ProcessRef open(ProcFs proc, int pid) throws IOException {
+        if (pid <= 0) {
+            throw new IllegalArgumentException("pid must be > 0, got " + pid);
+        }
         Fd fd;
         try {
             fd = Syscalls.pidfdOpen(pid);
         } catch (SyscallException e) {
-            if (e.errno() == Errno.ESRCH) {
-                throw new ProcessGoneException(pid);
-            }
-            throw e;
+            throw ProcessGoneException.ifGone(e, pid);
         }
         try {
-            ProcessInfo info = ProcessInfo.read(procRoot, pid);
-            ProcessRef ref = new ProcessRef(procRoot, fd, info);
+            ProcessInfo info = ProcessInfo.read(proc, pid);
+            ProcessRef ref = new ProcessRef(proc, fd, info);
             ref.requireAlive();
             return ref;
         } catch (IOException | RuntimeException e) {
@@ -52,12 +57,21 @@ public final class ProcessRef implements AutoCloseable {
         }
     }
 
+    public static ProcessRef open(Path procRoot, int pid) throws IOException {
+        return open(new ProcFs(procRoot), pid);
+    }
+
     public int pid() {
         return info.pid();
     }
 
     public ProcessInfo info() {
         return info;
+    }
+
+    /** The procfs this ref reads, for further reads about the same process. */
+    public ProcFs proc() {
+        return proc;
     }
 
     /** The pidfd, usable with setns(2) for the process's namespaces (Linux 5.8). */
@@ -74,7 +88,7 @@ public final class ProcessRef implements AutoCloseable {
      * the pod's last process is gone: close it as soon as the call is done.
      */
     public Fd openNetns() throws IOException {
-        Fd ns = NetNamespace.openNetns(procRoot.resolve(Integer.toString(info.pid())).resolve("ns/net").toString());
+        Fd ns = NetNamespace.openNetns(proc.namespacePath(info.pid(), "net").toString());
         try {
             requireAlive();
             return ns;
@@ -84,22 +98,23 @@ public final class ProcessRef implements AutoCloseable {
         }
     }
 
+    /** pidfd_send_signal(0): no /proc read. Throws {@link ProcessGoneException} once the process exited. */
     public void requireAlive() throws IOException {
         try {
             Syscalls.pidfdSendSignal(pidfd, 0);
         } catch (SyscallException e) {
-            if (e.errno() == Errno.ESRCH) {
-                throw new ProcessGoneException(info.pid());
-            }
-            throw e;
+            throw ProcessGoneException.ifGone(e, info.pid());
         }
     }
 
-    /** Throws if the process exited or the pid now names a process with another start time. */
+    /**
+     * Throws if the process exited or the pid now names a process with another start time. One read
+     * of /proc/PID/stat, then the pidfd: if the process is alive after the read, the stat was its own.
+     */
     public void verifyUnchanged() throws IOException {
+        long now = proc.stat(info.pid()).startTime();
         requireAlive();
-        ProcessInfo now = ProcessInfo.read(procRoot, info.pid());
-        if (now.startTime() != info.startTime()) {
+        if (now != info.startTime()) {
             throw new ProcessGoneException(info.pid());
         }
     }

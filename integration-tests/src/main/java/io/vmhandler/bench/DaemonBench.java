@@ -5,6 +5,8 @@ import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.cli.demo.EmbeddedApiServer;
 import io.vmhandler.core.watch.VmiResources;
+import io.vmhandler.proc.ProcFs;
+import io.vmhandler.proc.ProcStat;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
@@ -236,18 +238,13 @@ public final class DaemonBench {
     }
 
     private static long cpuMs(long pid) throws Exception {
-        String stat = Files.readString(Path.of("/proc/" + pid + "/stat"));
-        String[] f = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        // fields 14 and 15 of proc(5), utime and stime, in clock ticks (USER_HZ = 100 on Linux)
-        return (Long.parseLong(f[11]) + Long.parseLong(f[12])) * 10;
+        ProcStat stat = ProcFs.host().stat((int) pid);
+        // utime and stime are in clock ticks (USER_HZ = 100 on Linux)
+        return (stat.utime() + stat.stime()) * 10;
     }
 
     private static long rssMiB(long pid) throws Exception {
-        for (String line : Files.readAllLines(Path.of("/proc/" + pid + "/status"))) {
-            if (line.startsWith("VmRSS:")) {
-                return Long.parseLong(line.replaceAll("\\D", "")) / 1024;
-            }
-        }
-        return -1;
+        return ProcFs.host().status((int) pid).field("VmRSS").map(v -> Long.parseLong(v.replaceAll("\\D", "")) / 1024)
+                .orElse(-1L);
     }
 }

@@ -5,6 +5,7 @@ import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.grpc.client.LauncherClient;
 import io.vmhandler.grpc.v1.PrepareNetworkResponse;
 import io.vmhandler.grpc.v1.ReleaseResponse;
+import io.vmhandler.proc.ProcFs;
 import java.io.IOException;
 import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
@@ -13,7 +14,6 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.UUID;
-import java.util.stream.Stream;
 
 /**
  * Soak of the launcher API (issue 8 item 4): {@code cycles} PrepareNetwork/Release cycles spread over
@@ -191,10 +191,7 @@ public final class SoakBench {
     }
 
     private static Figures measure(List<Pod> pods) throws Exception {
-        long fds;
-        try (Stream<Path> s = Files.list(Path.of("/proc/self/fd"))) {
-            fds = s.count();
-        }
+        long fds = ProcFs.host().fds((int) ProcessHandle.current().pid()).size();
         System.gc();
         System.gc();
         long heap = ManagementFactory.getMemoryMXBean().getHeapMemoryUsage().getUsed();

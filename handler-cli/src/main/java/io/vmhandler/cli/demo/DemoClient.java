@@ -1,6 +1,7 @@
 package io.vmhandler.cli.demo;
 
 import io.vmhandler.cli.Main;
+import io.vmhandler.proc.ProcFs;
 import java.io.IOException;
 import java.io.PrintStream;
 import java.net.URI;
@@ -22,6 +23,8 @@ import java.util.stream.Stream;
  * unprivileged process cannot read the build's classpath under /root, so it gets a world-readable copy.
  */
 public final class DemoClient {
+    /** The demo runs on the host it demonstrates: its QEMU is read under /proc. */
+    private static final ProcFs PROC = ProcFs.host();
     private final DemoPod pod;
     private final Path socket;
     private final Path classpath;
@@ -112,31 +115,35 @@ public final class DemoClient {
     }
 
     private static int tunFds(long pid) {
-        try (Stream<Path> s = Files.list(Path.of("/proc/" + pid + "/fdinfo"))) {
-            return (int) s.filter(f -> {
-                try {
-                    return Files.readString(f).contains("iff:\ttap0");
-                } catch (IOException e) {
-                    return false;
+        int count = 0;
+        try {
+            for (int fd : PROC.fds((int) pid)) {
+                if ("tap0".equals(PROC.fdinfo((int) pid, fd).get("iff"))) {
+                    count++;
                 }
-            }).count();
+            }
         } catch (IOException e) {
             return 0;
         }
+        return count;
     }
 
     private static int vcpuThreads(long pid) {
-        try (Stream<Path> s = Files.list(Path.of("/proc/" + pid + "/task"))) {
-            return (int) s.filter(t -> {
+        int count = 0;
+        try {
+            for (int tid : PROC.tasks((int) pid)) {
                 try {
-                    return Files.readString(t.resolve("comm")).startsWith("CPU ");
-                } catch (IOException e) {
-                    return false;
+                    if (PROC.taskComm((int) pid, tid).startsWith("CPU ")) {
+                        count++;
+                    }
+                } catch (IOException gone) {
+                    // the thread exited while we listed
                 }
-            }).count();
+            }
         } catch (IOException e) {
             return 0;
         }
+        return count;
     }
 
     /** Prints the per-operation and per-VMI series from the daemon's /metrics. */

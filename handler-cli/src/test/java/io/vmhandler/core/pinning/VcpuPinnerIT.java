@@ -194,7 +194,7 @@ class VcpuPinnerIT {
         assertThat(r.skipped()).filteredOn(Skip::vcpu).extracting(Skip::reason).containsOnly(Skip.Reason.THREAD_GONE).hasSize(2);
         // and once it is gone, a fresh pin says so
         assertThatThrownBy(() -> pinner.pin(q.pid, "ns/gone", dedicated(2, false), null, null))
-                .hasMessageContaining("pid " + q.pid + " does not exist");
+                .hasMessageContaining("no process with pid " + q.pid);
     }
 
     @Test

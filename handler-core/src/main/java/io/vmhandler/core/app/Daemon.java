@@ -26,6 +26,7 @@ import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
 import io.vmhandler.core.pinning.VcpuPinner;
 import io.vmhandler.proc.PidNamespaces;
+import io.vmhandler.proc.ProcFs;
 import io.vmhandler.core.reconcile.KubeNotifier;
 import io.vmhandler.core.reconcile.VmiNotifier;
 import io.vmhandler.core.reconcile.VmiReconciler;
@@ -112,7 +113,7 @@ public final class Daemon implements AutoCloseable {
             EarlyStart early = EarlyStart.begin(config);
             stack.push(early);
             NativeSupport.ensureAvailable();
-            NodeFacts facts = new NodeProbe(Path.of("/")).probe();
+            NodeFacts facts = new NodeProbe(Path.of("/"), new ProcFs(config.procRoot())).probe();
             log.atInfo().addKeyValue("node", config.node()).addKeyValue("kernel", facts.kernel())
                     .addKeyValue("cgroups", facts.cgroupMode()).addKeyValue("selinux", facts.selinuxMode())
                     .addKeyValue("capabilities", facts.capabilities().stream()
@@ -139,7 +140,7 @@ public final class Daemon implements AutoCloseable {
             stack.push(netns);
             CgroupManager cgroups = CgroupManagers.detect(config.cgroupRoot(), config.procRoot());
             CallerResolver resolver = new CallerResolver(config.procRoot(), new CgroupPodResolver(cgroups), directory);
-            MemlockApplier applier = new MemlockApplier();
+            MemlockApplier applier = new MemlockApplier(config.procRoot());
             LauncherMemlock memlock = new LauncherMemlock(resolver, new VmiMemlockMapper(
                     VmiMemlockMapper.KubevirtDevices.NONE, System.getProperty("os.arch")), new MemlockFormula(), applier,
                     config.defaultLibvirtVersion());

@@ -49,9 +49,7 @@ public final class LauncherMemlock {
         MemlockResult r = compute(ctx.vmi(), version);
         long limit = r.unlimited() ? LinuxConstants.RLIM_INFINITY : r.bytes();
         try (ProcessRef target = resolver.target(ctx, nsPid)) {
-            target.verifyUnchanged();
-            MemlockApplier.Applied a = applier.apply(target.pid(), limit);
-            target.verifyUnchanged();
+            MemlockApplier.Applied a = applier.apply(target, limit);
             log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pid", target.pid())
                     .addKeyValue("branch", r.branch().label()).addKeyValue("bytes", r.plain())
                     .log("memlock of {} for pid {}: {} ({}, libvirt {})", ctx.vmi().key(), target.pid(), r.plain(),

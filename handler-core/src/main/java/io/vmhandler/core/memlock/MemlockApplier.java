@@ -6,6 +6,10 @@ import io.vmhandler.nativeio.LinuxConstants;
 import io.vmhandler.nativeio.RLimit;
 import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.nativeio.Syscalls;
+import io.vmhandler.proc.ProcFs;
+import io.vmhandler.proc.ProcStatus;
+import io.vmhandler.proc.ProcessGoneException;
+import io.vmhandler.proc.ProcessRef;
 import java.io.IOException;
 import java.nio.file.Path;
 import jnr.constants.platform.Errno;
@@ -19,26 +23,33 @@ import org.slf4j.LoggerFactory;
  *
  * <p>The limit is in the encoding of {@link MemlockResult#bytes()}: {@code 0} leaves the limit as
  * it is (libvirt computed "no limit"), {@link LinuxConstants#RLIM_INFINITY} sets unlimited. The
- * limit is read back from {@code /proc/PID/limits} and must match, and the process's start time
- * must be the same before and after, so a pid reused meanwhile is reported. A refusal (EPERM) is a
- * {@link MemlockRefusedException} that says whether we lack CAP_SYS_RESOURCE, or the target is a
- * process of another uid, or both.
+ * limit is read back from {@code /proc/PID/limits} and must match. The target is a
+ * {@link ProcessRef}, the one pid-reuse guard: alive by its pidfd right before prlimit, and
+ * unchanged (one stat read, then the pidfd) right after, so a pid reused meanwhile is reported. A
+ * refusal (EPERM) is a {@link MemlockRefusedException} that says whether we lack CAP_SYS_RESOURCE,
+ * or the target is a process of another uid, or both.
  *
- * <p>Thread-safe (stateless); every call blocks on a few syscalls and /proc reads.
+ * <p>Thread-safe (stateless); every call blocks on a few syscalls and /proc reads. Two calls on the
+ * same process at once both call prlimit; the later one's limit stays, and each reads back what it
+ * sees, so one of them may report a mismatch.
  */
 public final class MemlockApplier {
     private static final Logger log = LoggerFactory.getLogger(MemlockApplier.class);
     /** CAP_SYS_RESOURCE, linux/capability.h. */
     static final int CAP_SYS_RESOURCE = 24;
 
-    private final ProcFacts proc;
+    private final ProcFs proc;
 
     public MemlockApplier() {
-        this(Path.of("/proc"));
+        this(ProcFs.host());
     }
 
-    MemlockApplier(Path proc) {
-        this.proc = new ProcFacts(proc);
+    public MemlockApplier(Path procRoot) {
+        this(new ProcFs(procRoot));
+    }
+
+    public MemlockApplier(ProcFs proc) {
+        this.proc = proc;
     }
 
     /**
@@ -58,14 +69,25 @@ public final class MemlockApplier {
         }
     }
 
+    /** Pins {@code pid} down with a {@link ProcessRef} and applies the limit to it. */
     public Applied apply(int pid, long limit) throws IOException {
         if (pid <= 0) {
             throw new IllegalArgumentException("pid must be a positive process id, got " + pid);
         }
-        if (limit < 0 && limit != LinuxConstants.RLIM_INFINITY) {
-            throw new IllegalArgumentException("the limit must be 0 (leave as is), a byte count or unlimited, got " + limit);
+        checkLimit(limit);
+        try (ProcessRef target = ProcessRef.open(proc, pid)) {
+            return apply(target, limit);
         }
-        long started = proc.startTime(pid);
+    }
+
+    /**
+     * Sets soft = hard = {@code limit} on the target. Reads /proc/PID/stat once (the check after
+     * prlimit); the check before is the pidfd alone.
+     */
+    public Applied apply(ProcessRef target, long limit) throws IOException {
+        checkLimit(limit);
+        int pid = target.pid();
+        target.requireAlive();
         RLimit before = current(pid);
         if (limit == 0) {
             log.atInfo().addKeyValue("pid", pid).addKeyValue("limit", before.toString())
@@ -78,15 +100,14 @@ public final class MemlockApplier {
             if (e.errno() == Errno.EPERM) {
                 throw refused(pid, limit, before, e);
             }
-            if (e.errno() == Errno.ESRCH) {
-                throw new io.vmhandler.proc.ProcessGoneException(pid);
-            }
-            throw e;
+            throw ProcessGoneException.ifGone(e, pid);
         }
-        RLimit after = proc.memlock(pid);
-        if (proc.startTime(pid) != started) {
-            throw new IOException("pid " + pid + " exited and its pid was reused while RLIMIT_MEMLOCK was being set to "
-                    + RLimit.format(limit) + "; the new process may have received that limit");
+        RLimit after = proc.limits(pid).memlock();
+        try {
+            target.verifyUnchanged();
+        } catch (ProcessGoneException e) {
+            throw new ProcessGoneException(pid, "pid " + pid + " exited while RLIMIT_MEMLOCK was being set to "
+                    + RLimit.format(limit) + "; if its pid was reused, the new process may have received that limit");
         }
         if (after.soft() != limit || after.hard() != limit) {
             throw new IOException("RLIMIT_MEMLOCK of pid " + pid + " reads back as " + after + " from /proc/" + pid
@@ -97,18 +118,21 @@ public final class MemlockApplier {
         return new Applied(pid, limit, before, after);
     }
 
+    private static void checkLimit(long limit) {
+        if (limit < 0 && limit != LinuxConstants.RLIM_INFINITY) {
+            throw new IllegalArgumentException("the limit must be 0 (leave as is), a byte count or unlimited, got " + limit);
+        }
+    }
+
     /** prlimit read; reading another uid's limit needs CAP_SYS_RESOURCE, so fall back to /proc. */
     private RLimit current(int pid) throws IOException {
         try {
             return Syscalls.getRlimit(pid, LinuxConstants.RLIMIT_MEMLOCK);
         } catch (SyscallException e) {
             if (e.errno() == Errno.EPERM) {
-                return proc.memlock(pid);
+                return proc.limits(pid).memlock();
             }
-            if (e.errno() == Errno.ESRCH) {
-                throw new io.vmhandler.proc.ProcessGoneException(pid);
-            }
-            throw e;
+            throw ProcessGoneException.ifGone(e, pid);
         }
     }
 
@@ -125,13 +149,16 @@ public final class MemlockApplier {
         String creds;
         boolean otherUid;
         try {
-            cap = (proc.capEff("thread-self") >>> CAP_SYS_RESOURCE & 1) == 1;
-            long[] tu = proc.ids(Integer.toString(pid), "Uid:");
-            long[] tg = proc.ids(Integer.toString(pid), "Gid:");
-            long ou = proc.ids("self", "Uid:")[0];
-            long og = proc.ids("self", "Gid:")[0];
-            otherUid = !(tu[0] == ou && tu[1] == ou && tu[2] == ou && tg[0] == og && tg[1] == og && tg[2] == og);
-            creds = "it runs as uid " + tu[0] + " (effective " + tu[1] + ") gid " + tg[0] + ", we run as uid " + ou + " gid " + og;
+            cap = (proc.threadSelfStatus().capEff() >>> CAP_SYS_RESOURCE & 1) == 1;
+            ProcStatus target = proc.status(pid);
+            ProcStatus.Ids tu = target.uids();
+            ProcStatus.Ids tg = target.gids();
+            ProcStatus self = proc.selfStatus();
+            long ou = self.uids().real();
+            long og = self.gids().real();
+            otherUid = !(tu.allRealEffectiveSaved(ou) && tg.allRealEffectiveSaved(og));
+            creds = "it runs as uid " + tu.real() + " (effective " + tu.effective() + ") gid " + tg.real()
+                    + ", we run as uid " + ou + " gid " + og;
         } catch (IOException io) {
             return new MemlockRefusedException("setting RLIMIT_MEMLOCK of pid " + pid + " to " + to + " was refused, and"
                     + " its credentials could not be read (" + io.getMessage() + ") [" + e.getMessage() + "]",

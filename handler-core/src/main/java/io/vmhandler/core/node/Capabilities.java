@@ -3,7 +3,7 @@ package io.vmhandler.core.node;
 import java.util.ArrayList;
 import java.util.List;
 
-/** Linux capability bits and their names (linux/capability.h), to read CapEff from /proc/PID/status. */
+/** Linux capability bits and their names (linux/capability.h), to name the bits of a CapEff mask. */
 public final class Capabilities {
     private Capabilities() {}
 
@@ -20,11 +20,6 @@ public final class Capabilities {
 
     public static String name(int bit) {
         return bit < NAMES.length ? NAMES[bit] : "CAP_" + bit;
-    }
-
-    /** Parses the hex mask of a "CapEff:" line. */
-    public static long parseMask(String hex) {
-        return Long.parseUnsignedLong(hex.trim(), 16);
     }
 
     public static List<String> names(long mask) {

@@ -8,6 +8,7 @@ import static io.vmhandler.nativeio.LinuxConstants.CAP_SYS_RESOURCE;
 import io.vmhandler.cgroups.CgroupMode;
 import io.vmhandler.core.node.NodeFacts.CapabilityCheck;
 import io.vmhandler.nativeio.NativeSupport;
+import io.vmhandler.proc.ProcFs;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -20,15 +21,19 @@ import java.util.List;
  */
 public final class NodeProbe {
     private final Path root;
-    private final Path selfStatus;
+    private final ProcFs proc;
 
     public NodeProbe(Path root) {
-        this(root, Path.of("/proc/self/status"));
+        this(root, ProcFs.host());
     }
 
-    NodeProbe(Path root, Path selfStatus) {
+    /**
+     * @param root the host's root, whose files describe the node
+     * @param proc this process's procfs, whose {@code self/status} gives the daemon's own capabilities
+     */
+    public NodeProbe(Path root, ProcFs proc) {
         this.root = root;
-        this.selfStatus = selfStatus;
+        this.proc = proc;
     }
 
     public NodeFacts probe() {
@@ -37,7 +42,7 @@ public final class NodeProbe {
         boolean kvm = Files.exists(root.resolve("dev/kvm"));
         String cgroup;
         try {
-            cgroup = CgroupMode.detect(root.resolve("proc/1/mountinfo")).label();
+            cgroup = CgroupMode.detect(new ProcFs(root.resolve("proc")), 1).label();
         } catch (IOException e) {
             cgroup = "unknown (" + e.getMessage() + ")";
         }
@@ -94,15 +99,10 @@ public final class NodeProbe {
 
     private long effectiveCaps() {
         try {
-            for (String line : Files.readAllLines(selfStatus)) {
-                if (line.startsWith("CapEff:")) {
-                    return Capabilities.parseMask(line.substring("CapEff:".length()));
-                }
-            }
-        } catch (IOException | NumberFormatException e) {
+            return proc.selfStatus().capEff();
+        } catch (IOException e) {
             return 0;
         }
-        return 0;
     }
 
     private String read(String rel, String fallback) {

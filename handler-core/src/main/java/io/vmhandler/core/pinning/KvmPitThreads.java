@@ -1,14 +1,12 @@
 package io.vmhandler.core.pinning;
 
-import io.vmhandler.proc.ProcessInfo;
+import io.vmhandler.proc.ProcFs;
+import io.vmhandler.proc.ProcStat;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Comparator;
 import java.util.List;
-import java.util.Optional;
 
 /**
  * Finds the kvm-pit kernel thread of a QEMU process, which the pinner gives vCPU 0's CPUs as KubeVirt's
@@ -24,7 +22,7 @@ import java.util.Optional;
  * that creator is the one creator still waiting for a thread. Two VMs of the same number starting
  * within the same moment cannot be told apart: both are reported ambiguous and neither thread is touched.
  *
- * <p>Stateless; reads /proc only: a stat and a status read per process, and the fd links of those
+ * <p>Stateless; reads /proc only, through handler-proc's {@link ProcFs}: a stat and a status read per process, and the fd links of those
  * carrying the number; tens of ms on a node with a thousand processes, once per pin.
  */
 public final class KvmPitThreads {
@@ -41,36 +39,37 @@ public final class KvmPitThreads {
         record None(String why, boolean ambiguous) implements Lookup {}
     }
 
-    private final Path procRoot;
+    private final ProcFs proc;
+
+    public KvmPitThreads(ProcFs proc) {
+        this.proc = proc;
+    }
 
     public KvmPitThreads(Path procRoot) {
-        this.procRoot = procRoot;
+        this(new ProcFs(procRoot));
     }
 
     public Lookup find(int qemuPid) throws IOException {
-        ProcessInfo qemu = ProcessInfo.read(procRoot, qemuPid);
-        int nspid = innermostNspid(qemuPid);
+        ProcStat qemu = proc.stat(qemuPid);
+        int nspid = proc.status(qemuPid).innermostNspid();
         if (!holdsVm(qemuPid)) {
             return new Lookup.None("QEMU " + qemuPid + " holds no KVM VM (TCG): there is no in-kernel PIT", false);
         }
         String name = "kvm-pit/" + nspid;
         List<Event> events = new ArrayList<>();
-        try (DirectoryStream<Path> all = Files.newDirectoryStream(procRoot, p -> isPid(p.getFileName().toString()))) {
-            for (Path p : all) {
-                int pid = Integer.parseInt(p.getFileName().toString());
-                String stat;
-                try {
-                    stat = Files.readString(p.resolve("stat"));
-                } catch (IOException gone) {
-                    continue;
+        for (int pid : proc.pids()) {
+            ProcStat stat;
+            try {
+                stat = proc.stat(pid);
+            } catch (IOException gone) {
+                continue;
+            }
+            if (stat.ppid() == KTHREADD) {
+                if (stat.comm().equals(name)) {
+                    events.add(new Event(pid, stat.startTime(), false));
                 }
-                if (ppid(stat) == KTHREADD) {
-                    if (ProcessInfo.comm(stat).equals(name)) {
-                        events.add(new Event(pid, ProcessInfo.startTime(stat), false));
-                    }
-                } else if (pid == qemuPid || innermostNspidOrZero(pid) == nspid && holdsVm(pid)) {
-                    events.add(new Event(pid, ProcessInfo.startTime(stat), true));
-                }
+            } else if (pid == qemuPid || innermostNspidOrZero(pid) == nspid && holdsVm(pid)) {
+                events.add(new Event(pid, stat.startTime(), true));
             }
         }
         // creators before threads on equal start times: a thread is never older than its creator
@@ -97,38 +96,20 @@ public final class KvmPitThreads {
     /** A creator (process holding a VM fd) or a kvm-pit thread, by start time. */
     private record Event(int pid, long start, boolean creator) {}
 
-    private int innermostNspid(int pid) throws IOException {
-        int n = innermostNspidOrZero(pid);
-        if (n == 0) {
-            throw new IOException("no NSpid line in " + procRoot.resolve(pid + "/status"));
-        }
-        return n;
-    }
-
     private int innermostNspidOrZero(int pid) {
         try {
-            for (String line : Files.readAllLines(procRoot.resolve(pid + "/status"))) {
-                if (line.startsWith("NSpid:")) {
-                    String[] f = line.substring(6).trim().split("\\s+");
-                    return Integer.parseInt(f[f.length - 1]);
-                }
-            }
-        } catch (IOException | RuntimeException gone) {
+            return proc.status(pid).innermostNspid();
+        } catch (IOException gone) {
             return 0;
         }
-        return 0;
     }
 
     /** Whether the process holds a KVM VM: an fd that is the anon inode KVM_CREATE_VM returns. */
     private boolean holdsVm(int pid) {
-        try (DirectoryStream<Path> fds = Files.newDirectoryStream(procRoot.resolve(pid + "/fd"))) {
-            for (Path fd : fds) {
-                try {
-                    if (Files.readSymbolicLink(fd).toString().equals(KVM_VM_FD)) {
-                        return true;
-                    }
-                } catch (IOException closed) {
-                    // the fd was closed while we listed
+        try {
+            for (int fd : proc.fds(pid)) {
+                if (proc.fdTarget(pid, fd).filter(KVM_VM_FD::equals).isPresent()) {
+                    return true;
                 }
             }
         } catch (IOException gone) {
@@ -137,29 +118,12 @@ public final class KvmPitThreads {
         return false;
     }
 
-    private static boolean isPid(String name) {
-        if (name.isEmpty()) {
-            return false;
-        }
-        for (int i = 0; i < name.length(); i++) {
-            if (!Character.isDigit(name.charAt(i))) {
-                return false;
-            }
-        }
-        return true;
-    }
-
-    private static int ppid(String stat) {
-        String[] rest = stat.substring(stat.lastIndexOf(')') + 2).split(" ");
-        return Integer.parseInt(rest[1]);
-    }
-
     /** Whether the thread is still the one found (same tid, same start time). */
     public boolean same(Lookup.Found f) {
         try {
-            String stat = Files.readString(procRoot.resolve(f.tid() + "/stat"));
-            return ppid(stat) == KTHREADD && ProcessInfo.startTime(stat) == f.startTime();
-        } catch (IOException | RuntimeException gone) {
+            ProcStat stat = proc.stat(f.tid());
+            return stat.ppid() == KTHREADD && stat.startTime() == f.startTime();
+        } catch (IOException gone) {
             return false;
         }
     }

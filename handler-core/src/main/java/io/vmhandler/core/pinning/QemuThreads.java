@@ -1,13 +1,8 @@
 package io.vmhandler.core.pinning;
 
-import io.vmhandler.nativeio.Fd;
-import io.vmhandler.nativeio.LinuxConstants;
-import io.vmhandler.nativeio.SyscallException;
-import io.vmhandler.nativeio.Syscalls;
+import io.vmhandler.proc.ProcFs;
+import io.vmhandler.proc.ProcessGoneException;
 import java.io.IOException;
-import java.nio.file.DirectoryStream;
-import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.HashSet;
@@ -17,7 +12,6 @@ import java.util.Set;
 import java.util.TreeMap;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
-import jnr.constants.platform.Errno;
 
 /**
  * A snapshot of a QEMU process's threads, from procfs. vCPU threads are the ones QEMU names
@@ -59,10 +53,14 @@ public final class QemuThreads {
         }
     }
 
-    private final Path procRoot;
+    private final ProcFs proc;
+
+    public QemuThreads(ProcFs proc) {
+        this.proc = proc;
+    }
 
     public QemuThreads(Path procRoot) {
-        this.procRoot = procRoot;
+        this(new ProcFs(procRoot));
     }
 
     /** Finds the vCPU threads by name. Blocks on procfs reads only. */
@@ -111,8 +109,8 @@ public final class QemuThreads {
     /** The start time of one task now, or empty when it is gone. */
     public Optional<Long> startTime(int pid, int tid) {
         try {
-            return Optional.of(parseStart(read(taskDir(pid, tid).resolve("stat")), pid, tid));
-        } catch (IOException e) {
+            return Optional.of(proc.taskStat(pid, tid).startTime());
+        } catch (IOException | IllegalArgumentException e) {
             return Optional.empty();
         }
     }
@@ -131,67 +129,19 @@ public final class QemuThreads {
         if (pid <= 0) {
             throw new IllegalArgumentException("pid must be positive, got " + pid);
         }
-        try {
-            return parseStart(read(procRoot.resolve(Integer.toString(pid)).resolve("stat")), pid, pid);
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(e.getFile(), null, "pid " + pid + " does not exist");
-        }
+        return proc.stat(pid).startTime();
     }
 
+    /** Every task with its name and start time; a thread that exits while listed has nothing left to pin. */
     private List<Task> tasks(int pid) throws IOException {
         List<Task> out = new ArrayList<>();
-        Path dir = procRoot.resolve(Integer.toString(pid)).resolve("task");
-        try (DirectoryStream<Path> ds = Files.newDirectoryStream(dir)) {
-            for (Path p : ds) {
-                int tid = Integer.parseInt(p.getFileName().toString());
-                try {
-                    String comm = read(p.resolve("comm")).strip();
-                    long start = parseStart(read(p.resolve("stat")), pid, tid);
-                    out.add(new Task(tid, comm, start));
-                } catch (NoSuchFileException e) {
-                    // the thread exited while we listed: it has nothing left to pin
-                }
+        for (int tid : proc.tasks(pid)) {
+            try {
+                out.add(new Task(tid, proc.taskComm(pid, tid), proc.taskStat(pid, tid).startTime()));
+            } catch (ProcessGoneException e) {
+                // the thread exited while we listed
             }
-        } catch (NoSuchFileException e) {
-            throw new NoSuchFileException(dir.toString(), null, "pid " + pid + " does not exist");
         }
-        out.sort((a, b) -> Integer.compare(a.tid(), b.tid()));
         return out;
-    }
-
-    /**
-     * Reads a small procfs file with open/read/close: about a third of what Files.readString costs
-     * per file, which matters when a 64-vCPU QEMU has ~200 such files to read per pin.
-     */
-    private static String read(Path file) throws IOException {
-        try (Fd fd = Syscalls.open(file.toString(), LinuxConstants.O_RDONLY)) {
-            return Syscalls.readAll(fd);
-        } catch (SyscallException e) {
-            if (e.errno() == Errno.ENOENT || e.errno() == Errno.ESRCH) {
-                throw new NoSuchFileException(file.toString());
-            }
-            throw e;
-        }
-    }
-
-    private Path taskDir(int pid, int tid) {
-        return procRoot.resolve(Integer.toString(pid)).resolve("task").resolve(Integer.toString(tid));
-    }
-
-    /**
-     * Field 22 (starttime) of a stat line. The comm in field 2 may hold spaces and ')', so fields
-     * are counted from the last ')' (proc(5)).
-     */
-    static long parseStart(String stat, int pid, int tid) throws IOException {
-        int close = stat.lastIndexOf(')');
-        String[] f = close < 0 ? new String[0] : stat.substring(close + 2).trim().split(" ");
-        if (f.length < 20) {
-            throw new IOException("/proc/" + pid + "/task/" + tid + "/stat: cannot find field 22 in '" + stat.strip() + "'");
-        }
-        try {
-            return Long.parseLong(f[19]);
-        } catch (NumberFormatException e) {
-            throw new IOException("/proc/" + pid + "/task/" + tid + "/stat: field 22 is '" + f[19] + "'");
-        }
     }
 }

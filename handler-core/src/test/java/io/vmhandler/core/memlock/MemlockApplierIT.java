@@ -6,10 +6,14 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 import io.vmhandler.core.memlock.MemlockRefusedException.Reason;
 import io.vmhandler.nativeio.LinuxConstants;
 import io.vmhandler.nativeio.RLimit;
+import io.vmhandler.proc.ProcFs;
+import io.vmhandler.proc.ProcessRef;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.BeforeEach;
@@ -36,7 +40,7 @@ class MemlockApplierIT {
     @BeforeEach
     void setUp() throws Exception {
         Root.require();
-        capSysResource = (new ProcFacts(Path.of("/proc")).capEff("thread-self") >>> 24 & 1) == 1;
+        capSysResource = (ProcFs.host().threadSelfStatus().capEff() >>> 24 & 1) == 1;
         ours = procLimits("self");
     }
 
@@ -149,5 +153,33 @@ class MemlockApplierIT {
         assertThatThrownBy(() -> applier.apply(pid, MIB)).hasMessage("no process with pid " + pid);
         assertThatThrownBy(() -> applier.apply(-3, MIB)).hasMessageContaining("pid must be a positive process id");
         assertThatThrownBy(() -> applier.apply(1, -7)).hasMessageContaining("the limit must be 0");
+    }
+
+    /**
+     * SetMemoryLock's sequence (LauncherMemlock: a ProcessRef on the target, then apply) reads the
+     * target's /proc/PID/stat twice in all: once when the ref is opened, once after prlimit. Before
+     * handler-proc it was five (two stacked guards, each reading before and after).
+     */
+    @Test
+    void oneSetMemoryLockReadsTheTargetsStatTwice() throws Exception {
+        int pid = sleeper();
+        List<Path> reads = new ArrayList<>();
+        ProcFs counting = new ProcFs(Path.of("/proc")) {
+            @Override
+            protected String readFile(Path file) throws java.io.IOException {
+                synchronized (reads) {
+                    reads.add(file);
+                }
+                return super.readFile(file);
+            }
+        };
+        MemlockApplier a = new MemlockApplier(counting);
+        try (ProcessRef target = ProcessRef.open(counting, pid)) {
+            a.apply(target, 2 * MIB);
+        }
+        Path stat = Path.of("/proc", Integer.toString(pid), "stat");
+        assertThat(reads).filteredOn(stat::equals).hasSize(2);
+        assertThat(reads).filteredOn(Path.of("/proc", Integer.toString(pid), "limits")::equals).hasSize(1);
+        assertThat(procLimits(Integer.toString(pid))).isEqualTo(RLimit.of(2 * MIB));
     }
 }

@@ -219,7 +219,13 @@ final class SocketFile {
         return PosixFilePermissions.fromString(s.toString());
     }
 
-    /** The effective uid, from /proc/self/status ("Uid: real effective saved fs"). */
+    /**
+     * The effective uid, from /proc/self/status ("Uid: real effective saved fs"). The one /proc read
+     * outside handler-proc: handler-grpc depends on neither handler-proc nor handler-native (launchers
+     * take it alone for LauncherClient), and this is the server's own uid, not another process's.
+     * The owner of /proc/self is no substitute: it turns to root when the process is not dumpable
+     * (proc(5)), e.g. a daemon started from a binary with file capabilities.
+     */
     static int effectiveUid() throws IOException {
         for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
             if (line.startsWith("Uid:")) {
