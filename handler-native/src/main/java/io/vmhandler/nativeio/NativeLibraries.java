@@ -56,7 +56,7 @@ public final class NativeLibraries {
             } catch (LinkageError | RuntimeException e) {
                 // UnsatisfiedLinkError for a missing file or symbol; NoClassDefFoundError or
                 // ExceptionInInitializerError when the jffi native jar itself is missing
-                if (last != null) {
+                if (last != null && last != e) { // addSuppressed(self) would throw
                     e.addSuppressed(last);
                 }
                 last = e;
