@@ -43,7 +43,7 @@ class DoctorCommandIT {
 
     @Test
     void onThisMachineKindItSeesHybridCgroupsNoSelinuxAndNoCapSysResource() throws Exception {
-        // The acceptance: these are the facts of the java-maven machine kind (REAL-PEERS.md §0).
+        // The acceptance: these are the facts of the java-maven machine kind (docs/test-host.md §0).
         Root.require();
         String json = CliRun.of("doctor", "--json").out();
         org.junit.jupiter.api.Assumptions.assumeTrue(Files.isDirectory(Path.of("/sys/fs/cgroup/unified")),

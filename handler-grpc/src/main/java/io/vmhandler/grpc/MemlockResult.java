@@ -4,7 +4,7 @@ import java.util.List;
 import java.util.Objects;
 
 /**
- * What SetMemoryLock computed and applied (see MEMLOCK.md for libvirt's formula).
+ * What SetMemoryLock computed and applied (see docs/memlock.md for libvirt's formula).
  *
  * @param pid the process the limit was applied to, as named in the request (caller's pid namespace)
  * @param applied false when the formula yields "no limit" ({@link Branch#NONE}) and nothing was changed

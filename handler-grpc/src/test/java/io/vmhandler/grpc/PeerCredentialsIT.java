@@ -66,8 +66,8 @@ class PeerCredentialsIT {
     }
 
     /**
-     * The test classpath copied where uid 65534 can read it: /root/.m2 is not readable for it (STACK.md
-     * pitfall 20). Failsafe runs tests through a manifest-only jar, so its Class-Path is read too.
+     * The test classpath copied where uid 65534 can read it: /root/.m2 is not readable for it (docs/build.md
+     * §11). Failsafe runs tests through a manifest-only jar, so its Class-Path is read too.
      */
     private static String copyClasspath(Path dir) throws IOException {
         Files.createDirectories(dir);

@@ -28,7 +28,7 @@ import org.junit.jupiter.api.io.TempDir;
 
 /**
  * Where and how the socket file is created, checked on the host with stat(1) (KubeVirt's symlink CVEs,
- * ANCHORS.md section 6). {@link FakeLauncherBackend} stands in for handler-core's backend.
+ * docs/anchors.md §6). {@link FakeLauncherBackend} stands in for handler-core's backend.
  */
 class SocketPlacementIT {
     @TempDir

@@ -13,8 +13,8 @@ public record LibvirtVersion(int major, int minor, int micro) implements Compara
     /**
      * Used when the launcher reported no version. Any release of 9.8 or later selects the newest
      * rules; for a KubeVirt VMI every release from 8.7 on gives the same number, because KubeVirt
-     * never creates the NVMe disks and vDPA devices those releases count differently (MEMLOCK.md
-     * §3, §5.2).
+     * never creates the NVMe disks and vDPA devices those releases count differently (docs/memlock.md
+     * §7.1, §7.4).
      */
     public static final LibvirtVersion DEFAULT = new LibvirtVersion(10, 0, 0);
 

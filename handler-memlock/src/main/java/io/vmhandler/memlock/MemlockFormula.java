@@ -8,7 +8,7 @@ import java.util.List;
  * libvirt's {@code qemuDomainGetMemLockLimitBytes} (src/qemu/qemu_domain.c), for each of its forms
  * ({@link MemlockRules}). The branches are tried in libvirt's order: hard_limit, locked, PPC64 with
  * KVM, then the device factor. All arithmetic is in KiB and integer, as in libvirt; the result is
- * {@code memKB << 10} bytes. See MEMLOCK.md §1-§3 for the source lines.
+ * {@code memKB << 10} bytes. See docs/memlock.md §1 and §7.1 for the source lines.
  *
  * <p>Stateless and thread-safe; never blocks.
  */

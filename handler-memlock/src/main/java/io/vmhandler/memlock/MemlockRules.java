@@ -1,7 +1,7 @@
 package io.vmhandler.memlock;
 
 /**
- * The four forms {@code qemuDomainGetMemLockLimitBytes} has taken (MEMLOCK.md §3). The hard_limit,
+ * The four forms {@code qemuDomainGetMemLockLimitBytes} has taken (docs/memlock.md §7.1). The hard_limit,
  * locked and PPC64 branches are the same in all of them; they differ only in how devices are
  * counted off PPC64:
  * <ul>

@@ -10,7 +10,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * Every branch of qemuDomainGetMemLockLimitBytes and every difference between its four forms, with
- * numbers derived by hand from MEMLOCK.md §1-§3 (all sizes in KiB; 1 GiB = 1048576 KiB; the result
+ * numbers derived by hand from docs/memlock.md §1 and §7.1 (all sizes in KiB; 1 GiB = 1048576 KiB; the result
  * is KiB x 1024 bytes). Where libvirt's own tests/qemumemlocktest.c has the same case, its expected
  * value is named.
  */

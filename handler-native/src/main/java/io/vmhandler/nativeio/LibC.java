@@ -15,8 +15,8 @@ import jnr.ffi.types.ssize_t;
  *
  * <p>ioctl(2) is variadic in C. It is declared here with fixed arguments: on x86-64 SysV a fixed
  * call of a variadic function with integer/pointer arguments is ABI-identical (the callee only
- * reads %al to decide whether to spill vector registers), and this exact declaration was proven
- * on this machine kind (STACK.md §3).
+ * reads %al to decide whether to spill vector registers), and every tap handler-net makes goes
+ * through this declaration (IoctlTapDevicesIT creates real taps with it).
  *
  * <p>It is public only because jnr-ffi generates its implementation in another class loader, which
  * cannot implement a package-private interface. Treat it as internal.

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * ("home") netns open, and for every task does: setns(target), run, setns(home) in finally. A worker
  * whose restore fails is retired and never runs another task; a fresh one replaces it (the
  * behaviour of CNI's {@code ns.Do}). Keeping the home fd open makes the round trip about 3 µs instead
- * of about 18 µs (REAL-PEERS.md A4).
+ * of about 18 µs (docs/test-host.md A4).
  *
  * <p>Threading: {@link #run} blocks the caller until the task has finished and the worker is back
  * home. Tasks run serially per worker, in parallel across workers.

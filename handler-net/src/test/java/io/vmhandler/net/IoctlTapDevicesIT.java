@@ -132,7 +132,7 @@ class IoctlTapDevicesIT {
 
     @Test
     void aTapWithNoOwnerIsNeverAdopted() throws Exception {
-        // ownerless taps can be attached by any uid (REAL-PEERS.md B1 hazard)
+        // ownerless taps can be attached by any uid (docs/test-host.md B1, "Hazard")
         Cmd.run("ip", "-n", nsName, "tuntap", "add", "dev", "tap0", "mode", "tap", "vnet_hdr").ok();
         assertThatThrownBy(() -> taps.create(ns, new TapSpec("tap0", 1, 107, 107, null)))
                 .hasMessageContaining("owner: want 107, found unset")

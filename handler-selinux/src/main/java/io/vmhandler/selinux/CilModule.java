@@ -12,7 +12,7 @@ import java.util.regex.Pattern;
 
 /**
  * A CIL policy module: its name (libsemanage takes it from the file name) and its exact bytes.
- * {@link #checksum()} is what libsemanage reports for it: the sha256 of the CIL (SELINUX.md §4).
+ * {@link #checksum()} is what libsemanage reports for it: the sha256 of the CIL (docs/selinux.md §8.3).
  */
 public final class CilModule {
     /** Module names become file names in the store: keep them to a safe alphabet. */

@@ -6,7 +6,7 @@ import java.util.List;
  * The rules a launcher domain needs beyond what every container gets, written for a given domain
  * type. They decide whether the module is needed at all (does the host's {@code container_t}
  * already have them?) and are asserted after every build (CIL drops a whole {@code optional} block
- * silently when one name in it is unknown, so a compile alone proves nothing; SELINUX.md §3.2).
+ * silently when one name in it is unknown, so a compile alone proves nothing; docs/selinux.md §8.2).
  */
 public final class LauncherRules {
     private LauncherRules() {}

@@ -11,7 +11,7 @@ import java.nio.file.Path;
  * only when SELinux initialised at boot (disabled at boot, or at runtime on old kernels, unregisters
  * it). That file is the same in every mount namespace. The mode comes from the host's selinuxfs
  * under the root ({@code /proc/1/root/sys/fs/selinux} from a pod: runtimes give containers a fresh
- * sysfs without it; SELINUX.md §5.1), the policy type from the root's {@code etc/selinux/config},
+ * sysfs without it; docs/selinux.md §8.4), the policy type from the root's {@code etc/selinux/config},
  * never from this container's own configuration.
  *
  * @param enforcing null when enabled but the host's selinuxfs is not visible from here

@@ -24,12 +24,12 @@ import java.util.concurrent.TimeUnit;
  * <ol>
  *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns path, i.e. the real API: open and check
  *       the netns, hand off to a netns worker, setns, rtnetlink checks, ioctls, persist, setns back;
- *   <li>raw ioctl: the bare syscall sequence of REAL-PEERS.md A1 (Q x {open, TUNSETIFF}, TUNSETOWNER,
+ *   <li>raw ioctl: the bare syscall sequence of docs/test-host.md A1 (Q x {open, TUNSETIFF}, TUNSETOWNER,
  *       TUNSETGROUP, TUNSETPERSIST, close), already inside the netns, no checks;
  *   <li>spawn: {@code ip -n NS tuntap add dev X mode tap [multi_queue] vnet_hdr user 107 group 107},
  *       one process per tap (the exec-based peers).
  * </ol>
- * Deletion is not timed (it is ~16 ms of kernel RCU work whoever does it, REAL-PEERS.md A1) and runs
+ * Deletion is not timed (it is ~16 ms of kernel RCU work whoever does it, docs/test-host.md A1) and runs
  * in parallel between rounds. Usage: {@code bin/bench-tap [iterations]} as root.
  */
 public final class TapBench {

@@ -85,7 +85,7 @@ final class FakePod {
 
     /**
      * The test's runtime classpath as jars in a world-readable directory: the unprivileged client
-     * cannot read /root/.m2 (STACK.md pitfall 20). Class directories are packed as they are copied.
+     * cannot read /root/.m2 (docs/build.md §11). Class directories are packed as they are copied.
      */
     static Path readableClasspath(HostCleanup cleanup) throws IOException {
         Path dir = Files.createTempDirectory("vmh-cp-");

@@ -11,7 +11,7 @@ import java.util.List;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
-/** What a running QEMU holds, read back from the kernel independently of vmhandler (REAL-PEERS.md B1). */
+/** What a running QEMU holds, read back from the kernel independently of vmhandler (docs/test-host.md B1). */
 final class QemuProbes {
     private static final Pattern QUEUES = Pattern.compile("numqueues (\\d+) numdisabled (\\d+)");
 

@@ -33,7 +33,7 @@ import org.snakeyaml.engine.v2.api.LoadSettings;
  *
  * <p>This machine has no CAP_SYS_RESOURCE even as root, so no hard RLIMIT_MEMLOCK can exceed 8 MiB. The
  * only branch of libvirt's formula that gives a value below that is {@code <memtune><hard_limit>} alone
- * (libvirt 9.0 then sets memlock := hard_limit in the forked child before exec, MEMLOCK.md §4.1), so the
+ * (libvirt 9.0 then sets memlock := hard_limit in the forked child before exec, docs/memlock.md §7.2), so the
  * domain carries a 6 MiB hard_limit. libvirt's cgroups are off (see {@link RealLibvirtd}), so libvirt does
  * not enforce it as a memory cgroup limit either.
  */
@@ -212,7 +212,7 @@ class RealLibvirtDomainIT {
 
     /**
      * Why each element: type kvm uses the pod's /dev/kvm (qemu = TCG where there is none); no {@code <cpu>},
-     * because host-passthrough aborts on this kvm-pvm (REAL-PEERS.md B3.2); no disk, USB controller or
+     * because host-passthrough aborts on this kvm-pvm (docs/test-host.md B3, point 2); no disk, USB controller or
      * balloon, nothing to boot; managed='no' makes libvirt use the existing tap instead of creating one;
      * driver qemu because this kernel has no vhost-net; queues must match the tap vmhandler made.
      */

@@ -17,7 +17,7 @@ import java.util.regex.Pattern;
  * {@link FakePod} the way a launcher pod's libvirt does: born in the pod's cpuset cgroup and netns, QEMU
  * as uid/gid 107. It runs in a private mount namespace where every path libvirt reads or writes is a bind
  * mount of a temp dir, so the host's config is never read or changed and concurrent runs never meet
- * (REAL-PEERS.md B2, B3). Everything it starts is registered with the given {@link HostCleanup}.
+ * (docs/test-host.md B2, B3). Everything it starts is registered with the given {@link HostCleanup}.
  */
 final class RealLibvirtd {
     static final String LIBVIRTD = "/usr/sbin/libvirtd";

@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  * {@code bin/vmhandler demo} runs the daemon against, and what the watch tests use.
  *
  * <p>What it is not: no authentication, no admission, no field selectors; resourceVersion is one
- * global counter; a status PATCH answers 202 (STACK.md section 5 lists what the mock honours).
+ * global counter; a status PATCH answers 202 (docs/build.md §8 lists what the mock honours).
  *
  * <p>{@link #restart()} stops the HTTP server, dropping every open watch, and starts a new one on
  * the same port over the same stored objects: an API server restart with etcd intact. As after a
@@ -54,7 +54,7 @@ import org.slf4j.LoggerFactory;
 public final class EmbeddedApiServer implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(EmbeddedApiServer.class);
     /**
-     * mockwebserver logs every request through java.util.logging at INFO (STACK.md section 5,
+     * mockwebserver logs every request through java.util.logging at INFO (docs/build.md §8,
      * point 6). Held strongly: JUL keeps loggers weakly, and a collected logger forgets its level.
      */
     private static final java.util.logging.Logger MOCK_JUL = java.util.logging.Logger.getLogger("io.fabric8.mockwebserver");
@@ -189,7 +189,7 @@ public final class EmbeddedApiServer implements AutoCloseable {
         if (client != null) {
             client.close();
         }
-        // https = false: no BouncyCastle certificate generation; loopback needs no TLS (STACK.md 5.5)
+        // https = false: no BouncyCastle certificate generation; loopback needs no TLS (docs/build.md §8, point 5)
         server = new KubernetesMockServer(new Context(Serialization.jsonMapper()), new MockWebServer(),
                 expectations, dispatcher, false);
         server.init(InetAddress.getLoopbackAddress(), wanted);

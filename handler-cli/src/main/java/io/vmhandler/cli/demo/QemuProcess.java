@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  *
  * <p>The host's /dev/net/tun is 0600 root here, as on most nodes; a pod gets a 0666 node from its
  * device plugin. So QEMU runs in a private mount namespace where a 0666 tun node is bind-mounted
- * over /dev/net/tun (REAL-PEERS.md B1). The host's device node is never changed.
+ * over /dev/net/tun (docs/test-host.md B1). The host's device node is never changed.
  *
  * <p>vCPUs are started paused ({@code -S}): the vCPU threads ({@code CPU n/TCG}, thanks to
  * debug-threads=on) exist, but burn no CPU on a 2-core node.

@@ -31,7 +31,7 @@ import org.testcontainers.utility.DockerImageName;
  * deploy/ on a real API server: K3s in a container. The manifests must be accepted as they are
  * (schema, admission, CEL type checks), RBAC must answer the way docs/deploy.md says, and the
  * node-restriction policy must refuse a write to another node. Needs a Docker engine and Docker
- * Hub; without Docker the class is reported as skipped (STACK.md section 8). No root needed:
+ * Hub; without Docker the class is reported as skipped (docs/build.md §9). No root needed:
  * it is an IT because it starts a container and takes about a minute.
  */
 @Testcontainers(disabledWithoutDocker = true)

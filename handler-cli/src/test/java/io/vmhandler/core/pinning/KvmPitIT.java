@@ -22,7 +22,7 @@ import org.junit.jupiter.api.extension.RegisterExtension;
  * The kvm-pit kernel thread of real QEMUs under KVM (this machine's kvm-pvm creates one per VM, named
  * {@code kvm-pit/<pid in the creator's pid namespace>}), pinned by {@link VcpuPinner} to vCPU 0's CPU as
  * KubeVirt's virt-handler does, read back with {@code taskset -p} and {@code chrt -p}. QEMU runs as root
- * here because the host's /dev/kvm is 0600 root (REAL-PEERS.md §0); the kernel thread is the same.
+ * here because the host's /dev/kvm is 0600 root (docs/test-host.md §0); the kernel thread is the same.
  */
 class KvmPitIT {
     private static final Path PROC = VcpuPinnerIT.PROC;

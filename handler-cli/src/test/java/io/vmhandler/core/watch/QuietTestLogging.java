@@ -9,9 +9,9 @@ import org.slf4j.LoggerFactory;
 /**
  * Auto-detected JUnit extension (junit-platform.properties + META-INF/services): silences two
  * known-noisy libraries before any test class runs, without surefire system properties. The
- * fabric8 mock server logs every request through java.util.logging at INFO (STACK.md section 5,
+ * fabric8 mock server logs every request through java.util.logging at INFO (docs/build.md §8,
  * point 6); Testcontainers logs an ERROR when no Docker engine exists, before
- * {@code disabledWithoutDocker} skips the class (STACK.md section 8).
+ * {@code disabledWithoutDocker} skips the class (docs/build.md §9).
  */
 public final class QuietTestLogging implements Extension {
     static {

@@ -22,7 +22,7 @@ import org.junit.jupiter.api.Test;
 
 /**
  * The vmhandler condition against fabric8's mock API server in CRUD mode with the VMI CRD
- * registered (so /status behaves as a subresource: STACK.md section 5, point 3). Scripted answers
+ * registered (so /status behaves as a subresource: docs/build.md §8, point 3). Scripted answers
  * (server.expect) stand in for a concurrent writer (409) and for KubeVirt's VMI CRD, which has no
  * status subresource (404 on /status).
  */

@@ -49,7 +49,7 @@ public final class LogSetup extends ContextAwareBase implements Configurator {
         Logger root = context.getLogger(Logger.ROOT_LOGGER_NAME);
         root.setLevel(level(System.getProperty(LEVEL_PROPERTY)));
         root.addAppender(stderr);
-        // grpc-netty always sets SO_KEEPALIVE, which netty warns about on unix sockets (STACK.md pitfall 6)
+        // grpc-netty always sets SO_KEEPALIVE, which netty warns about on unix sockets (docs/build.md §6)
         context.getLogger("io.netty.bootstrap").setLevel(Level.ERROR);
         // in a pod netns with only a down loopback netty warns that it finds no interfaces: harmless for unix sockets
         context.getLogger("io.netty.util").setLevel(Level.ERROR);

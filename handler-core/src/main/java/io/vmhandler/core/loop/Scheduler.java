@@ -3,7 +3,7 @@ package io.vmhandler.core.loop;
 import java.time.Duration;
 
 /**
- * The loop's clock and timer, injected so backoff tests advance time instead of sleeping (STYLE.md:
+ * The loop's clock and timer, injected so backoff tests advance time instead of sleeping (docs/design.md §5,
  * "Inject time"). Implementations must be thread-safe; {@link #schedule} must not block and must
  * not run the task on the calling thread.
  */

@@ -18,7 +18,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Sets a process's RLIMIT_MEMLOCK with {@code prlimit(pid, RLIMIT_MEMLOCK)}, soft = hard, the way
- * libvirt's {@code virProcessSetMaxMemLock} does (MEMLOCK.md §4): soft too, because the kernel
+ * libvirt's {@code virProcessSetMaxMemLock} does (docs/memlock.md §7.2): soft too, because the kernel
  * enforces the soft limit when pages are pinned, while libvirt compares only the hard one.
  *
  * <p>The limit is in the encoding of {@link MemlockResult#bytes()}: {@code 0} leaves the limit as

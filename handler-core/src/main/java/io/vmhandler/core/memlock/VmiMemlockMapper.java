@@ -9,7 +9,7 @@ import java.util.Set;
 
 /**
  * Maps a kubevirt.io/v1 VirtualMachineInstance onto the domain KubeVirt's converter builds from it
- * (MEMLOCK.md §5.2), as a {@link MemlockInput}:
+ * (docs/memlock.md §7.4), as a {@link MemlockInput}:
  * <ul>
  *   <li>{@code <memory>}: {@code memory.guest}, else {@code limits.memory} when no request is set,
  *       else {@code requests.memory} (converter {@code vcpu.GetVirtualMemory}); with memory hotplug

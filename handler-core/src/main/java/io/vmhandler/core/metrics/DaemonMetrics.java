@@ -18,7 +18,7 @@ import java.util.function.LongSupplier;
 /**
  * Every metric the daemon exports, on its own {@link PrometheusRegistry} (names, types and labels
  * are listed in docs/metrics.md). KubeVirt's virt-handler has no metric for its privileged
- * operations (ANCHORS.md §3); here each one gets a latency histogram and a counter by result.
+ * operations (docs/anchors.md §5); here each one gets a latency histogram and a counter by result.
  *
  * <p>Thread-safe and non-blocking: every method may be called from any thread (workers, gRPC,
  * informer). Construct once, in the composition root.

@@ -20,8 +20,8 @@ import org.slf4j.LoggerFactory;
  * Plain-HTTP server for {@code /metrics} (Prometheus text, or OpenMetrics when the scraper asks
  * for it in {@code Accept}; done by the client library's {@link MetricsHandler}), {@code /healthz}
  * (liveness: 200 while this server answers) and {@code /readyz} (200 when the readiness supplier
- * says so, else 503 with the reasons). Scraping is not authenticated, like virt-handler's (ANCHORS.md
- * §3); bind it to the pod IP or loopback.
+ * says so, else 503 with the reasons). Scraping is not authenticated, like virt-handler's (docs/anchors.md
+ * §5); bind it to the pod IP or loopback.
  *
  * <p>Runs on the JDK's built-in server with two daemon threads, so at most two requests are served
  * at once (virt-handler caps metric requests in flight at 3). {@link #start} binds and returns;

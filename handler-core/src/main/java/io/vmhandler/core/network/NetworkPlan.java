@@ -9,7 +9,7 @@ import java.util.Map;
 
 /**
  * The taps a VMI needs in its launcher pod, derived the way KubeVirt's virt-handler derives them
- * (ANCHORS.md §1a):
+ * (docs/anchors.md §1):
  * <ul>
  *   <li>name: {@code tap0} for the pod network; {@code tap<podIfaceName[3:]>} for Multus secondaries,
  *       whose pod interfaces are net1, net2, ... in network order (pkg/network/link/names.go);

@@ -16,7 +16,7 @@ import java.util.regex.Pattern;
 /**
  * A snapshot of a QEMU process's threads, from procfs. vCPU threads are the ones QEMU names
  * {@code CPU n/KVM} or {@code CPU n/TCG}; it names them only with {@code -name ...,debug-threads=on},
- * which libvirt always passes (REAL-PEERS.md B1). Every other thread (main loop, I/O threads,
+ * which libvirt always passes (docs/test-host.md B1). Every other thread (main loop, I/O threads,
  * call_rcu, workers) is an emulator thread. Each task carries its start time (field 22 of
  * /proc/PID/task/TID/stat), so a later step can tell a thread that exited, or whose tid was
  * reused, from the one it saw here.

@@ -35,7 +35,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threading: stateless; safe to call from several threads for different pids. Blocks on procfs,
  * cgroupfs and a few syscalls per thread (about 1 µs per sleeping thread, up to ~100 µs for a running
- * one that must migrate; REAL-PEERS.md A4).
+ * one that must migrate; docs/test-host.md A4).
  */
 public final class VcpuPinner {
     private static final Logger log = LoggerFactory.getLogger(VcpuPinner.class);

@@ -125,7 +125,7 @@ public final class VmiReconciler implements Reconciler<String> {
         long limit = want.unlimited() ? LinuxConstants.RLIM_INFINITY : want.bytes();
         int applied = 0;
         // libvirt raises QEMU's limit itself on hotplug, but only succeeds if it is already high enough
-        // (MEMLOCK.md §4.2): so QEMU gets it too when it was pinned through us
+        // (docs/memlock.md §7.3): so QEMU gets it too when it was pinned through us
         for (String[] p : new String[][] {{MEMLOCK_PID, MEMLOCK_START}, {QEMU_PID, QEMU_START}}) {
             OptionalLong pid = sameProcess(r, p[0], p[1]);
             if (pid.isPresent()) {

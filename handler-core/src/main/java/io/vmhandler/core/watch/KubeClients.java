@@ -14,7 +14,7 @@ import java.util.Map;
  * Builds the daemon's Kubernetes client from exactly one source: the pod's service account
  * (in-cluster), a kubeconfig file, or an explicit API server URL (the demo's embedded server).
  * Always on the JDK HTTP client: fabric8's default vert.x client is excluded from the build
- * (STACK.md pitfall 8) and the embedded mock server brings vert.x, so the factory is named here
+ * (docs/build.md §7) and the embedded mock server brings vert.x, so the factory is named here
  * instead of being left to the service loader.
  */
 public final class KubeClients {

@@ -162,7 +162,7 @@ public final class VmiInformer implements AutoCloseable {
         return node;
     }
 
-    /** Callbacks that only pass the key on (STYLE.md "Informer callbacks only enqueue"). */
+    /** Callbacks that only pass the key on (docs/design.md §5, "Informer callbacks only enqueue"). */
     private record KeyOnlyHandler(Consumer<String> sink) implements ResourceEventHandler<GenericKubernetesResource> {
         @Override
         public void onAdd(GenericKubernetesResource r) {

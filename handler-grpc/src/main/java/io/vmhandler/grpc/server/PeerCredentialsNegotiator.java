@@ -25,7 +25,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Why a negotiator: netty 4.2's {@code EpollDomainSocketChannel} is final and the remote address of
  * an accepted unix-socket connection is empty, so the credentials must be read from the channel while
- * the connection is set up (STACK.md section 4, verified with grpc 1.85.1 / netty 4.2.17). The
+ * the connection is set up (docs/build.md §5, verified with grpc 1.85.1 / netty 4.2.17). The
  * {@code io.grpc.netty.Internal*} classes are public but internal: re-test on every grpc upgrade.
  *
  * <p>A connection whose credentials cannot be read (not an epoll unix socket, getsockopt failed, or pid

@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
 /**
  * Places the launcher API socket file safely. KubeVirt trusted socket placement and had two symlink
  * CVEs (CVE-2025-64437: a symlinked launcher-sock led to a host chown; CVE-2026-7374: a symlinked
- * console socket; ANCHORS.md section 6), so:
+ * console socket; docs/anchors.md §6), so:
  *
  * <ol>
  *   <li>The directory is created if missing (mode 0755) and then checked with lstat: it must be a real

@@ -13,7 +13,7 @@ import org.slf4j.LoggerFactory;
 
 /**
  * The one place where a failure becomes a gRPC {@link Status} for the launcher API, and where it is
- * logged (the backend throws, this logs; STYLE.md error model 4 and 5).
+ * logged (the backend throws, this logs; docs/design.md §5, error model points 4 and 5).
  *
  * <ul>
  *   <li>{@link LauncherException}: its kind's code (CONFLICT is FAILED_PRECONDITION) and its message.</li>

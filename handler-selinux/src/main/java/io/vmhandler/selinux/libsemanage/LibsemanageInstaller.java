@@ -21,7 +21,7 @@ import org.slf4j.LoggerFactory;
  * <p>Use it where this image's libsemanage (3.4+) matches the host's store format, or for
  * alternate roots. On nodes whose SELinux userspace differs, prefer {@code SemodulePolicyInstaller}:
  * libsemanage also execs {@code setfiles} and {@code sefcontext_compile} from this container
- * (SELINUX.md §5.4). Threading: see {@link PolicyInstaller}; one JVM-wide lock per operation.
+ * (docs/selinux.md §8.6). Threading: see {@link PolicyInstaller}; one JVM-wide lock per operation.
  */
 public final class LibsemanageInstaller implements PolicyInstaller {
     private static final Logger log = LoggerFactory.getLogger(LibsemanageInstaller.class);

@@ -14,7 +14,7 @@ import jnr.ffi.types.u_int16_t;
 /**
  * The jnr-ffi binding on libsemanage.so.2 (SELinux userspace 3.4, {@code <semanage/*.h>}). Names,
  * argument order and types mirror the C prototypes. Every handle, key and info is an opaque pointer,
- * so no struct layout is declared here (SELINUX.md §5.4).
+ * so no struct layout is declared here (docs/selinux.md §8.6).
  *
  * <p>{@code free} is glibc's: libsemanage hands out malloc'd keys, infos, arrays and strings that the
  * caller frees after the matching {@code *_destroy}. It resolves through libsemanage's own

@@ -18,7 +18,7 @@ import jnr.ffi.byref.PointerByReference;
 import jnr.ffi.byref.ShortByReference;
 
 /**
- * One connected libsemanage handle on one store, opened with the call sequence of SELINUX.md §5.4:
+ * One connected libsemanage handle on one store, opened with the call sequence of docs/selinux.md §8.6:
  * {@code semanage_set_root} (before the handle: it decides which semanage.conf is read) →
  * {@code handle_create} → {@code select_store(DIRECT)} → {@code is_managed} → {@code access_check}
  * → {@code set_create_store(0)} → {@code connect}; {@link #close} disconnects and destroys.

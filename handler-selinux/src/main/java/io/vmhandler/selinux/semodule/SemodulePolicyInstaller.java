@@ -23,7 +23,7 @@ import org.slf4j.LoggerFactory;
  * Installs by running the host's own {@code semodule} in the host's mount namespace:
  * {@code nsenter -t 1 -m -- semodule ...}, as an argv list, never through a shell. Host binaries,
  * host libsemanage, host semanage.conf and the host store stay consistent, and semodule reloads the
- * kernel policy itself (SELINUX.md §5.2; KubeVirt did the same through virt-chroot). A JVM cannot
+ * kernel policy itself (docs/selinux.md §8.5; KubeVirt did the same through virt-chroot). A JVM cannot
  * enter a mount namespace itself: setns(CLONE_NEWNS) fails while threads share the filesystem
  * context, so the short-lived {@code nsenter} does it.
  *

@@ -7,7 +7,7 @@ import io.vmhandler.selinux.InstalledModule;
 import org.junit.jupiter.api.Test;
 
 class ModuleListTest {
-    // the shape semodule 3.4 prints (SELINUX.md §4), including a disabled row and a same-prefix name
+    // the shape semodule 3.4 prints (docs/selinux.md §8.3), including a disabled row and a same-prefix name
     private static final String OUT = """
             100 virt            pp           sha256:83f27e62888de723318c4a793aadc5945f2c2a4143048e036a69ebb2dda9cfb5\s
             200 virt_launcher   cil          sha256:aaaa\s

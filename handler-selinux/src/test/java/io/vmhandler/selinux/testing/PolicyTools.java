@@ -41,7 +41,7 @@ public final class PolicyTools {
 
     /**
      * True when {@code sesearch -A -s SRC -t TGT -c CLASS -p PERM} finds a rule for every permission:
-     * sesearch -p a,b matches rules with any of them (SELINUX.md §4), so each is asked alone.
+     * sesearch -p a,b matches rules with any of them (docs/selinux.md §8.3), so each is asked alone.
      */
     public static boolean sesearchAllows(Path policy, String src, String tgt, String cls, String... perms)
             throws IOException {

@@ -19,7 +19,7 @@ import java.util.regex.Pattern;
  * selinux-policy-default (the reference policy, 331 modules, installed at priority 100 with the
  * package's own disabled list, exactly as its postinst does) plus refpolicy's {@code container}
  * module compiled from selinux-policy-src (Debian does not build it, so it has no container_t;
- * SELINUX.md §2). Its semanage.conf sets {@code expand-check=1}, so every commit checks the base
+ * docs/selinux.md §8.1). Its semanage.conf sets {@code expand-check=1}, so every commit checks the base
  * policy's neverallow rules.
  *
  * <p>Built with the distribution's own tools (semodule, make), not with the code under test. The
