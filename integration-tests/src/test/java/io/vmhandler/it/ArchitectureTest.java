@@ -56,8 +56,9 @@ class ArchitectureTest {
     @ArchTest
     static final ArchRule netDependsOnlyOnNative = onlyOnModules(NET, NATIVE);
 
+    /** /proc/PID/cgroup and mountinfo are read through handler-proc, the one /proc reader. */
     @ArchTest
-    static final ArchRule cgroupsDependsOnlyOnNative = onlyOnModules(CGROUPS, NATIVE);
+    static final ArchRule cgroupsDependsOnlyOnNativeAndProc = onlyOnModules(CGROUPS, NATIVE, PROC);
 
     @ArchTest
     static final ArchRule selinuxDependsOnlyOnNative = onlyOnModules(SELINUX, NATIVE);
