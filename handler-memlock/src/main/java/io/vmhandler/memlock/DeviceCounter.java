@@ -94,13 +94,14 @@ final class DeviceCounter {
     }
 
     private void phbs(Element devices, MemlockInput.Builder b) {
-        int roots = 0;
+        // only whether a pci-root exists is read: libvirt adds the default PHB when there is none
+        boolean anyRoot = false;
         int phbs = 0;
         for (Element c : Dom.children(devices, "controller")) {
             if (!c.getAttribute("type").equals("pci") || !c.getAttribute("model").equals("pci-root")) {
                 continue;
             }
-            roots++;
+            anyRoot = true;
             Element model = Dom.child(c, "model");
             String name = model == null ? "" : model.getAttribute("name");
             // On pSeries libvirt names an unnamed pci-root spapr-pci-host-bridge
@@ -109,7 +110,7 @@ final class DeviceCounter {
                 phbs++;
             }
         }
-        if (roots == 0) {
+        if (!anyRoot) {
             phbs = 1;
             b.note("PHBs 1: no pci-root controller, libvirt adds the default spapr-pci-host-bridge");
         } else {
@@ -131,8 +132,10 @@ final class DeviceCounter {
         long bus = hex(a, "bus", what);
         long slot = hex(a, "slot", what);
         long function = hex(a, "function", what);
-        // virPCIDeviceAddressIsValid: in range and not all zero
-        if (domain > 0xFFFF || bus > 0xFF || slot > 0x1F || function > 7 || (domain | bus | slot) == 0) {
+        // virPCIDeviceAddressIsValid (src/util/virpci.c): bus, slot, function in range and not all of domain,
+        // bus, slot zero. It sets no bound on the domain, which libvirt parses as an unsigned int
+        // (virPCIDeviceAddressParseXML, virXMLPropUInt) and formats with %04x, so 0x10000 is "10000:...".
+        if (domain > 0xFFFFFFFFL || bus > 0xFF || slot > 0x1F || function > 7 || (domain | bus | slot) == 0) {
             return;
         }
         pciAddresses.add(String.format("%04x:%02x:%02x.%x", domain, bus, slot, function));

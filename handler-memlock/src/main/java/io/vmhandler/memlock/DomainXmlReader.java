@@ -144,9 +144,11 @@ public final class DomainXmlReader {
             if (memoryKiB == 0) {
                 throw new IllegalArgumentException(source + ": memory is missing: set <memory> or NUMA cells with memory");
             }
-            if (devicesKiB > memoryKiB) {
+            // libvirt refuses devices that leave no initial memory too: "Memory size must be specified"
+            // when total minus the devices is 0 (domain_postparse.c virDomainDefPostParseMemory)
+            if (devicesKiB >= memoryKiB) {
                 throw new IllegalArgumentException(source + ": the memory devices total " + devicesKiB
-                        + " KiB, more than <memory> " + memoryKiB + " KiB (which includes them)");
+                        + " KiB, which leaves no initial memory in <memory> " + memoryKiB + " KiB (it includes them)");
             }
             total = memoryKiB;
             b.note("totalMemoryKiB " + total + " = <memory>" + (devices > 0 ? ", which includes " + devices
@@ -184,7 +186,9 @@ public final class DomainXmlReader {
                         + e.getLineNumber() + "): DTDs and entities are refused, so no entity can be expanded or"
                         + " fetched");
             }
-            if (msg.contains("was referenced") || msg.contains("entity reference") || msg.contains("entity name")) {
+            // the JDK parser's one message with "entity name" ("The entity name must immediately follow the '&'
+            // in the entity reference.") also says "entity reference"
+            if (msg.contains("was referenced") || msg.contains("entity reference")) {
                 throw new IllegalArgumentException(source + ": entity references are not allowed (line " + e.getLineNumber()
                         + "): " + msg);
             }

@@ -54,7 +54,8 @@ final class LibvirtMemory {
         long scale = scale(field, unit);
         long bytes;
         try {
-            bytes = Math.multiplyExact(Long.parseLong(v.startsWith("+") ? v.substring(1) : v), scale);
+            // Long.parseLong takes a leading '+', as strtoull does (virParseScaledValue, virStrToLong_ullp)
+            bytes = Math.multiplyExact(Long.parseLong(v), scale);
         } catch (NumberFormatException | ArithmeticException e) {
             bytes = -1;
         }

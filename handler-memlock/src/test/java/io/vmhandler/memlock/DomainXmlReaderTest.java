@@ -61,7 +61,7 @@ class DomainXmlReaderTest {
         String devs = "<devices><memory model='virtio-mem'><target><size unit='GiB'>1</size></target></memory></devices>";
         assertThat(parse(x86("<memory unit='GiB'>5</memory>" + devs)).totalMemoryKiB()).isEqualTo(5242880);
         assertThatThrownBy(() -> parse(x86("<memory unit='MiB'>512</memory>" + devs)))
-                .hasMessageContaining("memory devices total 1048576 KiB, more than <memory> 524288 KiB");
+                .hasMessageContaining("memory devices total 1048576 KiB, which leaves no initial memory in <memory> 524288 KiB");
         assertThatThrownBy(() -> parse(x86("<devices><memory model='dimm'/></devices><memory>1</memory>")))
                 .hasMessageContaining("has no <target><size>");
     }
