@@ -65,10 +65,20 @@ final class FakePod {
     }
 
     private List<String> launcherArgv(Path classpath, Path socket, String... args) {
+        List<String> all = new ArrayList<>(List.of("launcher", "--socket", socket.toString()));
+        all.addAll(List.of(args));
+        return javaArgv(classpath, "io.vmhandler.cli.Main", all);
+    }
+
+    /** Runs {@code main} of the test classpath as uid 107 inside the pod (one JVM: one SO_PEERCRED pid) and waits. */
+    Cmd.Result java(Path classpath, String main, String... args) {
+        return Cmd.run(javaArgv(classpath, main, List.of(args)));
+    }
+
+    private List<String> javaArgv(Path classpath, String main, List<String> args) {
         List<String> argv = enter(107, 107);
-        argv.addAll(List.of(javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*",
-                "io.vmhandler.cli.Main", "launcher", "--socket", socket.toString()));
-        argv.addAll(List.of(args));
+        argv.addAll(List.of(javaBin(), "-Dvmhandler.log.level=WARN", "-cp", classpath + "/*", main));
+        argv.addAll(args);
         return argv;
     }
 
