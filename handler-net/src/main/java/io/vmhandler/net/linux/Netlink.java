@@ -56,7 +56,10 @@ public final class Netlink implements AutoCloseable {
     private static final int IFLA_TUN_NUM_DISABLED_QUEUES = 9;
     private static final int NLA_F_NESTED = 0x8000;
     private static final int IFLA_EXT_MASK = 29;
-    /** Linux 5.14: leave IFLA_STATS/IFLA_STATS64 out of a single-link reply; older kernels ignore the bit. */
+    /**
+     * Leaves IFLA_STATS/IFLA_STATS64 out of a single-link reply ({@code <linux/rtnetlink.h>}); a kernel
+     * without it ignores the bit.
+     */
     private static final int RTEXT_FILTER_SKIP_STATS = 1 << 3;
     /**
      * A dump reply skb is at most 32 KiB (netlink_recvmsg caps max_recvmsg_len at
@@ -111,7 +114,7 @@ public final class Netlink implements AutoCloseable {
     /**
      * Sets the MTU of the link called {@code name} and returns the link as the kernel reports it
      * afterwards, or null if no link has the name: one send carrying RTM_SETLINK and RTM_GETLINK,
-     * one recv. The kernel handles the messages of one datagram in order (netlink_rcv_skb), so the
+     * one recv (two when RTM_SETLINK fails). The kernel handles the messages of one datagram in order (netlink_rcv_skb), so the
      * reply describes the link after the change. RTM_SETLINK goes without NLM_F_ACK: success sends
      * nothing back and a failure is still reported (netlink_rcv_skb acks every error), ahead of the
      * link reply, and thrown here as RTM_SETLINK's.
