@@ -86,16 +86,9 @@ public final class Netlink implements AutoCloseable {
         ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST, 0);
         putAttr(req, IFLA_IFNAME, cString(name));
         putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
-        List<LinkInfo> got;
-        try {
-            got = exchange(req, "RTM_GETLINK", name, false);
-        } catch (SyscallException e) {
-            if (e.errno() == Errno.ENODEV) {
-                return null;
-            }
-            throw e;
-        }
-        return got.isEmpty() ? null : got.get(0);
+        req.putInt(0, req.position());
+        Syscalls.send(fd, req.array(), req.position());
+        return awaitLink(-1, "RTM_GETLINK", name);
     }
 
     public List<LinkInfo> links() throws SyscallException {
@@ -132,13 +125,22 @@ public final class Netlink implements AutoCloseable {
         putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
         req.putInt(getStart, req.position() - getStart);
         Syscalls.send(fd, req.array(), req.position());
-        String target = name + " mtu " + mtu;
+        return awaitLink(setSeq, "RTM_SETLINK+RTM_GETLINK", name + " mtu " + mtu);
+    }
+
+    /**
+     * Reads replies until the one to the RTM_GETLINK with the current sequence number: the link, or
+     * null for ENODEV (a plain answer here, so no exception is built for it). An error for
+     * {@code setSeq} (a request sent ahead in the same datagram, -1 for none) is thrown, except ENODEV,
+     * which the RTM_GETLINK's own ENODEV follows.
+     */
+    private LinkInfo awaitLink(int setSeq, String op, String target) throws SyscallException {
         while (true) {
             byte[] rx = RX.get();
-            int n = receive(rx, "RTM_SETLINK+RTM_GETLINK", target);
+            int n = receive(rx, op, target);
             ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
             for (int off = 0; off + 16 <= n; ) {
-                int mlen = checkedLength(b, off, n, "RTM_SETLINK+RTM_GETLINK", target);
+                int mlen = checkedLength(b, off, n, op, target);
                 int mtype = b.getShort(off + 4) & 0xffff;
                 int mseq = b.getInt(off + 8);
                 if (mtype == NLMSG_ERROR && (mseq == setSeq || mseq == seq)) {
