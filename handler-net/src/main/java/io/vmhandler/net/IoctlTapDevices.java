@@ -20,10 +20,18 @@ import org.slf4j.LoggerFactory;
  * {@link TapDevices} over /dev/net/tun ioctls and rtnetlink, run inside the target namespace by a
  * {@link NetNamespace} worker.
  *
- * <p>Create order matters for "no half-made tap": TUNSETIFF (with IFF_TUN_EXCL, so a tap that
- * appeared since our check is never taken over), TUNSETOWNER, TUNSETGROUP, MTU, and TUNSETPERSIST
- * last. Until persist is set the device lives only as long as our fd, so any failure before it is
- * undone by closing the fd.
+ * <p>Create is the fewest syscalls that still give every guarantee, after the setns: one netlink
+ * socket; one RTM_GETLINK for the name (or, with no MTU given, the link dump that also yields the
+ * pod's MTU), which settles adopt or conflict without touching /dev/net/tun; then open,
+ * TUNSETIFF (with IFF_TUN_EXCL, so a tap that appeared since the look is never taken over),
+ * TUNSETOWNER, TUNSETGROUP, TUNSETPERSIST; then one send carrying RTM_SETLINK (MTU) and RTM_GETLINK,
+ * one recv, whose reply is the kernel's read-back of type, flags, owner, group, persist and MTU.
+ * "No half-made tap": until the tun fd is closed the tap can be dropped by clearing persist on it
+ * (TUNSETPERSIST 0, then close: tun_detach unregisters a non-persistent tap whose last queue goes),
+ * so any failure or read-back mismatch before the close leaves nothing behind.
+ *
+ * <p>Concurrency: two creates of the same name in the same namespace at once cannot both make it;
+ * IFF_TUN_EXCL lets exactly one TUNSETIFF win, the other gets EBUSY and takes the adopt path.
  */
 public final class IoctlTapDevices implements TapDevices {
     private static final Logger log = LoggerFactory.getLogger(IoctlTapDevices.class);
@@ -72,63 +80,84 @@ public final class IoctlTapDevices implements TapDevices {
     public TapResult create(Fd ns, TapSpec spec) throws IOException {
         return netns.run(ns, () -> {
             try (Netlink nl = Netlink.open()) {
-                // Fast path first: TUNSETIFF with IFF_TUN_EXCL fails with EBUSY if *any* interface has
-                // the name (tun_set_iff), so no pre-check round trip is needed for a fresh tap, and a
-                // tap that appears concurrently is never taken over. EBUSY leads to the adopt path.
+                String where = ns.label();
                 Integer wantMtu = spec.mtu();
-                int mtu = wantMtu != null ? wantMtu : primaryMtu(nl);
-                try {
-                    makeTap(nl, spec, mtu, ns.label());
-                } catch (SyscallException e) {
-                    if (e.errno() != Errno.EBUSY) {
-                        throw e;
-                    }
-                    LinkInfo existing = nl.link(spec.name());
+                int mtu;
+                LinkInfo existing;
+                if (wantMtu != null) {
+                    mtu = wantMtu;
+                    existing = nl.link(spec.name());
+                } else {
+                    List<LinkInfo> all = nl.links();
+                    mtu = primaryMtu(all);
+                    existing = all.stream().filter(l -> spec.name().equals(l.name())).findFirst().orElse(null);
+                }
+                // Two rounds at most: the name may be taken between our look and TUNSETIFF (EBUSY), or the
+                // tap we looked at may vanish before we adopt it (KubeVirt retries EBUSY, bz1933627).
+                for (int round = 0; round < 2; round++) {
                     if (existing == null) {
-                        // it vanished between TUNSETIFF and our look (KubeVirt retries EBUSY, bz1933627)
-                        makeTap(nl, spec, mtu, ns.label());
+                        try {
+                            LinkInfo made = makeTap(nl, spec, mtu, where);
+                            log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
+                                    .addKeyValue("queues", spec.queues()).addKeyValue("uid", spec.uid())
+                                    .addKeyValue("gid", spec.gid()).addKeyValue("mtu", mtu)
+                                    .log("created tap {} in {}", spec.name(), where);
+                            // read back while our fd was still one of its queues, which the close has detached
+                            // since; the kernel reports queue counts only for multi-queue taps (tun_fill_info)
+                            return new TapResult(TapResult.Outcome.CREATED, spec.queues(),
+                                    toState(made, made.multiQueue() ? 1 : 0));
+                        } catch (SyscallException e) {
+                            if (e.errno() != Errno.EBUSY || round > 0) {
+                                throw e;
+                            }
+                        }
                     } else {
-                        return adopt(nl, existing, spec, mtu, ns.label());
+                        TapResult adopted = adopt(nl, existing, spec, mtu, where);
+                        if (adopted != null) {
+                            return adopted;
+                        }
                     }
+                    existing = nl.link(spec.name());
                 }
-                LinkInfo made = nl.link(spec.name());
-                if (made == null || !identityDifferences(made, spec).isEmpty() || made.mtu() != mtu) {
-                    // read back: what we made must be exactly what was asked; a mismatch is removed
-                    List<String> d = made == null ? List.of("tap vanished after creation") : identityDifferences(made, spec);
-                    if (made != null && made.isTap()) {
-                        nl.delete(made);
-                    }
-                    throw new SyscallException("netlink(RTM_GETLINK)", Errno.EIO.intValue(), spec.name() + " in "
-                            + ns.label(), "read-back after create differs: " + String.join("; ", d)
-                            + (made != null && made.mtu() != mtu ? "; mtu " + made.mtu() + " != " + mtu : ""));
-                }
-                log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", ns.label())
-                        .addKeyValue("queues", spec.queues()).addKeyValue("uid", spec.uid())
-                        .addKeyValue("gid", spec.gid()).addKeyValue("mtu", mtu)
-                        .log("created tap {} in {}", spec.name(), ns.label());
-                return new TapResult(TapResult.Outcome.CREATED, spec.queues(), toState(made));
+                throw new SyscallException("netlink(RTM_SETLINK)", Errno.ENODEV.intValue(), spec.name() + " in " + where,
+                        "the tap appeared and vanished again while being created or adopted; retry");
             }
         });
     }
 
+    /**
+     * Adopts {@code existing} if its identity matches, fixing only its MTU, or throws the conflict
+     * listing every difference. Returns null if the tap vanished before its MTU could be set.
+     */
     private TapResult adopt(Netlink nl, LinkInfo existing, TapSpec spec, int mtu, String where) throws IOException {
         List<String> diffs = identityDifferences(existing, spec);
         if (!diffs.isEmpty()) {
             throw new TapConflictException(spec.name(), where, diffs);
         }
+        LinkInfo now = existing;
         if (existing.mtu() != mtu) {
-            nl.setMtu(existing.name(), mtu);
+            now = nl.setMtuAndGet(existing.name(), mtu);
+            if (now == null) {
+                return null;
+            }
+            if (now.mtu() != mtu) {
+                throw new SyscallException("netlink(RTM_SETLINK)", Errno.EIO.intValue(), spec.name() + " in " + where,
+                        "read-back after setting the mtu of an adopted tap: mtu " + now.mtu() + " != " + mtu);
+            }
             log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted tap {}: mtu {} -> {}", spec.name(), existing.mtu(), mtu);
         } else {
             log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted existing tap {}", spec.name());
         }
-        LinkInfo now = nl.link(spec.name());
-        return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), toState(now == null ? existing : now));
+        return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), toState(now));
     }
 
-    private static void makeTap(Netlink nl, TapSpec spec, int mtu, String where) throws IOException {
+    /**
+     * Makes the tap and returns the kernel's read-back of it; on any failure no tap is left.
+     * Package-private so a test can ask for an MTU the API would refuse and see the undo work.
+     */
+    static LinkInfo makeTap(Netlink nl, TapSpec spec, int mtu, String where) throws IOException {
         short flags = (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
         if (spec.multiQueue()) {
             flags |= IFF_MULTI_QUEUE;
@@ -137,13 +166,41 @@ public final class IoctlTapDevices implements TapDevices {
         // opened after setns: the tun file belongs to the opener's netns at open time
         try (Fd tun = Syscalls.open(TUN_PATH, O_RDWR)) {
             Syscalls.ioctl(tun, TUNSETIFF, ifreq(spec.name(), flags), "TUNSETIFF", target);
-            Syscalls.ioctl(tun, TUNSETOWNER, spec.uid(), "TUNSETOWNER", target);
-            Syscalls.ioctl(tun, TUNSETGROUP, spec.gid(), "TUNSETGROUP", target);
-            // a new tap starts at ETH_DATA_LEN (ether_setup); the read-back in create() checks it
-            if (mtu != TAP_DEFAULT_MTU) {
-                nl.setMtu(spec.name(), mtu);
+            try {
+                Syscalls.ioctl(tun, TUNSETOWNER, spec.uid(), "TUNSETOWNER", target);
+                Syscalls.ioctl(tun, TUNSETGROUP, spec.gid(), "TUNSETGROUP", target);
+                Syscalls.ioctl(tun, TUNSETPERSIST, 1L, "TUNSETPERSIST", target);
+                // a new tap starts at ETH_DATA_LEN (ether_setup): then the read-back alone is enough
+                LinkInfo made = mtu == TAP_DEFAULT_MTU ? nl.link(spec.name()) : nl.setMtuAndGet(spec.name(), mtu);
+                List<String> d = made == null ? new ArrayList<>(List.of("tap vanished after creation"))
+                        : identityDifferences(made, spec);
+                if (made != null && made.mtu() != mtu) {
+                    d.add("mtu " + made.mtu() + " != " + mtu);
+                }
+                if (!d.isEmpty()) {
+                    // read back: what we made must be exactly what was asked; a mismatch is removed
+                    throw new SyscallException("netlink(RTM_GETLINK)", Errno.EIO.intValue(), target,
+                            "read-back after create differs: " + String.join("; ", d));
+                }
+                return made;
+            } catch (IOException | RuntimeException e) {
+                unmake(tun, target, e);
+                throw e;
             }
-            Syscalls.ioctl(tun, TUNSETPERSIST, 1L, "TUNSETPERSIST", target);
+        }
+    }
+
+    /**
+     * Drops the tap we hold: clearing persist while our fd is its only queue makes the close that
+     * follows unregister it. TUNSETPERSIST 0 on a tap that is not yet persistent is a no-op.
+     */
+    private static void unmake(Fd tun, String target, Exception cause) {
+        try {
+            Syscalls.ioctl(tun, TUNSETPERSIST, 0L, "TUNSETPERSIST", target);
+        } catch (SyscallException e) {
+            cause.addSuppressed(e);
+            log.atError().addKeyValue("tap", target).setCause(e)
+                    .log("could not clear persist on the tap being abandoned; it may remain: {}", target);
         }
     }
 
@@ -255,8 +312,12 @@ public final class IoctlTapDevices implements TapDevices {
      * the first non-loopback, non-tun interface that is up, clamped to the tap range.
      */
     static int primaryMtu(Netlink nl) throws SyscallException {
+        return primaryMtu(nl.links());
+    }
+
+    private static int primaryMtu(List<LinkInfo> links) {
         LinkInfo fallback = null;
-        for (LinkInfo l : nl.links()) {
+        for (LinkInfo l : links) {
             if ("eth0".equals(l.name())) {
                 return TapSpec.clampMtu(l.mtu());
             }
@@ -268,7 +329,12 @@ public final class IoctlTapDevices implements TapDevices {
     }
 
     private static TapState toState(LinkInfo l) {
+        return toState(l, 0);
+    }
+
+    /** @param ownQueues queues of ours that the read-back counted and that are closed by now */
+    private static TapState toState(LinkInfo l, int ownQueues) {
         return new TapState(l.name(), l.multiQueue(), l.vnetHdr(), l.pi(), l.persist(), l.owner(), l.group(),
-                l.mtu(), l.numQueues() + l.numDisabledQueues());
+                l.mtu(), l.numQueues() + l.numDisabledQueues() - ownQueues);
     }
 }

@@ -4,6 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vmhandler.nativeio.NetNamespace;
+import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.net.linux.Netlink;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
@@ -101,6 +103,8 @@ class IoctlTapDevicesIT {
         taps.create(ns, new TapSpec("tap0", 4, 107, 107, 1500));
         TapResult again = taps.create(ns, new TapSpec("tap0", 4, 107, 107, 1450));
         assertThat(again.outcome()).isEqualTo(TapResult.Outcome.ADOPTED);
+        assertThat(again.state().mtu()).isEqualTo(1450);
+        assertThat(again.state().owner()).isEqualTo(107);
         assertThat(ipLink("tap0")).contains("mtu 1450");
         assertThat(ipLinks().lines().filter(l -> l.contains(": tap0:")).count()).isEqualTo(1);
     }
@@ -146,6 +150,32 @@ class IoctlTapDevicesIT {
                 .hasMessageContaining("type: want tap, found bridge");
         assertThatThrownBy(() -> taps.delete(ns, "tap0")).hasMessageContaining("is not a tap (kind bridge)");
         assertThat(ipLink("tap0")).contains("bridge");
+    }
+
+    @Test
+    void aCreateThatFailsAfterPersistLeavesNoTap() throws Exception {
+        // the MTU is set after TUNSETPERSIST (one netlink exchange with the read-back); a tap's max_mtu is
+        // 65535 minus its 14-byte Ethernet header (tun_net_initialize), so 65535 fails there, and the
+        // tap, already persistent by then, must not remain
+        TapSpec spec = new TapSpec("tapf", 4, 107, 107, null);
+        assertThatThrownBy(() -> runner.run(ns, () -> {
+            try (Netlink nl = Netlink.open()) {
+                return IoctlTapDevices.makeTap(nl, spec, 65535, "test");
+            }
+        })).isInstanceOfSatisfying(SyscallException.class,
+                e -> assertThat(e.getMessage()).contains("RTM_SETLINK").contains("EINVAL"));
+        assertThat(ipLinks()).doesNotContain("tapf");
+        // and the name is free again: a real create succeeds
+        assertThat(taps.create(ns, new TapSpec("tapf", 4, 107, 107, 1400)).outcome()).isEqualTo(TapResult.Outcome.CREATED);
+    }
+
+    @Test
+    void readBackOfACreatedTapComesFromTheKernel() throws Exception {
+        TapResult r = taps.create(ns, new TapSpec("tapr", 4, 107, 108, 9000));
+        assertThat(r.state()).isEqualTo(new TapState("tapr", true, true, false, true, 107, 108, 9000, 0));
+        TapResult d = taps.create(ns, new TapSpec("tapd", 1, 107, 108, 1500));
+        assertThat(d.state()).isEqualTo(new TapState("tapd", false, true, false, true, 107, 108, 1500, 0));
+        assertThat(ipLink("tapr")).contains("mtu 9000").containsPattern("group (108|\\w+)");
     }
 
     @Test

@@ -3,7 +3,10 @@ package io.vmhandler.bench;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.grpc.client.LauncherClient;
+import io.vmhandler.grpc.server.ServerOptions;
 import java.io.IOException;
+import java.lang.management.CompilationMXBean;
+import java.lang.management.ManagementFactory;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.ByteBuffer;
@@ -20,27 +23,56 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
+import java.util.concurrent.TimeUnit;
 
 /**
  * The launcher API over the real unix socket: unary Info, and PrepareNetwork on an existing tap (the
- * adopt path: netns entry, netlink read, compare), with 1 and 16 concurrent callers, against a raw
- * unix-socket 64-byte round trip measured in the same client process. The caller runs inside a fake
- * pod (netns + kubelet-named cpuset cgroup) so the daemon's full identity path runs on every call.
- * Usage: {@code bin/bench-launcher [calls-per-thread]} as root.
+ * adopt path: netns entry, netlink read, compare), with 1 and 16 concurrent callers, against three
+ * floors measured in the same run: a raw unix-socket 64-byte round trip, and a bare grpc-java unary
+ * echo of 64 bytes served in the daemon's process with the daemon's transport and limits
+ * ({@link GrpcEchoFloor}), once with {@code directExecutor()} and once with grpc's default executor.
+ * Every Info and PrepareNetwork row is followed by its p50 and p99 as ratios to both echo floors; the
+ * 1-minute load average is printed on every row.
+ *
+ * <p>The caller runs inside a fake pod (netns + kubelet-named cpuset cgroup) so the daemon's full
+ * identity path runs on every call. Before anything is measured, every path runs in a loop for a
+ * time-based warm-up, 60 s by default, so C2 has compiled the hot paths of both processes; the
+ * client's JIT compilation time (CompilationMXBean) before and after the warm-up and after the
+ * measurement shows whether compilation was still going on. {@code --warmup=jit} instead warms up until
+ * the client's compilation time has not risen for {@value #JIT_QUIET_SECONDS} s (at least 10 s, at most
+ * 300 s); {@code --warmup=N} warms up for N seconds (quick runs).
+ *
+ * <p>Usage: {@code bin/bench-launcher [calls-per-thread] [--warmup=SECONDS|jit]} as root.
  */
 public final class LauncherBench {
+    private static final int JIT_QUIET_SECONDS = 5;
+    private static final int ECHO_BYTES = 64;
+
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("client")) {
-            client(Path.of(args[1]), Integer.parseInt(args[2]));
+            client(Path.of(args[1]), Integer.parseInt(args[2]), Path.of(args[3]), Path.of(args[4]), args[5]);
             return;
         }
-        int calls = args.length > 0 ? Integer.parseInt(args[0]) : 2000;
+        int calls = 2000;
+        String warmup = "60";
+        for (String a : args) {
+            if (a.startsWith("--warmup=")) {
+                warmup = a.substring("--warmup=".length());
+                if (!warmup.equals("jit") && (!warmup.matches("[0-9]{1,4}") || Integer.parseInt(warmup) < 1)) {
+                    throw new IllegalArgumentException("--warmup must be 'jit' or seconds in 1..9999, got '" + warmup + "'");
+                }
+            } else {
+                calls = Integer.parseInt(a);
+            }
+        }
         String uid = UUID.randomUUID().toString();
         String ns = "vmh-lbench-" + ProcessHandle.current().pid();
         Path base = Files.createTempDirectory("vmh-lbench-");
         Path cpusetRoot = Path.of("/sys/fs/cgroup/cpuset");
         List<Path> made = new ArrayList<>();
         Daemon daemon = null;
+        GrpcEchoFloor echoDirect = null;
+        GrpcEchoFloor echoDefault = null;
         run("ip", "netns", "add", ns);
         try {
             Path leaf = cpusetRoot;
@@ -70,16 +102,31 @@ public final class LauncherBench {
             Path sock = Files.createDirectories(base.resolve("run")).resolve("launcher.sock");
             daemon = new Daemon(DaemonConfig.standalone("bench-node", vmis, sock, base.resolve("ckpt")).withMetricsPort(-1)
                     .withMaxCallsPerCaller(32)).start();
+            // the options the daemon builds for its own socket (Daemon: builder(socket) + maxCallsPerCaller)
+            ServerOptions limits = ServerOptions.builder(sock).maxConcurrentCallsPerCaller(32).build();
+            Path echoDirectSock = base.resolve("run").resolve("echo-direct.sock");
+            Path echoDefaultSock = base.resolve("run").resolve("echo-default.sock");
+            echoDirect = GrpcEchoFloor.start(echoDirectSock, limits, true);
+            echoDefault = GrpcEchoFloor.start(echoDefaultSock, limits, false);
             String cp = System.getProperty("java.class.path");
             List<String> argv = List.of("/bin/sh", "-c", "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec nsenter --net=\"$n\" -- \"$@\"",
                     "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dvmhandler.log.level=ERROR",
-                    "-cp", cp, LauncherBench.class.getName(), "client", sock.toString(), Integer.toString(calls));
+                    "-cp", cp, LauncherBench.class.getName(), "client", sock.toString(), Integer.toString(calls),
+                    echoDirectSock.toString(), echoDefaultSock.toString(), warmup);
             Process p = new ProcessBuilder(argv).inheritIO().start();
             if (p.waitFor() != 0) {
                 throw new IOException("bench client failed with exit " + p.exitValue());
             }
+            System.out.printf("daemon process: JIT compilation time %d ms in total; load average %s%n", jitMillis(),
+                    TapBench.loadAverage());
         } finally {
+            if (echoDirect != null) {
+                echoDirect.close();
+            }
+            if (echoDefault != null) {
+                echoDefault.close();
+            }
             if (daemon != null) {
                 daemon.close();
             }
@@ -91,7 +138,8 @@ public final class LauncherBench {
         }
     }
 
-    private static void client(Path daemonSocket, int calls) throws Exception {
+    private static void client(Path daemonSocket, int calls, Path echoDirectSock, Path echoDefaultSock, String warmup)
+            throws Exception {
         Path echo = Files.createTempDirectory("vmh-echo-").resolve("echo.sock");
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(echo));
@@ -110,29 +158,86 @@ public final class LauncherBench {
         acceptor.setDaemon(true);
         acceptor.start();
 
-        try (LauncherClient client = LauncherClient.connect(daemonSocket)) {
+        try (LauncherClient client = LauncherClient.connect(daemonSocket);
+             GrpcEchoFloor.Client direct = new GrpcEchoFloor.Client(echoDirectSock, ECHO_BYTES);
+             GrpcEchoFloor.Client pooled = new GrpcEchoFloor.Client(echoDefaultSock, ECHO_BYTES)) {
             client.prepareNetwork(); // the tap exists from here on: the measured calls take the adopt path
-            for (int i = 0; i < 3000; i++) { // JIT warm-up of every path (C2 needs thousands of calls)
+            warmUp(warmup, () -> {
                 client.info();
                 client.prepareNetwork();
+                direct.echo();
+                pooled.echo();
                 rawRoundTrips(echo, 20);
-            }
+            });
             System.out.printf("launcher API over a unix socket, caller in a fake pod; %d calls per thread; microseconds%n", calls);
-            System.out.printf("%-28s %8s %8s %8s %10s%n", "what", "threads", "p50", "p99", "calls/s");
+            System.out.printf("%-28s %8s %8s %8s %10s %6s%n", "what", "threads", "p50", "p99", "calls/s", "load1");
             for (int threads : new int[] {1, 16}) {
                 report("raw unix round trip (64 B)", threads, measure(threads, calls, () -> {
                     rawRoundTrips(echo, 1);
                     return null;
                 }, echo));
-                report("Info", threads, measure(threads, calls, () -> client.info(), echo));
-                report("PrepareNetwork (adopt)", threads, measure(threads, calls, () -> client.prepareNetwork(), echo));
+                Run floorDirect = measure(threads, calls, direct::echo, echo);
+                report("grpc echo, directExecutor", threads, floorDirect);
+                Run floorPooled = measure(threads, calls, pooled::echo, echo);
+                report("grpc echo, default executor", threads, floorPooled);
+                Run info = measure(threads, calls, () -> client.info(), echo);
+                report("Info", threads, info);
+                ratios("Info", threads, info, floorDirect, floorPooled);
+                Run adopt = measure(threads, calls, () -> client.prepareNetwork(), echo);
+                report("PrepareNetwork (adopt)", threads, adopt);
+                ratios("PrepareNetwork", threads, adopt, floorDirect, floorPooled);
             }
+            System.out.printf("client process: JIT compilation time %d ms after measuring%n", jitMillis());
             client.release();
         } finally {
             server.close();
             Files.deleteIfExists(echo);
             Files.deleteIfExists(echo.getParent());
         }
+    }
+
+    interface Step {
+        void run() throws Exception;
+    }
+
+    /**
+     * Runs {@code step} in a loop: for a fixed number of seconds, or with "jit" until the JVM's total
+     * JIT compilation time has stayed flat for {@value #JIT_QUIET_SECONDS} s (at least 10 s, at most 300 s).
+     * java.lang.management exposes compilation time, not a count; time stops rising exactly when
+     * compilations stop.
+     */
+    private static void warmUp(String spec, Step step) throws Exception {
+        boolean jit = spec.equals("jit");
+        long minNanos = TimeUnit.SECONDS.toNanos(jit ? 10 : Long.parseLong(spec));
+        long maxNanos = jit ? TimeUnit.SECONDS.toNanos(300) : minNanos;
+        long start = System.nanoTime();
+        long jitStart = jitMillis();
+        long lastJit = jitStart;
+        long lastChange = start;
+        long rounds = 0;
+        while (true) {
+            step.run();
+            rounds++;
+            long now = System.nanoTime();
+            long j = jitMillis();
+            if (j != lastJit) {
+                lastJit = j;
+                lastChange = now;
+            }
+            long elapsed = now - start;
+            if (elapsed >= maxNanos || (elapsed >= minNanos
+                    && (!jit || now - lastChange >= TimeUnit.SECONDS.toNanos(JIT_QUIET_SECONDS)))) {
+                break;
+            }
+        }
+        System.out.printf("warm-up (%s): %.0f s, %d rounds of every path; client JIT compilation time %d ms -> %d ms;"
+                        + " load average %s%n", jit ? "until JIT is quiet" : spec + " s",
+                (System.nanoTime() - start) / 1e9, rounds, jitStart, jitMillis(), TapBench.loadAverage());
+    }
+
+    private static long jitMillis() {
+        CompilationMXBean c = ManagementFactory.getCompilationMXBean();
+        return c != null && c.isCompilationTimeMonitoringSupported() ? c.getTotalCompilationTime() : -1;
     }
 
     private static final ThreadLocal<SocketChannel> RAW = new ThreadLocal<>();
@@ -178,7 +283,19 @@ public final class LauncherBench {
         }
     }
 
-    private record Run(long[] nanos, long wallNanos) {}
+    private record Run(long[] nanos, long wallNanos) {
+        long p50() {
+            long[] s = nanos.clone();
+            Arrays.sort(s);
+            return s[s.length / 2];
+        }
+
+        long p99() {
+            long[] s = nanos.clone();
+            Arrays.sort(s);
+            return s[(int) (s.length * 0.99)];
+        }
+    }
 
     private static Run measure(int threads, int calls, Callable<Object> op, Path echo) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
@@ -211,12 +328,16 @@ public final class LauncherBench {
         }
     }
 
-    private static void report(String what, int threads, Run r) {
-        long[] s = r.nanos().clone();
-        Arrays.sort(s);
-        double perSec = s.length / (r.wallNanos() / 1e9);
-        System.out.printf("%-28s %8d %8.1f %8.1f %10.0f%n", what, threads, s[s.length / 2] / 1e3,
-                s[(int) (s.length * 0.99)] / 1e3, perSec);
+    private static void report(String what, int threads, Run r) throws IOException {
+        double perSec = r.nanos().length / (r.wallNanos() / 1e9);
+        System.out.printf("%-28s %8d %8.1f %8.1f %10.0f %6s%n", what, threads, r.p50() / 1e3, r.p99() / 1e3, perSec,
+                TapBench.loadAverage().split(" ")[0]);
+    }
+
+    private static void ratios(String what, int threads, Run r, Run direct, Run pooled) {
+        System.out.printf("%-28s %8d  p50 x%.2f direct, x%.2f default; p99 x%.2f direct, x%.2f default%n",
+                "  " + what + " / echo", threads, (double) r.p50() / direct.p50(), (double) r.p50() / pooled.p50(),
+                (double) r.p99() / direct.p99(), (double) r.p99() / pooled.p99());
     }
 
     private static void run(String... argv) throws IOException, InterruptedException {

@@ -6,11 +6,14 @@ import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.Syscalls;
 import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.net.TapResult;
 import io.vmhandler.net.TapSpec;
 import io.vmhandler.net.linux.LinkInfo;
 import io.vmhandler.net.linux.Netlink;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -20,49 +23,92 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Tap creation cost, three ways in the same run, for 1, 4 and 16 queues:
+ * Tap creation cost, five ways in the same run, for 1, 4 and 16 queues, all with the same owner,
+ * group and MTU and the same warm-up and iteration count:
  * <ol>
  *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns path, i.e. the real API: open and check
- *       the netns, hand off to a netns worker, setns, rtnetlink checks, ioctls, persist, setns back;
- *   <li>raw ioctl: the bare syscall sequence of docs/test-host.md A1 (Q x {open, TUNSETIFF}, TUNSETOWNER,
- *       TUNSETGROUP, TUNSETPERSIST, close), already inside the netns, no checks;
- *   <li>spawn: {@code ip -n NS tuntap add dev X mode tap [multi_queue] vnet_hdr user 107 group 107},
- *       one process per tap (the exec-based peers).
+ *       the netns, hand off to a netns worker, setns, netlink look-up, ioctls, persist, MTU and
+ *       read-back in one netlink exchange, setns back;
+ *   <li>vmhandler adopt: the same call again on each tap made in (1), i.e. an idempotent retry;
+ *   <li>JVM raw ioctl: the C sequence below through the same JNR bindings, already inside the netns,
+ *       no checks, no read-back;
+ *   <li>C sequence: {@code bench/tapcreate.c} (built by bin/bench-tap), the syscall floor: one setns for
+ *       the whole run, then per tap open, TUNSETIFF, TUNSETOWNER, TUNSETGROUP, SIOCSIFMTU, TUNSETPERSIST,
+ *       close; timed inside the C process;
+ *   <li>ip spawn: {@code ip -n NS tuntap add dev X mode tap [multi_queue] vnet_hdr user U group G}, one
+ *       process per tap (the exec-based peers; it has no MTU option, so it sets none).
  * </ol>
- * Deletion is not timed (it is ~16 ms of kernel RCU work whoever does it, docs/test-host.md A1) and runs
- * in parallel between rounds. Usage: {@code bin/bench-tap [iterations]} as root.
+ * Ratios are to the C sequence's median. Deletion is not timed (it is RCU latency, milliseconds
+ * whoever does it, docs/test-host.md A1) and runs in parallel between rows. The 1-minute load average is printed on every
+ * row: on a shared machine it says how much the figures can be trusted.
+ *
+ * <p>Usage: {@code bin/bench-tap [iterations] [--mtu=N]} as root; the path of the compiled C program
+ * comes in the system property {@code bench.tapcreate}. Everything is made in a netns of its own,
+ * which is deleted at the end (with every tap in it), also after a failure.
  */
 public final class TapBench {
     private static final int UID = 107;
 
     public static void main(String[] args) throws Exception {
-        int n = args.length > 0 ? Integer.parseInt(args[0]) : 100;
+        int iterations = 100;
+        int mtu = 1450;
+        for (String a : args) {
+            if (a.startsWith("--mtu=")) {
+                mtu = Integer.parseInt(a.substring(6));
+            } else {
+                iterations = Integer.parseInt(a);
+            }
+        }
+        int n = iterations;
+        if (n < 10) {
+            throw new IllegalArgumentException("iterations must be >= 10, got " + n);
+        }
+        new TapSpec("x", 1, UID, UID, mtu); // validates the MTU with the API's own message
+        String tapcreate = System.getProperty("bench.tapcreate");
+        if (tapcreate == null || !Files.isExecutable(Path.of(tapcreate))) {
+            throw new IllegalArgumentException("system property bench.tapcreate must name the compiled bench/tapcreate.c, got "
+                    + tapcreate);
+        }
         int warm = Math.max(5, n / 5);
+        int m = mtu;
         String ns = "vmh-bench-" + ProcessHandle.current().pid();
         run("ip", "netns", "add", ns);
         String path = "/var/run/netns/" + ns;
         try (NetNamespace runner = new NetNamespace("bench", 1)) {
             IoctlTapDevices taps = new IoctlTapDevices(runner);
-            // JIT warm-up of every path before anything is measured
-            measure(0, 200, i -> taps.create(path, new TapSpec("vw" + i, 1 + i % 4, UID, UID, 1500)));
-            runner.run(path, () -> measureRaw(0, 200, 2));
+            // JIT warm-up of every in-JVM path before anything is measured: creates, then adopts of the same
+            // taps, which run the netns hop and the netlink code (socket, request, parse) many times over
+            // at ~35 us a call, so C2 has compiled them as it has in a daemon that has served for a while
+            measure(0, 300, i -> taps.create(path, new TapSpec("vw" + i, 1 + i % 4, UID, UID, m)));
+            measure(0, 20_000, i -> taps.create(path, new TapSpec("vw" + i % 300, 1 + i % 300 % 4, UID, UID, m)));
+            runner.run(path, () -> measureRaw(0, 300, 2, m));
             cleanup(runner, path);
-            System.out.printf("tap create, per tap, %d iterations after %d warm-up; microseconds%n", n, warm);
-            System.out.printf("%-7s %-10s %9s %9s %9s   %s%n", "queues", "path", "median", "min", "p90", "ratio");
+            System.out.printf("tap create, per tap, %d iterations after %d warm-up, mtu %d, owner/group %d; microseconds;"
+                    + " load average at start %s%n", n, warm, mtu, UID, loadAverage());
+            System.out.printf("%-7s %-16s %9s %9s %9s %9s %7s%n", "queues", "path", "median", "min", "p90", "x C", "load1");
             for (int q : new int[] {1, 4, 16}) {
-                long[] api = measure(warm, n, i -> taps.create(path, new TapSpec("va" + q + "_" + i, q, UID, UID, 1500)));
+                long[] api = measure(warm, n, i -> created(taps.create(path, new TapSpec("va" + q + "_" + i, q, UID, UID, m))));
+                String loadApi = load1();
+                long[] adopt = measure(warm, n, i -> adopted(taps.create(path, new TapSpec("va" + q + "_" + i, q, UID, UID, m))));
+                String loadAdopt = load1();
                 cleanup(runner, path);
-                long[] raw = runner.run(path, () -> measureRaw(warm, n, q));
+                long[] raw = runner.run(path, () -> measureRaw(warm, n, q, m));
+                String loadRaw = load1();
+                cleanup(runner, path);
+                long[] c = runC(tapcreate, path, q, warm, n, m);
+                String loadC = load1();
                 cleanup(runner, path);
                 long[] spawn = measure(warm, n, i -> spawnTap(ns, "vs" + q + "_" + i, q));
+                String loadSpawn = load1();
                 cleanup(runner, path);
-                long mApi = median(api);
-                long mRaw = median(raw);
-                long mSpawn = median(spawn);
-                print(q, "vmhandler", api, "");
-                print(q, "raw ioctl", raw, String.format("vmhandler/raw = %.2f", (double) mApi / mRaw));
-                print(q, "ip spawn", spawn, String.format("spawn/vmhandler = %.1fx", (double) mSpawn / mApi));
+                long mc = median(c);
+                print(q, "vmhandler", api, mc, loadApi);
+                print(q, "vmhandler adopt", adopt, mc, loadAdopt);
+                print(q, "JVM raw ioctl", raw, mc, loadRaw);
+                print(q, "C sequence", c, mc, loadC);
+                print(q, "ip spawn", spawn, mc, loadSpawn);
             }
+            System.out.printf("load average at end %s%n", loadAverage());
         } finally {
             run("ip", "netns", "del", ns);
         }
@@ -70,6 +116,18 @@ public final class TapBench {
 
     interface Op {
         void run(int i) throws Exception;
+    }
+
+    private static void created(TapResult r) {
+        if (r.outcome() != TapResult.Outcome.CREATED) {
+            throw new IllegalStateException("expected a new tap, got " + r.outcome());
+        }
+    }
+
+    private static void adopted(TapResult r) {
+        if (r.outcome() != TapResult.Outcome.ADOPTED) {
+            throw new IllegalStateException("expected an adopted tap, got " + r.outcome());
+        }
     }
 
     private static long[] measure(int warm, int n, Op op) throws Exception {
@@ -85,40 +143,58 @@ public final class TapBench {
         return t;
     }
 
-    private static long[] measureRaw(int warm, int n, int q) throws IOException {
+    /** Runs inside the netns on a worker, like the C program after its setns. */
+    private static long[] measureRaw(int warm, int n, int q, int mtu) throws IOException {
         long[] t = new long[n];
-        for (int i = 0; i < warm + n; i++) {
-            String name = "vr" + q + "_" + i;
-            long t0 = System.nanoTime();
-            rawCreate(name, q);
-            long dt = System.nanoTime() - t0;
-            if (i >= warm) {
-                t[i - warm] = dt;
+        try (Fd ctl = Syscalls.socket(AF_INET, SOCK_DGRAM, 0, "bench SIOCSIFMTU socket")) {
+            for (int i = 0; i < warm + n; i++) {
+                String name = "vr" + q + "_" + i;
+                long t0 = System.nanoTime();
+                rawCreate(ctl, name, q, mtu);
+                long dt = System.nanoTime() - t0;
+                if (i >= warm) {
+                    t[i - warm] = dt;
+                }
             }
         }
         return t;
     }
 
-    private static void rawCreate(String name, int q) throws IOException {
-        short flags = (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | (q > 1 ? IFF_MULTI_QUEUE : 0));
+    /** The C program's sequence: open, TUNSETIFF, TUNSETOWNER, TUNSETGROUP, SIOCSIFMTU, TUNSETPERSIST, close. */
+    private static void rawCreate(Fd ctl, String name, int q, int mtu) throws IOException {
+        short flags = (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL | (q > 1 ? IFF_MULTI_QUEUE : 0));
         byte[] ifr = new byte[IFREQ_SIZE];
         byte[] nb = name.getBytes(StandardCharsets.UTF_8);
         System.arraycopy(nb, 0, ifr, 0, nb.length);
         ifr[16] = (byte) flags;
         ifr[17] = (byte) (flags >> 8);
-        List<Fd> fds = new ArrayList<>();
-        try {
-            for (int k = 0; k < q; k++) {
-                Fd fd = Syscalls.open("/dev/net/tun", O_RDWR);
-                fds.add(fd);
-                Syscalls.ioctl(fd, TUNSETIFF, ifr.clone(), "TUNSETIFF", name);
+        try (Fd fd = Syscalls.open("/dev/net/tun", O_RDWR)) {
+            Syscalls.ioctl(fd, TUNSETIFF, ifr.clone(), "TUNSETIFF", name);
+            Syscalls.ioctl(fd, TUNSETOWNER, UID, "TUNSETOWNER", name);
+            Syscalls.ioctl(fd, TUNSETGROUP, UID, "TUNSETGROUP", name);
+            // struct ifreq: ifr_mtu is the int at offset 16 (<net/if.h>), native (little-endian) order
+            for (int k = 0; k < 4; k++) {
+                ifr[16 + k] = (byte) (mtu >> (8 * k));
             }
-            Syscalls.ioctl(fds.get(0), TUNSETOWNER, UID, "TUNSETOWNER", name);
-            Syscalls.ioctl(fds.get(0), TUNSETGROUP, UID, "TUNSETGROUP", name);
-            Syscalls.ioctl(fds.get(0), TUNSETPERSIST, 1L, "TUNSETPERSIST", name);
-        } finally {
-            fds.forEach(Fd::close);
+            Syscalls.ioctl(ctl, SIOCSIFMTU, ifr, "SIOCSIFMTU", name);
+            Syscalls.ioctl(fd, TUNSETPERSIST, 1L, "TUNSETPERSIST", name);
         }
+    }
+
+    /** The C floor: per-tap nanoseconds, one per line; the program deletes its own taps before it exits. */
+    private static long[] runC(String exe, String nsPath, int q, int warm, int n, int mtu) throws Exception {
+        Process p = new ProcessBuilder(exe, nsPath, Integer.toString(q), Integer.toString(warm), Integer.toString(n),
+                Integer.toString(mtu), Integer.toString(UID), Integer.toString(UID), "vc" + q + "_")
+                .redirectError(ProcessBuilder.Redirect.INHERIT).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        if (p.waitFor() != 0) {
+            throw new IOException(exe + " failed with exit " + p.exitValue());
+        }
+        long[] t = out.lines().mapToLong(Long::parseLong).toArray();
+        if (t.length != n) {
+            throw new IOException(exe + " printed " + t.length + " timings, expected " + n);
+        }
+        return t;
     }
 
     private static void spawnTap(String ns, String name, int q) throws Exception {
@@ -126,7 +202,7 @@ public final class TapBench {
         if (q > 1) {
             argv.add("multi_queue");
         }
-        argv.addAll(List.of("vnet_hdr", "user", "107", "group", "107"));
+        argv.addAll(List.of("vnet_hdr", "user", Integer.toString(UID), "group", Integer.toString(UID)));
         run(argv.toArray(String[]::new));
     }
 
@@ -159,11 +235,20 @@ public final class TapBench {
         return s[s.length / 2];
     }
 
-    private static void print(int q, String what, long[] t, String ratio) {
+    private static void print(int q, String what, long[] t, long cMedian, String load) {
         long[] s = t.clone();
         Arrays.sort(s);
-        System.out.printf("%-7d %-10s %9.0f %9.0f %9.0f   %s%n", q, what, s[s.length / 2] / 1e3, s[0] / 1e3,
-                s[(int) (s.length * 0.9)] / 1e3, ratio);
+        System.out.printf("%-7d %-16s %9.0f %9.0f %9.0f %9.2f %7s%n", q, what, s[s.length / 2] / 1e3, s[0] / 1e3,
+                s[(int) (s.length * 0.9)] / 1e3, (double) s[s.length / 2] / cMedian, load);
+    }
+
+    static String loadAverage() throws IOException {
+        String[] f = Files.readString(Path.of("/proc/loadavg")).trim().split("\\s+");
+        return f[0] + " " + f[1] + " " + f[2];
+    }
+
+    private static String load1() throws IOException {
+        return loadAverage().split(" ")[0];
     }
 
     private static void run(String... argv) throws IOException, InterruptedException {

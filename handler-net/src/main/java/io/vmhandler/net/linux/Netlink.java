@@ -1,6 +1,7 @@
 package io.vmhandler.net.linux;
 
 import static io.vmhandler.nativeio.LinuxConstants.AF_NETLINK;
+import static io.vmhandler.nativeio.LinuxConstants.MSG_TRUNC;
 import static io.vmhandler.nativeio.LinuxConstants.NETLINK_ROUTE;
 import static io.vmhandler.nativeio.LinuxConstants.SOCK_RAW;
 
@@ -23,7 +24,11 @@ import jnr.constants.platform.Errno;
  * sysfs, not the thread's, so from the daemon it would describe the host. rtnetlink's
  * IFLA_INFO_DATA for tun (IFLA_TUN_*, Linux 4.15, drivers/net/tun.c tun_fill_info) carries owner,
  * group, type, pi, vnet_hdr, persist and multi_queue, the same facts {@code ip -d link} prints.
- * Not thread-safe: one instance per task.
+ *
+ * <p>Not thread-safe: one instance per task. Replies are received into one buffer per thread (the
+ * netns workers are long-lived platform threads), not a fresh 64 KiB array per socket: two instances
+ * used on the same thread at the same time would share it, which no caller does, since every exchange
+ * completes before the method returns.
  */
 public final class Netlink implements AutoCloseable {
     // <linux/netlink.h>, <linux/rtnetlink.h>, <linux/if_link.h>
@@ -51,9 +56,22 @@ public final class Netlink implements AutoCloseable {
     private static final int IFLA_TUN_NUM_QUEUES = 8;
     private static final int IFLA_TUN_NUM_DISABLED_QUEUES = 9;
     private static final int NLA_F_NESTED = 0x8000;
+    private static final int IFLA_EXT_MASK = 29;
+    /**
+     * Leaves IFLA_STATS/IFLA_STATS64 out of a single-link reply ({@code <linux/rtnetlink.h>}); a kernel
+     * without it ignores the bit.
+     */
+    private static final int RTEXT_FILTER_SKIP_STATS = 1 << 3;
+    /**
+     * A dump reply skb is at most 32 KiB (netlink_recvmsg caps max_recvmsg_len at
+     * SKB_WITH_OVERHEAD(32768), net/netlink/af_netlink.c), and one link's reply is far smaller, so
+     * 32 KiB holds any single datagram; MSG_TRUNC turns a longer one into an error instead of a
+     * silently cut message.
+     */
+    private static final int RX_BYTES = 32 * 1024;
+    private static final ThreadLocal<byte[]> RX = ThreadLocal.withInitial(() -> new byte[RX_BYTES]);
 
     private final Fd fd;
-    private final byte[] rx = new byte[64 * 1024];
     private int seq;
 
     private Netlink(Fd fd) {
@@ -68,16 +86,10 @@ public final class Netlink implements AutoCloseable {
     public LinkInfo link(String name) throws SyscallException {
         ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST, 0);
         putAttr(req, IFLA_IFNAME, cString(name));
-        List<LinkInfo> got;
-        try {
-            got = exchange(req, "RTM_GETLINK", name, false);
-        } catch (SyscallException e) {
-            if (e.errno() == Errno.ENODEV) {
-                return null;
-            }
-            throw e;
-        }
-        return got.isEmpty() ? null : got.get(0);
+        putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
+        req.putInt(0, req.position());
+        Syscalls.send(fd, req.array(), req.position());
+        return awaitLink(-1, "RTM_GETLINK", name);
     }
 
     public List<LinkInfo> links() throws SyscallException {
@@ -91,6 +103,64 @@ public final class Netlink implements AutoCloseable {
         putAttr(req, IFLA_IFNAME, cString(name));
         putAttr(req, IFLA_MTU, le(4).putInt(mtu).array());
         exchange(req, "RTM_SETLINK", name + " mtu " + mtu, false);
+    }
+
+    /**
+     * Sets the MTU of the link called {@code name} and returns the link as the kernel reports it
+     * afterwards, or null if no link has the name: one send carrying RTM_SETLINK and RTM_GETLINK,
+     * one recv (two when RTM_SETLINK fails). The kernel handles the messages of one datagram in order (netlink_rcv_skb), so the
+     * reply describes the link after the change. RTM_SETLINK goes without NLM_F_ACK: success sends
+     * nothing back and a failure is still reported (netlink_rcv_skb acks every error), ahead of the
+     * link reply, and thrown here as RTM_SETLINK's.
+     */
+    public LinkInfo setMtuAndGet(String name, int mtu) throws SyscallException {
+        ByteBuffer req = request(RTM_SETLINK, NLM_F_REQUEST, 0);
+        putAttr(req, IFLA_IFNAME, cString(name));
+        putAttr(req, IFLA_MTU, le(4).putInt(mtu).array());
+        int setSeq = seq;
+        req.putInt(0, req.position());
+        int getStart = req.position();
+        req.putInt(0).putShort((short) RTM_GETLINK).putShort((short) NLM_F_REQUEST).putInt(++seq).putInt(0);
+        req.put((byte) 0).put((byte) 0).putShort((short) 0).putInt(0).putInt(0).putInt(0);
+        putAttr(req, IFLA_IFNAME, cString(name));
+        putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
+        req.putInt(getStart, req.position() - getStart);
+        Syscalls.send(fd, req.array(), req.position());
+        return awaitLink(setSeq, "RTM_SETLINK+RTM_GETLINK", name + " mtu " + mtu);
+    }
+
+    /**
+     * Reads replies until the one to the RTM_GETLINK with the current sequence number: the link, or
+     * null for ENODEV (a plain answer here, so no exception is built for it). An error for
+     * {@code setSeq} (a request sent ahead in the same datagram, -1 for none) is thrown, except ENODEV,
+     * which the RTM_GETLINK's own ENODEV follows.
+     */
+    private LinkInfo awaitLink(int setSeq, String op, String target) throws SyscallException {
+        while (true) {
+            byte[] rx = RX.get();
+            int n = receive(rx, op, target);
+            ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
+            for (int off = 0; off + 16 <= n; ) {
+                int mlen = checkedLength(b, off, n, op, target);
+                int mtype = b.getShort(off + 4) & 0xffff;
+                int mseq = b.getInt(off + 8);
+                if (mtype == NLMSG_ERROR && (mseq == setSeq || mseq == seq)) {
+                    int err = b.getInt(off + 16);
+                    if (-err == Errno.ENODEV.intValue()) {
+                        if (mseq == seq) {
+                            return null;
+                        }
+                        // no such link: RTM_GETLINK's own ENODEV follows and is the answer
+                    } else if (err != 0) {
+                        throw new SyscallException(mseq == setSeq ? "netlink(RTM_SETLINK)" : "netlink(RTM_GETLINK)",
+                                -err, target);
+                    }
+                } else if (mtype == RTM_NEWLINK && mseq == seq) {
+                    return parseLink(b, off + 16, off + mlen);
+                }
+                off += align(mlen);
+            }
+        }
     }
 
     /** Deletes the link; returns false if it was already gone. */
@@ -150,17 +220,14 @@ public final class Netlink implements AutoCloseable {
         int mySeq = seq;
         List<T> out = new ArrayList<>();
         while (true) {
-            int n = Syscalls.recv(fd, rx, 0);
+            byte[] rx = RX.get();
+            int n = receive(rx, op, target);
             ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
             int off = 0;
             while (off + 16 <= n) {
-                int mlen = b.getInt(off);
+                int mlen = checkedLength(b, off, n, op, target);
                 int mtype = b.getShort(off + 4) & 0xffff;
                 int mseq = b.getInt(off + 8);
-                if (mlen < 16 || off + mlen > n) {
-                    throw new SyscallException("recv", Errno.EBADMSG.intValue(), "netlink " + op + " " + target,
-                            "malformed netlink message of length " + mlen);
-                }
                 if (mseq == mySeq) {
                     if (mtype == NLMSG_ERROR) {
                         int err = b.getInt(off + 16);
@@ -199,6 +266,25 @@ public final class Netlink implements AutoCloseable {
             b.get(start, payload);
             return payload;
         });
+    }
+
+    /** One datagram into {@code rx}; a datagram longer than the buffer is an error, never cut short. */
+    private int receive(byte[] rx, String op, String target) throws SyscallException {
+        int n = Syscalls.recv(fd, rx, MSG_TRUNC);
+        if (n > rx.length) {
+            throw new SyscallException("recv", Errno.EMSGSIZE.intValue(), "netlink " + op + " " + target,
+                    "reply of " + n + " bytes exceeds the " + rx.length + "-byte receive buffer");
+        }
+        return n;
+    }
+
+    private static int checkedLength(ByteBuffer b, int off, int n, String op, String target) throws SyscallException {
+        int mlen = b.getInt(off);
+        if (mlen < 16 || off + mlen > n) {
+            throw new SyscallException("recv", Errno.EBADMSG.intValue(), "netlink " + op + " " + target,
+                    "malformed netlink message of length " + mlen);
+        }
+        return mlen;
     }
 
     private static LinkInfo parseLink(ByteBuffer b, int start, int end) {
