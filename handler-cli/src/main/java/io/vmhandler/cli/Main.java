@@ -31,6 +31,7 @@ public final class Main {
                 .register(new PinCommand(cgroups))
                 .register(new CgroupCommand(cgroups))
                 .register(new LauncherCommand())
+                .register(new StatusCommand())
                 .register(new RunCommand(Daemon::new))
                 .register(new DemoCommand());
     }
