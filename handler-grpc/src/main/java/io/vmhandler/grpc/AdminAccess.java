@@ -6,13 +6,15 @@ import java.util.OptionalInt;
 import java.util.Set;
 
 /**
- * Who may call the admin service: a process outside every Kubernetes pod that is root (uid 0) or a
- * member of the configured admin group (its effective gid or one of its supplementary groups).
+ * Who may call the admin service: a process outside the Kubernetes pods (the daemon's own pod
+ * aside) that is root (uid 0) or a member of the configured admin group (its effective gid or one of
+ * its supplementary groups).
  *
- * <p>Why "outside every pod" comes first: a pod's spec chooses its own uid, gid and supplementary
+ * <p>Why "outside the pods" comes first: a pod's spec chooses its own uid, gid and supplementary
  * groups ({@code runAsUser: 0}, {@code supplementalGroups}), so inside a pod neither uid 0 nor a group
  * says anything about the node's administrator. Without this rule a launcher pod could read every
- * other pod's state.
+ * other pod's state. The daemon's own pod is the exception {@link CallerFacts} makes: exec'ing into
+ * the daemon's privileged container already requires control of the node.
  *
  * <p>The uid comes from SO_PEERCRED (recorded at connect(2)); supplementary groups are not in
  * SO_PEERCRED, so {@link CallerFacts} reads them from procfs at call time and must refuse (throw) when
@@ -30,7 +32,7 @@ public final class AdminAccess {
     }
 
     /**
-     * @param inPod the caller's process is in a Kubernetes pod (its cgroup says so)
+     * @param inPod the caller's process is in a Kubernetes pod other than the daemon's (its cgroup says so)
      * @param groups its effective gid and supplementary groups
      */
     public record Facts(boolean inPod, Set<Integer> groups) {
@@ -65,8 +67,8 @@ public final class AdminAccess {
                     + caller.pid() + " (" + e.getMessage() + ")");
         }
         if (f.inPod()) {
-            throw LauncherException.permissionDenied("node status is not available to processes in a Kubernetes pod;"
-                    + " the calling process " + caller.pid() + " is in one");
+            throw LauncherException.permissionDenied("node status is not available to processes in a Kubernetes pod"
+                    + " other than the vmhandler daemon's; the calling process " + caller.pid() + " is in one");
         }
         if (caller.uid() == 0) {
             return;

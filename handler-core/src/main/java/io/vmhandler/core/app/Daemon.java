@@ -223,7 +223,7 @@ public final class Daemon implements AutoCloseable {
                     new StatusRecordingBackend(backend, book, StatusRecordingBackend.byPod(pods, directory)),
                     new CoreInfoProvider(config.node(), facts), nodeStatus,
                     new AdminAccess(config.adminGroup() == null ? OptionalInt.empty() : OptionalInt.of(config.adminGroup()),
-                            new ProcCallerFacts(config.procRoot(), pods)),
+                            new ProcCallerFacts(config.procRoot(), pods, ProcCallerFacts.ownPod(config.procRoot(), pods))),
                     (method, code, took) -> metrics.grpcCall(method, code.name(), took));
             stack.push(socketServer);
             readiness = Readiness.ready();

@@ -9,12 +9,19 @@ import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashSet;
 import java.util.List;
+import java.util.Objects;
+import java.util.Optional;
 import java.util.Set;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * {@link AdminAccess.CallerFacts} from procfs and the pod cgroup: the caller's effective gid and
  * supplementary groups from the {@code Gid:} and {@code Groups:} lines of /proc/PID/status (proc(5)),
- * and whether it is in a pod from its cgroup ({@link PodResolver}).
+ * and whether it is in a pod other than the daemon's own from its cgroup ({@link PodResolver}). The
+ * daemon's own pod is exempt because {@code kubectl exec} into the daemon's privileged container is how
+ * an operator reaches {@code vmhandler status} on a cluster node, and whoever may exec there already
+ * controls the node.
  *
  * <p>SO_PEERCRED was taken at connect(2), this read happens at call time: if the effective uid in
  * /proc/PID/status is not the SO_PEERCRED uid, the pid now belongs to another process (or the caller
@@ -22,12 +29,34 @@ import java.util.Set;
  * reads are of the same status file, so uid and groups come from one snapshot. Stateless; thread-safe.
  */
 public final class ProcCallerFacts implements AdminAccess.CallerFacts {
+    private static final Logger log = LoggerFactory.getLogger(ProcCallerFacts.class);
+
     private final Path procRoot;
     private final PodResolver pods;
+    private final Optional<String> ownPod;
 
-    public ProcCallerFacts(Path procRoot, PodResolver pods) {
+    /** @param ownPod the UID of the pod the daemon runs in, if any (see {@link #ownPod}) */
+    public ProcCallerFacts(Path procRoot, PodResolver pods, Optional<String> ownPod) {
         this.procRoot = procRoot;
         this.pods = pods;
+        this.ownPod = Objects.requireNonNull(ownPod, "ownPod");
+    }
+
+    /**
+     * The pod of the process reading {@code procRoot}: {@code procRoot/self} names this process in that
+     * procfs's pid namespace (proc(5)), which is the numbering {@link PodResolver} reads. When it cannot
+     * be read the answer is "no pod": the rule is then only stricter (no exemption), and the daemon
+     * still starts.
+     */
+    public static Optional<String> ownPod(Path procRoot, PodResolver pods) {
+        try {
+            int self = Integer.parseInt(Files.readSymbolicLink(procRoot.resolve("self")).getFileName().toString());
+            return pods.podUid(self);
+        } catch (IOException | RuntimeException e) {
+            log.atWarn().addKeyValue("procRoot", procRoot.toString()).addKeyValue("reason", e.toString())
+                    .log("cannot tell the daemon's own pod: node status is refused to every process in a pod");
+            return Optional.empty();
+        }
     }
 
     @Override
@@ -39,7 +68,8 @@ public final class ProcCallerFacts implements AdminAccess.CallerFacts {
             throw new IOException("the process exited");
         }
         Set<Integer> groups = parseGroups(status, caller.uid());
-        boolean inPod = pods.podUid(caller.pid()).isPresent();
+        Optional<String> pod = pods.podUid(caller.pid());
+        boolean inPod = pod.isPresent() && !pod.equals(ownPod);
         return new AdminAccess.Facts(inPod, groups);
     }
 

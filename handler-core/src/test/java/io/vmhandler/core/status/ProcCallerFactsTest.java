@@ -37,12 +37,28 @@ class ProcCallerFactsTest {
     void readsProcfsAndThePodResolver(@TempDir Path proc) throws IOException {
         Files.createDirectories(proc.resolve("77"));
         Files.write(proc.resolve("77/status"), status("5000\t5000\t5000\t5000", "5000\t5000\t5000\t5000", "4343"));
-        AdminAccess.Facts host = new ProcCallerFacts(proc, pid -> Optional.empty()).facts(new CallerIdentity(77, 5000, 5000));
+        AdminAccess.Facts host = new ProcCallerFacts(proc, pid -> Optional.empty(), Optional.empty()).facts(new CallerIdentity(77, 5000, 5000));
         assertThat(host.inPod()).isFalse();
         assertThat(host.groups()).containsExactlyInAnyOrder(5000, 4343);
-        assertThat(new ProcCallerFacts(proc, pid -> Optional.of("pod-uid")).facts(new CallerIdentity(77, 5000, 5000)).inPod())
-                .isTrue();
-        assertThatThrownBy(() -> new ProcCallerFacts(proc, pid -> Optional.empty()).facts(new CallerIdentity(78, 5000, 5000)))
+        assertThat(new ProcCallerFacts(proc, pid -> Optional.of("pod-uid"), Optional.empty())
+                .facts(new CallerIdentity(77, 5000, 5000)).inPod()).isTrue();
+        // kubectl exec into the daemon's own container is not "in a pod" for this rule
+        assertThat(new ProcCallerFacts(proc, pid -> Optional.of("pod-uid"), Optional.of("pod-uid"))
+                .facts(new CallerIdentity(77, 5000, 5000)).inPod()).isFalse();
+        assertThat(new ProcCallerFacts(proc, pid -> Optional.of("pod-uid"), Optional.of("daemon-pod"))
+                .facts(new CallerIdentity(77, 5000, 5000)).inPod()).isTrue();
+        assertThatThrownBy(() -> new ProcCallerFacts(proc, pid -> Optional.empty(), Optional.empty()).facts(new CallerIdentity(78, 5000, 5000)))
                 .isInstanceOf(IOException.class).hasMessage("the process exited");
+    }
+
+    @Test
+    void theDaemonsOwnPodIsReadThroughProcSelf(@TempDir Path proc) throws IOException {
+        Files.createDirectories(proc.resolve("4711"));
+        Files.createSymbolicLink(proc.resolve("self"), Path.of("4711"));
+        assertThat(ProcCallerFacts.ownPod(proc, pid -> pid == 4711 ? Optional.of("daemon-pod") : Optional.empty()))
+                .contains("daemon-pod");
+        assertThat(ProcCallerFacts.ownPod(Path.of("/proc"), pid -> pid == ProcessHandle.current().pid()
+                ? Optional.of("this-jvm") : Optional.empty())).contains("this-jvm");
+        assertThat(ProcCallerFacts.ownPod(proc.resolve("missing"), pid -> Optional.of("x"))).isEmpty();
     }
 }
