@@ -14,7 +14,6 @@ import java.nio.file.Files;
 import java.nio.file.attribute.FileTime;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import org.junit.jupiter.api.AfterAll;
@@ -209,10 +208,7 @@ class StatusCommandIT {
         host.add(() -> node.vmiDir.resolve("pin.yaml").toFile().delete());
         var qemu = QemuProcess.startInCgroups(List.of(pod.cpuset), 107, 107, 2, "vm-pin");
         host.add(qemu::close);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (QemuProbes.vcpuTids(qemu.pid()).size() < 2 && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-        }
+        QemuProbes.awaitVcpuThreads(qemu.pid(), 2);
         Cmd.Result pin = pod.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(qemu.pid()), "--json");
         assertThat(pin.exit()).as(pin.err() + pin.out()).isZero();
 
