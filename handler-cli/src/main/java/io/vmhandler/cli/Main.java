@@ -40,6 +40,7 @@ public final class Main {
                 .register(new PinCommand(cgroups, proc))
                 .register(new CgroupCommand(cgroups))
                 .register(new LauncherCommand())
+                .register(new StatusCommand())
                 .register(new RunCommand(Daemon::new))
                 .register(new DemoCommand());
     }

@@ -39,7 +39,7 @@ public final class RunCommand implements Command {
                                      [--metrics-address ADDR] [--metrics-port N] [--checkpoint-dir DIR]
                                      [--default-libvirt-version X.Y.Z] [--cgroup-root DIR] [--proc-root DIR]
                                      [--netns-workers N] [--workers N] [--selinux auto|off]
-                                     [--max-calls-per-caller N]
+                                     [--max-calls-per-caller N] [--admin-group GID]
                   --node           this node's name (default: $NODE_NAME)
                   --vmi-dir        standalone mode: VMI YAML/JSON files in DIR instead of the API server
                   --kubeconfig     kubeconfig file; without it and --master, in-cluster config is used
@@ -48,6 +48,7 @@ public final class RunCommand implements Command {
                   --metrics-port   /metrics, /healthz, /readyz port (default 9464; 0 = any free port, -1 = off)
                   --checkpoint-dir state that cannot be rebuilt from the API and the host (default /var/lib/vmhandler)
                   --cgroup-root    /sys/fs/cgroup, or /proc/1/root/sys/fs/cgroup from a pod
+                  --admin-group    members of this gid (outside pods) may read `vmhandler status`; root always may
                 """;
     }
 
@@ -55,7 +56,8 @@ public final class RunCommand implements Command {
     public int run(List<String> argv, PrintStream out, PrintStream err) throws Exception {
         Args a = Args.parse(argv, Set.of("node", "vmi-dir", "kubeconfig", "master", "socket", "socket-mode",
                 "socket-group", "metrics-address", "metrics-port", "checkpoint-dir", "default-libvirt-version",
-                "cgroup-root", "proc-root", "netns-workers", "workers", "selinux", "max-calls-per-caller"), Set.of());
+                "cgroup-root", "proc-root", "netns-workers", "workers", "selinux", "max-calls-per-caller", "admin-group"),
+                Set.of());
         DaemonConfig config = config(a);
         Daemon daemon = daemons.apply(config);
         // the informer gave up for good (401/403/404): exit non-zero so the DaemonSet restarts us
@@ -110,7 +112,8 @@ public final class RunCommand implements Command {
                 a.has("workers") ? a.intValue("workers", 1, 64) : 4,
                 selinux,
                 a.has("max-calls-per-caller") ? a.intValue("max-calls-per-caller", 1, 1024)
-                        : DaemonConfig.DEFAULT_MAX_CALLS_PER_CALLER);
+                        : DaemonConfig.DEFAULT_MAX_CALLS_PER_CALLER,
+                a.optionalInt("admin-group", 0, Integer.MAX_VALUE));
     }
 
     private static String or(Args a, String flag, String dflt) {

@@ -7,7 +7,6 @@ import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.file.Files;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -181,10 +180,7 @@ class LauncherApiIT {
         host.add(() -> node.vmiDir.resolve("pin.yaml").toFile().delete());
         var qemu = io.vmhandler.cli.demo.QemuProcess.startInCgroups(java.util.List.of(a.cpuset), 107, 107, 2, "vm-pin");
         host.add(qemu::close);
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
-        while (QemuProbes.vcpuTids(qemu.pid()).size() < 2 && System.nanoTime() < deadline) {
-            Thread.sleep(50);
-        }
+        QemuProbes.awaitVcpuThreads(qemu.pid(), 2);
         Cmd.Result r = a.launcher(node.classpath, node.socket, "pin-vcpus", "--pid", Long.toString(qemu.pid()), "--json");
         assertThat(r.exit()).as(r.err() + r.out()).isZero();
         assertThat(r.out()).contains("\"vcpu\":0").contains("\"vcpu\":1");

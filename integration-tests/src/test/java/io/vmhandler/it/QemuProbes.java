@@ -47,6 +47,14 @@ final class QemuProbes {
         return tids(pid, "CPU \\d+/(KVM|TCG)");
     }
 
+    /** Waits up to 30 s until QEMU {@code pid} has started {@code n} vCPU threads (they start after exec). */
+    static void awaitVcpuThreads(long pid, int n) throws InterruptedException {
+        long deadline = System.nanoTime() + java.util.concurrent.TimeUnit.SECONDS.toNanos(30);
+        while (vcpuTids(pid).size() < n && System.nanoTime() < deadline) {
+            Thread.sleep(50);
+        }
+    }
+
     static String vcpuTid(long pid, int vcpu) {
         return tids(pid, "CPU " + vcpu + "/(KVM|TCG)").stream().findFirst()
                 .orElseThrow(() -> new AssertionError("pid " + pid + " has no thread for vCPU " + vcpu));

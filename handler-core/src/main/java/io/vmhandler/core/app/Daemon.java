@@ -31,6 +31,11 @@ import io.vmhandler.core.reconcile.KubeNotifier;
 import io.vmhandler.core.reconcile.VmiNotifier;
 import io.vmhandler.core.reconcile.VmiReconciler;
 import io.vmhandler.core.reconcile.VmiStateRecorder;
+import io.vmhandler.core.status.CoreNodeStatusProvider;
+import io.vmhandler.core.status.ProcCallerFacts;
+import io.vmhandler.core.status.StatusRecordingBackend;
+import io.vmhandler.core.status.VmiStatusBook;
+import io.vmhandler.core.status.WatchTracker;
 import io.vmhandler.core.watch.KubeEvents;
 import io.vmhandler.core.watch.VmiInformer;
 import io.vmhandler.core.watch.VmiStatusWriter;
@@ -38,6 +43,7 @@ import io.fabric8.kubernetes.client.KubernetesClient;
 import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.server.ServerOptions;
 import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
@@ -50,6 +56,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.OptionalInt;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.UnaryOperator;
 import org.slf4j.Logger;
@@ -135,6 +142,7 @@ public final class Daemon implements AutoCloseable {
             metrics.watchCheckpoint(store::degraded, store::corruptFiles);
 
             directory = new VmiDirectory(config.node());
+            WatchTracker watch = new WatchTracker(config.standalone() ? "files" : "api", Clock.systemUTC());
             directory.addListener(k -> metrics.vmisManaged(directory.size()));
             NetNamespace netns = new NetNamespace("api", config.netnsWorkers());
             stack.push(netns);
@@ -157,7 +165,10 @@ public final class Daemon implements AutoCloseable {
                 notifier = new KubeNotifier(events, new VmiStatusWriter(client, Clock.systemUTC()));
             }
             VmiStateRecorder recorder = new VmiStateRecorder(store, notifier);
-            final VmiNotifier n = notifier;
+            VmiStatusBook book = new VmiStatusBook(new PidNamespaces(config.procRoot()), Clock.systemUTC());
+            CoreNodeStatusProvider nodeStatus = new CoreNodeStatusProvider(config.node(), Version.current(), directory,
+                    book, store::health, watch, Clock.systemUTC());
+            final VmiNotifier n = book.observing(notifier);
             if (config.standalone()) {
                 // the file source feeds the directory; the reconciler only re-applies on changes
                 loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(directory::get, null, store, memlock,
@@ -168,6 +179,7 @@ public final class Daemon implements AutoCloseable {
                 directory.addListener(loop::add);
                 vmiFiles = new VmiFileSource(config.vmiDir(), directory);
                 vmiFiles.start(1000);
+                watch.synced();
                 stack.push(vmiFiles);
             } else {
                 VmiInformer[] holder = new VmiInformer[1];
@@ -192,11 +204,14 @@ public final class Daemon implements AutoCloseable {
                 for (String key : informer.keys()) {
                     informer.get(key).ifPresent(directory::put);
                 }
+                watch.synced();
+                watch.upWhen(informer::isWatching);
             }
 
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)));
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver, network, memlock,
-                    new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics, recorder);
+                    new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics,
+                    book.after(recorder));
 
             early.awaitTransport();
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())
@@ -204,7 +219,12 @@ public final class Daemon implements AutoCloseable {
             if (config.socketGroup() != null) {
                 opts.ownerGid(config.socketGroup());
             }
-            socketServer = UnixSocketServer.startLauncherApi(opts.build(), backend, new CoreInfoProvider(config.node(), facts),
+            CgroupPodResolver pods = new CgroupPodResolver(cgroups);
+            socketServer = UnixSocketServer.startLauncherApi(opts.build(),
+                    new StatusRecordingBackend(backend, book, StatusRecordingBackend.byPod(pods, directory)),
+                    new CoreInfoProvider(config.node(), facts), nodeStatus,
+                    new AdminAccess(config.adminGroup() == null ? OptionalInt.empty() : OptionalInt.of(config.adminGroup()),
+                            new ProcCallerFacts(config.procRoot(), pods, ProcCallerFacts.ownPod(config.procRoot(), pods))),
                     (method, code, took) -> metrics.grpcCall(method, code.name(), took));
             stack.push(socketServer);
             readiness = Readiness.ready();

@@ -9,6 +9,9 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.vmhandler.grpc.admin.v1.AdminGrpc;
+import io.vmhandler.grpc.admin.v1.GetNodeStatusRequest;
+import io.vmhandler.grpc.admin.v1.GetNodeStatusResponse;
 import io.vmhandler.grpc.v1.GetInfoRequest;
 import io.vmhandler.grpc.v1.GetInfoResponse;
 import io.vmhandler.grpc.v1.InfoGrpc;
@@ -116,6 +119,15 @@ public final class LauncherClient implements AutoCloseable {
     public GetInfoResponse info() {
         return InfoGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
                 .getInfo(GetInfoRequest.getDefaultInstance());
+    }
+
+    /**
+     * {@code vmhandler.admin.v1.Admin/GetNodeStatus}: what the daemon serves on this node. Only root or
+     * the daemon's admin group, outside pods, are allowed; anyone else gets PERMISSION_DENIED.
+     */
+    public GetNodeStatusResponse nodeStatus() {
+        return AdminGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
+                .getNodeStatus(GetNodeStatusRequest.getDefaultInstance());
     }
 
     /** A stub whose deadline starts now (a stub's deadline is absolute, so one is made per call). */

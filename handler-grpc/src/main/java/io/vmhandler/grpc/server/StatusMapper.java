@@ -43,6 +43,22 @@ public final class StatusMapper {
      * caller, and logs it: INTERNAL at ERROR with the cause, refusals at WARN, the rest at INFO.
      */
     public static Status toStatus(Throwable failure, String method, CallerIdentity caller) {
+        Status status = preview(failure);
+        if (status.getCode() != Status.Code.INTERNAL) {
+            return logged(status, failure, method, caller);
+        }
+        String errorId = errorId();
+        log.atError().setCause(failure).addKeyValue("method", method).addKeyValue("caller", caller)
+                .addKeyValue("errorId", errorId).log("launcher call failed with an internal error");
+        return Status.INTERNAL.withDescription("internal error (error id " + errorId + ", see the vmhandler log)");
+    }
+
+    /**
+     * The status {@link #toStatus} sends for {@code failure}, without logging it: for whoever records
+     * failures besides the log (the admin service's last error per VMI). For an internal error the
+     * description is the failure's own sanitized message, which {@link #toStatus} never sends to a caller.
+     */
+    public static Status preview(Throwable failure) {
         if (failure instanceof LauncherException e) {
             Status.Code code = switch (e.kind()) {
                 case INVALID_ARGUMENT -> Status.Code.INVALID_ARGUMENT;
@@ -51,21 +67,17 @@ public final class StatusMapper {
                 case CONFLICT -> Status.Code.FAILED_PRECONDITION;
                 case UNAVAILABLE -> Status.Code.UNAVAILABLE;
             };
-            return logged(Status.fromCode(code).withDescription(sanitize(e.getMessage())), failure, method, caller);
+            return Status.fromCode(code).withDescription(sanitize(e.getMessage()));
         }
         if (failure instanceof IllegalArgumentException) {
-            return logged(Status.INVALID_ARGUMENT.withDescription(sanitize(failure.getMessage())), failure, method, caller);
+            return Status.INVALID_ARGUMENT.withDescription(sanitize(failure.getMessage()));
         }
         Status given = failure instanceof StatusRuntimeException sre ? sre.getStatus()
                 : failure instanceof StatusException se ? se.getStatus() : null;
         if (given != null && given.getCode() != Status.Code.UNKNOWN && given.getCode() != Status.Code.INTERNAL) {
-            return logged(Status.fromCode(given.getCode()).withDescription(sanitize(given.getDescription())),
-                    failure, method, caller);
+            return Status.fromCode(given.getCode()).withDescription(sanitize(given.getDescription()));
         }
-        String errorId = errorId();
-        log.atError().setCause(failure).addKeyValue("method", method).addKeyValue("caller", caller)
-                .addKeyValue("errorId", errorId).log("launcher call failed with an internal error");
-        return Status.INTERNAL.withDescription("internal error (error id " + errorId + ", see the vmhandler log)");
+        return Status.INTERNAL.withDescription(sanitize(failure.getMessage()));
     }
 
     /** First line only, absolute paths masked, at most {@value #MAX_DESCRIPTION} characters. */

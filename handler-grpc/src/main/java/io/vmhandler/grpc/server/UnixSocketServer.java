@@ -13,7 +13,11 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.InfoProvider;
+import io.vmhandler.grpc.NodeStatusProvider;
+import io.vmhandler.grpc.admin.v1.AdminGrpc;
+import io.vmhandler.grpc.admin.v1.AdminServiceV1;
 import io.vmhandler.grpc.LauncherBackend;
 import io.vmhandler.grpc.v1.InfoServiceV1;
 import io.vmhandler.grpc.v1.LauncherServiceV1;
@@ -74,6 +78,17 @@ public final class UnixSocketServer implements AutoCloseable {
     }
 
     /**
+     * The same, plus the admin service ({@code vmhandler.admin.v1.Admin}) on the same socket: node
+     * status from {@code status} for the callers {@code access} allows.
+     */
+    public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info,
+                                                    NodeStatusProvider status, AdminAccess access,
+                                                    CallObserver observer) throws IOException {
+        return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info),
+                new AdminServiceV1(status, access)), observer);
+    }
+
+    /**
      * Loads what serving needs, the epoll native transport and the launcher services' descriptors,
      * without placing or binding anything. A daemon calls it on another thread while it waits for
      * its VMI source, so the socket comes up sooner after the sync; it fails as {@link #start} would
@@ -83,6 +98,7 @@ public final class UnixSocketServer implements AutoCloseable {
         Epoll.ensureAvailability();
         LauncherGrpc.getServiceDescriptor();
         InfoGrpc.getServiceDescriptor();
+        AdminGrpc.getServiceDescriptor();
     }
 
     /**

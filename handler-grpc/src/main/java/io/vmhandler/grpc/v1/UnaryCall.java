@@ -16,14 +16,15 @@ import org.slf4j.LoggerFactory;
 /**
  * Runs one unary call the same way for every method: take the caller from the Context (never from the
  * request), refuse to act if the deadline has passed or the caller cancelled, run the body, and turn any
- * failure into a status through {@link StatusMapper}.
+ * failure into a status through {@link StatusMapper}. Public for the other API packages served on the
+ * same socket (vmhandler.admin.v1).
  */
-final class UnaryCall {
+public final class UnaryCall {
     private static final Logger log = LoggerFactory.getLogger(UnaryCall.class);
 
     private UnaryCall() {}
 
-    static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body) {
+    public static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body) {
         CallerIdentity caller = PeerCredentialsInterceptor.CALLER_KEY.get();
         if (caller == null) {
             // the service was registered without the ApiPipeline: never act without a kernel identity

@@ -1,0 +1,31 @@
+package io.vmhandler.grpc.admin.v1;
+
+import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.AdminAccess;
+import io.vmhandler.grpc.NodeStatusProvider;
+import io.vmhandler.grpc.v1.UnaryCall;
+import java.util.Objects;
+
+/**
+ * {@code vmhandler.admin.v1.Admin}: the node status for root or the admin group outside pods
+ * ({@link AdminAccess}); anyone else gets PERMISSION_DENIED before the provider is asked. Register it
+ * through the {@code ApiPipeline} (UnixSocketServer does), which supplies the SO_PEERCRED identity
+ * and the per-caller limit. Stateless and thread-safe: concurrent calls each take their own snapshot.
+ */
+public final class AdminServiceV1 extends AdminGrpc.AdminImplBase {
+    private final NodeStatusProvider status;
+    private final AdminAccess access;
+
+    public AdminServiceV1(NodeStatusProvider status, AdminAccess access) {
+        this.status = Objects.requireNonNull(status, "status");
+        this.access = Objects.requireNonNull(access, "access");
+    }
+
+    @Override
+    public void getNodeStatus(GetNodeStatusRequest request, StreamObserver<GetNodeStatusResponse> out) {
+        UnaryCall.run("GetNodeStatus", out, caller -> {
+            access.check(caller);
+            return AdminMapping.status(status.nodeStatus());
+        });
+    }
+}
