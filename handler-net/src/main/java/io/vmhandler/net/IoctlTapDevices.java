@@ -98,8 +98,8 @@ public final class IoctlTapDevices implements TapDevices {
                     if (made != null && made.isTap()) {
                         nl.delete(made);
                     }
-                    throw new SyscallException("netlink(RTM_GETLINK)", Errno.EIO.intValue(), spec.name() + " in "
-                            + ns.label(), "read-back after create differs: " + String.join("; ", d)
+                    throw new TapReadBackException(spec.name() + " in " + ns.label()
+                            + ": read-back after create differs: " + String.join("; ", d)
                             + (made != null && made.mtu() != mtu ? "; mtu " + made.mtu() + " != " + mtu : ""));
                 }
                 log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", ns.label())

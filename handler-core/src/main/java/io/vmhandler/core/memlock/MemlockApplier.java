@@ -26,7 +26,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Thread-safe (stateless); every call blocks on a few syscalls and /proc reads.
  */
-public final class MemlockApplier {
+public final class MemlockApplier implements MemlockLimits {
     private static final Logger log = LoggerFactory.getLogger(MemlockApplier.class);
     /** CAP_SYS_RESOURCE, linux/capability.h. */
     static final int CAP_SYS_RESOURCE = 24;
@@ -58,6 +58,7 @@ public final class MemlockApplier {
         }
     }
 
+    @Override
     public Applied apply(int pid, long limit) throws IOException {
         if (pid <= 0) {
             throw new IllegalArgumentException("pid must be a positive process id, got " + pid);
@@ -89,7 +90,7 @@ public final class MemlockApplier {
                     + RLimit.format(limit) + "; the new process may have received that limit");
         }
         if (after.soft() != limit || after.hard() != limit) {
-            throw new IOException("RLIMIT_MEMLOCK of pid " + pid + " reads back as " + after + " from /proc/" + pid
+            throw new MemlockReadBackException("RLIMIT_MEMLOCK of pid " + pid + " reads back as " + after + " from /proc/" + pid
                     + "/limits, not soft=hard=" + RLimit.format(limit));
         }
         log.atInfo().addKeyValue("pid", pid).addKeyValue("before", before.toString())
