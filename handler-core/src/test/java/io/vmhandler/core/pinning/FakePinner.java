@@ -13,10 +13,15 @@ import java.util.concurrent.ConcurrentHashMap;
  */
 public final class FakePinner implements Pinner {
     public final Set<Integer> qemus = ConcurrentHashMap.newKeySet();
+    /** When set, every pin throws it (what the host pinner throws for a pod without cpuset, say). */
+    public volatile RuntimeException failure;
     private final List<String> log = new ArrayList<>();
 
     @Override
     public synchronized PinResult pin(int pid, String vmi, CpuPlacement placement) {
+        if (failure != null) {
+            throw failure;
+        }
         log.add(pid + ":" + placement.vcpus());
         List<PinResult.VcpuPin> pins = new ArrayList<>();
         BitSet all = new BitSet();
