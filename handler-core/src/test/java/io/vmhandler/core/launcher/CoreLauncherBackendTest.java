@@ -77,6 +77,14 @@ class CoreLauncherBackendTest {
         return p;
     }
 
+    /** A process of the caller's pod that the fake pinner takes for a QEMU with vCPU threads. */
+    private Process qemuInPod() throws IOException {
+        Process qemu = child();
+        callers.inPod(qemu.pid(), POD);
+        pinner.qemus.add((int) qemu.pid());
+        return qemu;
+    }
+
     static VmiDocument vmi(String rv, String domain, String interfaces, String networks) {
         return VmiDocument.parse("""
                 apiVersion: kubevirt.io/v1
@@ -225,9 +233,7 @@ class CoreLauncherBackendTest {
     @Test
     void aPodWithoutCpusetIsFailedPreconditionInTheLaunchersTerms() throws IOException {
         callers.vmi(POD, oneTap("1", "cpu: {cores: 2, dedicatedCpuPlacement: true}"));
-        Process qemu = child();
-        callers.inPod(qemu.pid(), POD);
-        pinner.qemus.add((int) qemu.pid());
+        Process qemu = qemuInPod();
         pinner.failure = new NoCpusetException("pid " + qemu.pid() + " has no cpuset to pin to; pass --cpus (none)");
         Status s = status(() -> backend.pinVcpus(who, (int) qemu.pid()));
         assertThat(s.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
@@ -237,9 +243,7 @@ class CoreLauncherBackendTest {
     @Test
     void memlockAndPinningReadThePlan() throws IOException {
         callers.vmi(POD, oneTap("1", "resources: {requests: {cpu: 1500m}}\ncpu: {dedicatedCpuPlacement: true}"));
-        Process qemu = child();
-        callers.inPod(qemu.pid(), POD);
-        pinner.qemus.add((int) qemu.pid());
+        Process qemu = qemuInPod();
         var m = backend.setMemoryLock(who, (int) qemu.pid(), Optional.of("9.0.0"));
         assertThat(m.libvirtVersion()).isEqualTo("9.0.0");
         assertThat(limits.log()).hasSize(1);
