@@ -55,7 +55,9 @@ public final class LauncherErrors {
         }
         if (e instanceof CallerDeniedException) {
             log.atWarn().addKeyValue("caller", who.toString()).log("{} denied: {}", what, e.getMessage());
-            return LauncherException.permissionDenied(e.getMessage());
+            // the resolver names the caller by the kernel's (host) pid; the caller knows itself without it
+            return LauncherException.permissionDenied(e.getMessage().replace("the calling process " + who.pid(),
+                    "the calling process"));
         }
         if (e instanceof ProcessGoneException g) {
             log.atInfo().addKeyValue("caller", who.toString()).addKeyValue("pid", g.pid())

@@ -140,7 +140,8 @@ class CoreLauncherBackendTest {
         } catch (RuntimeException e) {
             Status s = StatusMapper.toStatus(e, "PrepareNetwork", other);
             assertThat(s.getCode()).isEqualTo(Status.Code.PERMISSION_DENIED);
-            assertThat(s.getDescription()).contains("is not in a Kubernetes pod");
+            assertThat(s.getDescription()).isEqualTo("the calling process is not in a Kubernetes pod")
+                    .as("no host pid").doesNotContain(Long.toString(stranger.pid()));
         }
         assertThat(taps.log()).isEmpty();
     }
