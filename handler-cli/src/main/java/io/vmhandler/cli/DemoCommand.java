@@ -6,7 +6,8 @@ import io.vmhandler.cli.demo.DemoClient;
 import io.vmhandler.cli.demo.DemoPod;
 import io.vmhandler.cli.demo.QemuProcess;
 import io.vmhandler.core.model.VmiDocument;
-import io.vmhandler.core.network.NetworkPlan;
+import io.vmhandler.core.plan.NetworkPlan;
+import io.vmhandler.core.plan.VcpuTopology;
 import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
 import io.vmhandler.cli.demo.EmbeddedApiServer;
@@ -109,9 +110,9 @@ public final class DemoCommand implements Command {
             if (!client.call(out, err, "prepare-network")) {
                 return 1;
             }
-            int queues = NetworkPlan.of(vmi, LAUNCHER_ID, LAUNCHER_ID).stream().mapToInt(t -> t.spec().queues())
-                    .max().orElse(1);
-            int vcpus = NetworkPlan.vcpus(vmi);
+            VcpuTopology topology = VcpuTopology.of(vmi);
+            int queues = NetworkPlan.of(vmi, topology).stream().mapToInt(NetworkPlan.PlannedTap::queues).max().orElse(1);
+            int vcpus = topology.vcpus();
             Process libvirtd = client.sleeper();
             push(undo, () -> {
                 libvirtd.destroyForcibly();

@@ -23,7 +23,7 @@ import java.util.Set;
  * {@code vmhandler launcher}: the launcher side of the API, for launcher images and for operators
  * checking a node. It calls the daemon over its unix socket as whatever process runs it; the daemon
  * decides from the kernel who that is. On failure it exits 1 and prints the gRPC status code name and
- * the description, e.g. {@code PERMISSION_DENIED: the calling process 42 is not in a Kubernetes pod}.
+ * the description, e.g. {@code PERMISSION_DENIED: the calling process is not in a Kubernetes pod}.
  */
 public final class LauncherCommand implements Command {
     @Override

@@ -3,7 +3,8 @@ package io.vmhandler.cli;
 import io.vmhandler.core.json.Json;
 import io.vmhandler.cgroups.CgroupManager;
 import io.vmhandler.core.model.VmiDocument;
-import io.vmhandler.core.pinning.CpuPlacement;
+import io.vmhandler.core.plan.CpuPlacement;
+import io.vmhandler.core.plan.VcpuTopology;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.pinning.Skip;
 import io.vmhandler.core.pinning.VcpuPinner;
@@ -88,7 +89,7 @@ public final class PinCommand implements Command {
             }
         }
         VmiDocument vmi = VmiDocument.read(file);
-        CpuPlacement placement = CpuPlacement.from(vmi);
+        CpuPlacement placement = CpuPlacement.from(vmi, VcpuTopology.of(vmi));
         VcpuPinner pinner = new VcpuPinner(cgroups.get(), procRoot);
         PinResult r = pinner.pin(pid, vmi.key(), placement, cpus, null);
         if (a.flag("json")) {

@@ -34,7 +34,7 @@ class PinCommandTest {
     @Test
     void pinRejectsBadFlags(@TempDir Path dir) throws Exception {
         Path vmi = dir.resolve("vmi.yaml");
-        Files.writeString(vmi, "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nspec: {domain: {cpu: {cores: 0}}}\n");
+        Files.writeString(vmi, "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\nspec: {domain: {cpu: {cores: -1}}}\n");
         Run r = run("pin", "--vmi", vmi.toString());
         assertThat(r.exit()).isEqualTo(2);
         assertThat(r.err()).contains("--pid is required");
@@ -50,7 +50,7 @@ class PinCommandTest {
         assertThat(r.err()).contains("--cpus must name at least one CPU");
         r = run("pin", "--pid", "1", "--vmi", vmi.toString());
         assertThat(r.exit()).isEqualTo(2);
-        assertThat(r.err()).contains("spec.domain.cpu.cores must be in 1..1024, got 0");
+        assertThat(r.err()).contains("spec.domain.cpu.cores must be in 0..1024, got -1");
     }
 
     @Test

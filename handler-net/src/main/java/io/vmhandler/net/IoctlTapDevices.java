@@ -141,8 +141,8 @@ public final class IoctlTapDevices implements TapDevices {
                 return null;
             }
             if (now.mtu() != mtu) {
-                throw new SyscallException("netlink(RTM_SETLINK)", Errno.EIO.intValue(), spec.name() + " in " + where,
-                        "read-back after setting the mtu of an adopted tap: mtu " + now.mtu() + " != " + mtu);
+                throw new TapReadBackException(spec.name() + " in " + where
+                        + ": read-back after setting the mtu of an adopted tap: mtu " + now.mtu() + " != " + mtu);
             }
             log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted tap {}: mtu {} -> {}", spec.name(), existing.mtu(), mtu);
@@ -179,8 +179,7 @@ public final class IoctlTapDevices implements TapDevices {
                 }
                 if (!d.isEmpty()) {
                     // read back: what we made must be exactly what was asked; a mismatch is removed
-                    throw new SyscallException("netlink(RTM_GETLINK)", Errno.EIO.intValue(), target,
-                            "read-back after create differs: " + String.join("; ", d));
+                    throw new TapReadBackException(target + ": read-back after create differs: " + String.join("; ", d));
                 }
                 return made;
             } catch (IOException | RuntimeException e) {

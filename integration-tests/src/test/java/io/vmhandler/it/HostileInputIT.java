@@ -4,8 +4,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.model.VmiDocument;
-import io.vmhandler.core.network.NetworkPlan;
-import io.vmhandler.core.pinning.CpuPlacement;
+import io.vmhandler.core.plan.NetworkPlan;
+import io.vmhandler.core.plan.VcpuTopology;
+import io.vmhandler.core.plan.CpuPlacement;
 import io.vmhandler.grpc.client.LauncherClient;
 import io.vmhandler.it.HostileVmis.Case;
 import io.vmhandler.it.HostileVmis.Target;
@@ -80,8 +81,8 @@ class HostileInputIT {
                 continue;
             }
             check(c, null, failures, doc::key);
-            check(c, Target.NET, failures, () -> NetworkPlan.of(doc, 107, 107));
-            check(c, Target.CPU, failures, () -> CpuPlacement.from(doc));
+            check(c, Target.NET, failures, () -> NetworkPlan.of(doc, VcpuTopology.of(doc)));
+            check(c, Target.CPU, failures, () -> CpuPlacement.from(doc, VcpuTopology.of(doc)));
             check(c, Target.MEM, failures, () -> mapper.map(doc));
         }
         assertThat(failures).as("seed " + SEED).isEmpty();
@@ -161,7 +162,8 @@ class HostileInputIT {
                 if (doc) {
                     expect(failures, c + " " + call.getValue(), r, "PERMISSION_DENIED", "not the active launcher pod");
                 } else if (c.targets().contains(call.getValue())) {
-                    expect(failures, c + " " + call.getValue(), r, "INVALID_ARGUMENT", c.field());
+                    // the launcher sent nothing wrong: its VMI cannot be served (the VMI plan names the field)
+                    expect(failures, c + " " + call.getValue(), r, "FAILED_PRECONDITION", c.field());
                 } else if (CRASH.contains(code)) {
                     failures.add(c + " " + call.getValue() + ": " + r);
                 }

@@ -21,9 +21,9 @@ final class HostileVmis {
     enum Target {
         /** VmiDocument.parse: the file is skipped, the pod resolves to no VMI (PERMISSION_DENIED live). */
         DOC,
-        /** NetworkPlan.of (PrepareNetwork). */
+        /** NetworkPlan.of over VcpuTopology.of (PrepareNetwork). */
         NET,
-        /** CpuPlacement.from (PinVcpus). */
+        /** CpuPlacement.from over VcpuTopology.of (PinVcpus). */
         CPU,
         /** VmiMemlockMapper.map (SetMemoryLock). */
         MEM
@@ -224,7 +224,8 @@ final class HostileVmis {
             Map<String, Object> res = sub(sub(sub(t, "spec"), "domain"), "resources");
             res.computeIfAbsent(which, x -> new LinkedHashMap<String, Object>());
             sub(res, which).put("cpu", pick(g, "0", "-2", "2000", "5000000m", "-1000m", 1025, 0));
-            return r(EnumSet.of(Target.CPU), "spec.domain.resources." + which + ".cpu");
+            // with no topology the resources size the VMI: the queue count reads them as the pinning does
+            return r(EnumSet.of(Target.NET, Target.CPU), "spec.domain.resources." + which + ".cpu");
         }));
         // --- memory lock (VmiMemlockMapper) ---
         k.add(new Kind("guest-memory-bad", (g, t) -> {
@@ -296,7 +297,8 @@ final class HostileVmis {
 
     /** 0, negative, far too many, not integers: every value a vCPU count may not take. */
     private static Object badCount(Random g) {
-        return pick(g, 0, -1, -g.nextInt(1_000_000) - 1, 2000, 1025, Integer.MAX_VALUE, Long.MAX_VALUE,
+        // 0 is not bad: KubeVirt's GetCPUTopology reads 0 as unset (pkg/virt-launcher/virtwrap/converter/vcpu)
+        return pick(g, -1, -g.nextInt(1_000_000) - 1, 2000, 1025, Integer.MAX_VALUE, Long.MAX_VALUE,
                 new Raw("99999999999999999999999"), "two", "2", 2.5, new Raw("1e400"), true, list(2), map("n", 2));
     }
 

@@ -1,5 +1,7 @@
 package io.vmhandler.core.pinning;
 
+import io.vmhandler.core.plan.CpuPlacement;
+
 import static org.assertj.core.api.Assertions.assertThat;
 
 import io.vmhandler.cgroups.QosClass;

@@ -1,5 +1,7 @@
 package io.vmhandler.core.pinning;
 
+import io.vmhandler.core.plan.CpuPlacement;
+
 import static io.vmhandler.core.pinning.PodQemu.cpus;
 import static io.vmhandler.core.pinning.PodQemu.taskset;
 import static org.assertj.core.api.Assertions.assertThat;

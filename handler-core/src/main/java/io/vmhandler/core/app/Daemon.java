@@ -27,7 +27,9 @@ import io.vmhandler.core.node.NodeProbe;
 import io.vmhandler.core.pinning.VcpuPinner;
 import io.vmhandler.proc.PidNamespaces;
 import io.vmhandler.proc.ProcFs;
+import io.vmhandler.core.plan.VmiPlanner;
 import io.vmhandler.core.reconcile.KubeNotifier;
+import io.vmhandler.core.reconcile.LiveProcesses;
 import io.vmhandler.core.reconcile.VmiNotifier;
 import io.vmhandler.core.reconcile.VmiReconciler;
 import io.vmhandler.core.reconcile.VmiStateRecorder;
@@ -149,10 +151,12 @@ public final class Daemon implements AutoCloseable {
             CgroupManager cgroups = CgroupManagers.detect(config.cgroupRoot(), config.procRoot());
             CallerResolver resolver = new CallerResolver(config.procRoot(), new CgroupPodResolver(cgroups), directory);
             MemlockApplier applier = new MemlockApplier(config.procRoot());
-            LauncherMemlock memlock = new LauncherMemlock(resolver, new VmiMemlockMapper(
-                    VmiMemlockMapper.KubevirtDevices.NONE, System.getProperty("os.arch")), new MemlockFormula(), applier,
-                    config.defaultLibvirtVersion());
+            MemlockFormula formula = new MemlockFormula();
+            VmiPlanner planner = new VmiPlanner(new VmiMemlockMapper(VmiMemlockMapper.KubevirtDevices.NONE,
+                    System.getProperty("os.arch")), formula, config.defaultLibvirtVersion());
+            LauncherMemlock memlock = new LauncherMemlock(resolver, formula, applier);
             VcpuPinner pinner = new VcpuPinner(cgroups, config.procRoot());
+            LiveProcesses processes = LiveProcesses.proc(config.procRoot());
 
             VmiNotifier notifier = VmiNotifier.NONE;
             KubernetesClient client = null;
@@ -171,8 +175,8 @@ public final class Daemon implements AutoCloseable {
             final VmiNotifier n = book.observing(notifier);
             if (config.standalone()) {
                 // the file source feeds the directory; the reconciler only re-applies on changes
-                loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(directory::get, null, store, memlock,
-                        applier, pinner, config.procRoot(), metrics, n)).workers(config.reconcileWorkers())
+                loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(directory::get, null, store, planner,
+                        formula, applier, pinner, processes, metrics, n)).workers(config.reconcileWorkers())
                         .listener(metrics.workQueueListener("vmi")).build();
                 stack.push(loop);
                 loop.start();
@@ -184,7 +188,7 @@ public final class Daemon implements AutoCloseable {
             } else {
                 VmiInformer[] holder = new VmiInformer[1];
                 loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(k -> holder[0].get(k), directory, store,
-                        memlock, applier, pinner, config.procRoot(), metrics, n)).workers(config.reconcileWorkers())
+                        planner, formula, applier, pinner, processes, metrics, n)).workers(config.reconcileWorkers())
                         .listener(metrics.workQueueListener("vmi")).build();
                 VmiInformer informer = new VmiInformer(client, config.node(), loop::add, Duration.ofMinutes(10));
                 holder[0] = informer;
@@ -209,9 +213,9 @@ public final class Daemon implements AutoCloseable {
             }
 
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)));
-            CoreLauncherBackend backend = new CoreLauncherBackend(resolver, network, memlock,
+            CoreLauncherBackend backend = new CoreLauncherBackend(resolver, planner, network, memlock,
                     new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics,
-                    book.after(recorder));
+                    book.after(recorder), recorder);
 
             early.awaitTransport();
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())

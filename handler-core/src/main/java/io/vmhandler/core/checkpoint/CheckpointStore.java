@@ -34,7 +34,7 @@ import org.slf4j.LoggerFactory;
  * <p>Thread-safe; methods are serialized and those that write block on disk I/O with fsync (a few
  * milliseconds). Call from worker threads, not from informer callbacks.
  */
-public final class CheckpointStore implements Closeable {
+public final class CheckpointStore implements Checkpoints, Closeable {
     private static final Logger log = LoggerFactory.getLogger(CheckpointStore.class);
 
     private final Path path;
@@ -66,11 +66,13 @@ public final class CheckpointStore implements Closeable {
     }
 
     /** The record of {@code uid}, if any. */
+    @Override
     public synchronized Optional<CheckpointRecord> get(String uid) {
         return Optional.ofNullable(records.get(CheckpointRecord.checkUid(uid)));
     }
 
     /** Every record, ordered by uid: what to reconcile or clean up after a restart. */
+    @Override
     public synchronized List<CheckpointRecord> list() {
         return List.copyOf(records.values());
     }
@@ -81,6 +83,7 @@ public final class CheckpointStore implements Closeable {
      * the stored one is not written again, so calling this on every reconcile is cheap; a real
      * write costs an fsync of the file and of the directory (about 10 ms on a busy ext4).
      */
+    @Override
     public synchronized boolean put(CheckpointRecord record) {
         Objects.requireNonNull(record, "record");
         if (record.equals(records.get(record.uid())) && !pending.contains(record.uid())) {
@@ -95,6 +98,7 @@ public final class CheckpointStore implements Closeable {
      * Forgets {@code uid}. Returns true when its file is gone from disk too (or never existed);
      * false when the delete is pending (degraded).
      */
+    @Override
     public synchronized boolean remove(String uid) {
         CheckpointRecord.checkUid(uid);
         records.remove(uid);

@@ -13,7 +13,7 @@ import java.util.Optional;
  * Caller identity, entirely from the kernel: SO_PEERCRED pid → pidfd → /proc/PID/cgroup → pod UID →
  * the VMI on this node whose status.activePods holds that UID. Nothing in a request takes part.
  */
-public final class CallerResolver {
+public final class CallerResolver implements LauncherCallers {
     private final Path procRoot;
     private final PodResolver pods;
     private final VmiDirectory directory;
@@ -27,6 +27,7 @@ public final class CallerResolver {
     }
 
     /** A caller bound to its pod and VMI. The returned context owns a pidfd: close it. */
+    @Override
     public LauncherContext resolve(Caller caller) throws IOException {
         ProcessRef ref;
         try {
@@ -54,6 +55,7 @@ public final class CallerResolver {
      * be in the caller's own pod; the returned ref checks its start time around each action, so a
      * reused pid is never touched.
      */
+    @Override
     public ProcessRef target(LauncherContext ctx, int nsPid) throws IOException {
         if (nsPid <= 0) {
             throw new IllegalArgumentException("pid must be > 0, got " + nsPid);

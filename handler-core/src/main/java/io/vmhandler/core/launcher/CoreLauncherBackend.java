@@ -2,13 +2,14 @@ package io.vmhandler.core.launcher;
 
 import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
 import io.vmhandler.memlock.MemlockInput;
-import io.vmhandler.core.memlock.MemlockRefusedException;
 import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.PrivilegedOp;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.pinning.Skip;
+import io.vmhandler.core.plan.VmiPlan;
+import io.vmhandler.core.plan.VmiPlanner;
+import io.vmhandler.memlock.LibvirtVersion;
 import io.vmhandler.proc.PidNamespaces;
-import io.vmhandler.proc.ProcessGoneException;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.LauncherBackend;
 import io.vmhandler.grpc.LauncherException;
@@ -16,74 +17,89 @@ import io.vmhandler.grpc.MemlockResult;
 import io.vmhandler.grpc.ReleaseResult;
 import io.vmhandler.grpc.Skipped;
 import io.vmhandler.grpc.TapResult;
-import io.vmhandler.nativeio.SyscallException;
-import io.vmhandler.net.TapConflictException;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
 import java.util.Optional;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
  * handler-core's implementation of the launcher API port: resolves the caller from the kernel facts,
- * runs the capability, records metrics and events, and turns core failures into the port's
- * {@link LauncherException} kinds with messages fit for an unprivileged caller.
+ * reads the caller's {@link VmiPlan} (built once per VMI change), runs the capability, records metrics
+ * and events, and has {@link LauncherErrors} turn every failure into the port's kinds. Request fields
+ * are checked here, before anything else happens.
+ *
+ * <p>Threading: called on the API worker pool, concurrently for different callers and possibly for the
+ * same one. Each call resolves its own caller and holds no shared mutable state here; two PrepareNetwork
+ * calls of one pod at once both create-or-adopt the same taps (the tap devices adopt an identical tap),
+ * so both succeed with the same taps.
  */
 public final class CoreLauncherBackend implements LauncherBackend {
-    private static final Logger log = LoggerFactory.getLogger(CoreLauncherBackend.class);
+    /** PID_MAX_LIMIT on 64-bit kernels (include/linux/threads.h): no pid namespace numbers beyond it. */
+    public static final int PID_MAX = 4 * 1024 * 1024;
 
-    private final CallerResolver resolver;
+    private final LauncherCallers resolver;
+    private final VmiPlanner planner;
     private final LauncherNetwork network;
     private final LauncherMemlock memlock;
     private final LauncherPinning pinning;
     private final PidNamespaces pidNamespaces;
     private final DaemonMetrics metrics;
     private final LauncherEvents events;
+    private final TapRecords tapRecords;
 
-    public CoreLauncherBackend(CallerResolver resolver, LauncherNetwork network, LauncherMemlock memlock,
-                               LauncherPinning pinning, PidNamespaces pidNamespaces, DaemonMetrics metrics,
-                               LauncherEvents events) {
+    public CoreLauncherBackend(LauncherCallers resolver, VmiPlanner planner, LauncherNetwork network,
+                               LauncherMemlock memlock, LauncherPinning pinning, PidNamespaces pidNamespaces,
+                               DaemonMetrics metrics, LauncherEvents events, TapRecords tapRecords) {
         this.resolver = resolver;
+        this.planner = planner;
         this.network = network;
         this.memlock = memlock;
         this.pinning = pinning;
         this.pidNamespaces = pidNamespaces;
         this.metrics = metrics;
         this.events = events;
+        this.tapRecords = tapRecords;
     }
 
     @FunctionalInterface
     private interface Body<T> {
-        T run(LauncherContext ctx) throws IOException;
+        T run(LauncherContext ctx, VmiPlan plan) throws IOException;
     }
 
     private <T> T call(CallerIdentity who, String what, Body<T> body) {
-        return call(who, what, NO_PID, body);
+        return call(who, what, LauncherErrors.NO_PID, body);
     }
 
     /** {@code requestPid}: the pid the request names, in the caller's pid namespace, for the caller's messages. */
     private <T> T call(CallerIdentity who, String what, int requestPid, Body<T> body) {
-        Caller caller = new Caller(who.pid(), Integer.toUnsignedLong(who.uid()), Integer.toUnsignedLong(who.gid()));
         LauncherContext ctx;
         try {
+            Caller caller = new Caller(who.pid(), Integer.toUnsignedLong(who.uid()), Integer.toUnsignedLong(who.gid()));
             ctx = metrics.time(PrivilegedOp.IDENTITY_RESOLVE, () -> resolver.resolve(caller));
-        } catch (IOException e) {
-            throw translate(e, what, who, requestPid);
+        } catch (IOException | RuntimeException e) {
+            throw LauncherErrors.translate(e, what, who, requestPid);
         }
         try (ctx) {
-            return body.run(ctx);
-        } catch (IOException e) {
-            throw translate(e, what, who, requestPid);
+            return body.run(ctx, planner.plan(ctx.vmi()));
+        } catch (IOException | RuntimeException e) {
+            throw LauncherErrors.translate(e, what, who, requestPid);
         }
+    }
+
+    /** A request's pid field: 1..PID_MAX. */
+    private static int requirePid(String field, int pid) {
+        if (pid < 1 || pid > PID_MAX) {
+            throw LauncherException.invalidArgument(field + " must be in 1.." + PID_MAX + ", got " + pid);
+        }
+        return pid;
     }
 
     @Override
     public List<TapResult> prepareNetwork(CallerIdentity who) {
-        return call(who, "PrepareNetwork", ctx -> {
-            List<PreparedTap> taps = metrics.time(PrivilegedOp.TAP_CREATE, () -> network.prepare(ctx));
-            events.networkPrepared(ctx, taps);
+        return call(who, "PrepareNetwork", (ctx, plan) -> {
+            List<PreparedTap> taps = metrics.time(PrivilegedOp.TAP_CREATE, () -> network.prepare(ctx, plan));
+            events.networkPrepared(ctx, plan, taps);
             metrics.vmiTaps(ctx.vmi().key(), taps.size());
             List<TapResult> out = new ArrayList<>();
             for (PreparedTap t : taps) {
@@ -97,9 +113,17 @@ public final class CoreLauncherBackend implements LauncherBackend {
 
     @Override
     public MemlockResult setMemoryLock(CallerIdentity who, int pid, Optional<String> libvirtVersion) {
-        return call(who, "SetMemoryLock", pid, ctx -> {
+        requirePid("pid", pid);
+        LibvirtVersion version;
+        try {
+            version = libvirtVersion.isPresent() ? LibvirtVersion.parse("libvirt_version", libvirtVersion.get()) : null;
+        } catch (IllegalArgumentException e) {
+            throw LauncherException.invalidArgument(e.getMessage());
+        }
+        return call(who, "SetMemoryLock", pid, (ctx, plan) -> {
+            LibvirtVersion v = version != null ? version : plan.defaultLibvirt();
             LauncherMemlock.Outcome o = metrics.time(PrivilegedOp.MEMLOCK_APPLY,
-                    () -> memlock.apply(ctx, pid, libvirtVersion));
+                    () -> memlock.apply(ctx, plan, pid, v));
             var r = o.result();
             events.memlockApplied(ctx, o, r.libvirtVersion().toString());
             metrics.vmiMemlockBytes(ctx.vmi().key(), r.unlimited() ? -1 : r.bytes());
@@ -129,8 +153,9 @@ public final class CoreLauncherBackend implements LauncherBackend {
 
     @Override
     public io.vmhandler.grpc.PinResult pinVcpus(CallerIdentity who, int qemuPid) {
-        return call(who, "PinVcpus", qemuPid, ctx -> {
-            LauncherPinning.Outcome o = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, qemuPid));
+        requirePid("qemu_pid", qemuPid);
+        return call(who, "PinVcpus", qemuPid, (ctx, plan) -> {
+            LauncherPinning.Outcome o = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, plan, qemuPid));
             PinResult r = o.result();
             events.vcpusPinned(ctx, r.pid(), o.qemuStartTime(), r);
             metrics.vmiPinnedVcpus(ctx.vmi().key(), r.vcpus().size());
@@ -161,9 +186,11 @@ public final class CoreLauncherBackend implements LauncherBackend {
 
     @Override
     public ReleaseResult release(CallerIdentity who) {
-        return call(who, "Release", ctx -> {
+        return call(who, "Release", (ctx, plan) -> {
+            // the taps the preparing plan named, as recorded then; the current plan's only without a record
+            List<String> recorded = tapRecords.recordedTaps(plan.checkpointUid()).orElseGet(plan::tapNames);
             List<String> names = new ArrayList<>();
-            int n = metrics.time(PrivilegedOp.TAP_DELETE, () -> network.release(ctx, names));
+            int n = metrics.time(PrivilegedOp.TAP_DELETE, () -> network.release(ctx, recorded, names));
             events.released(ctx, n);
             metrics.vmiTaps(ctx.vmi().key(), 0);
             return new ReleaseResult(names, List.of());
@@ -174,37 +201,5 @@ public final class CoreLauncherBackend implements LauncherBackend {
         List<Integer> out = new ArrayList<>();
         b.stream().forEach(out::add);
         return out;
-    }
-
-    private static final int NO_PID = -1;
-
-    /**
-     * Core failures → the port's kinds. Messages must make sense to the caller and hold no host paths
-     * and no host pids: a pod in its own pid namespace knows its processes by other numbers, and the
-     * host's are not its business. The node's log keeps the full message.
-     */
-    private static RuntimeException translate(IOException e, String what, CallerIdentity who, int requestPid) {
-        if (e instanceof CallerDeniedException) {
-            log.atWarn().addKeyValue("caller", who.toString()).log("{} denied: {}", what, e.getMessage());
-            return LauncherException.permissionDenied(e.getMessage());
-        }
-        if (e instanceof ProcessGoneException g) {
-            log.atInfo().addKeyValue("caller", who.toString()).addKeyValue("pid", g.pid())
-                    .log("{}: process {} exited during the call", what, g.pid());
-            return LauncherException.notFound(g.pid() == who.pid() || requestPid == NO_PID
-                    ? "the calling process exited during " + what
-                    : "process " + requestPid + " exited during " + what);
-        }
-        if (e instanceof TapConflictException c) {
-            return LauncherException.conflict("a tap exists with other settings: " + String.join("; ", c.differences()));
-        }
-        if (e instanceof MemlockRefusedException m) {
-            log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, m.getMessage());
-            return LauncherException.conflict("the node refused the memlock limit: " + m.callerMessage(requestPid));
-        }
-        if (e instanceof SyscallException s && s.isTransient()) {
-            return LauncherException.unavailable(what + " hit a transient " + s.errnoName() + "; retry", e);
-        }
-        return new IllegalStateException(what + " failed for " + who + ": " + e.getMessage(), e);
     }
 }

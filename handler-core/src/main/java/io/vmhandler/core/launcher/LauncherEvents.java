@@ -2,6 +2,7 @@ package io.vmhandler.core.launcher;
 
 import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
 import io.vmhandler.core.pinning.PinResult;
+import io.vmhandler.core.plan.VmiPlan;
 import java.util.List;
 
 /**
@@ -11,7 +12,8 @@ import java.util.List;
 public interface LauncherEvents {
     LauncherEvents NONE = new LauncherEvents() {};
 
-    default void networkPrepared(LauncherContext ctx, List<PreparedTap> taps) {}
+    /** {@code plan}: the plan the taps were made from; Release deletes what it named. */
+    default void networkPrepared(LauncherContext ctx, VmiPlan plan, List<PreparedTap> taps) {}
 
     default void memlockApplied(LauncherContext ctx, LauncherMemlock.Outcome outcome, String libvirtVersion) {}
 

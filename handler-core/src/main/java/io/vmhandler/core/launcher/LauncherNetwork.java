@@ -1,7 +1,7 @@
 package io.vmhandler.core.launcher;
 
-import io.vmhandler.core.network.NetworkPlan;
-import io.vmhandler.core.network.NetworkPlan.PlannedTap;
+import io.vmhandler.core.plan.NetworkPlan.PlannedTap;
+import io.vmhandler.core.plan.VmiPlan;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.net.TapDevices;
 import io.vmhandler.net.TapResult;
@@ -14,7 +14,11 @@ import org.slf4j.LoggerFactory;
 /**
  * PrepareNetwork and Release: the VMI's taps, in the caller's own network namespace (entered through
  * the caller's pidfd, or a netns fd bound to it by the pidfd, so a pid reused since the call began can
- * never redirect us), owned by the caller's uid and gid as the kernel reported them.
+ * never redirect us), owned by the caller's uid and gid as the kernel reported them. The taps are the
+ * VMI plan's; the tap devices are an interface, so this runs on fakes in unit tests.
+ *
+ * <p>Stateless: two calls at once for the same pod both create-or-adopt, and the tap devices make
+ * that safe (an existing tap with the same settings is adopted); the backend orders calls per pod.
  */
 public final class LauncherNetwork {
     private static final Logger log = LoggerFactory.getLogger(LauncherNetwork.class);
@@ -37,13 +41,12 @@ public final class LauncherNetwork {
      * killed midway (its pod's netns lives on, held by the pod's other processes) would otherwise make
      * the rollback's setns fail with ESRCH and leave a tap nobody asked for (FaultInjectionIT).
      */
-    public List<PreparedTap> prepare(LauncherContext ctx) throws IOException {
-        List<PlannedTap> plan = NetworkPlan.of(ctx.vmi(), ctx.caller().uid(), ctx.caller().gid());
+    public List<PreparedTap> prepare(LauncherContext ctx, VmiPlan plan) throws IOException {
         List<PreparedTap> done = new ArrayList<>();
         try (Fd netns = ctx.process().openNetns()) {
             try {
-                for (PlannedTap p : plan) {
-                    TapResult r = taps.create(netns, p.spec());
+                for (PlannedTap p : plan.taps()) {
+                    TapResult r = taps.create(netns, p.spec(ctx.caller().uid(), ctx.caller().gid()));
                     done.add(new PreparedTap(p.interfaceName(), r));
                 }
                 ctx.process().requireAlive();
@@ -73,15 +76,15 @@ public final class LauncherNetwork {
     }
 
     /**
-     * Deletes the VMI's taps from the caller's netns; returns how many existed and adds their names to
-     * {@code removed}. Idempotent.
+     * Deletes the named taps (those PrepareNetwork recorded, else the plan's) from the caller's netns;
+     * returns how many existed and adds their names to {@code removed}. Idempotent.
      */
-    public int release(LauncherContext ctx, List<String> removed) throws IOException {
+    public int release(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
         int deleted = 0;
-        for (PlannedTap p : NetworkPlan.of(ctx.vmi(), ctx.caller().uid(), ctx.caller().gid())) {
-            if (taps.delete(ctx.process().pidfd(), p.spec().name())) {
+        for (String name : tapNames) {
+            if (taps.delete(ctx.process().pidfd(), name)) {
                 deleted++;
-                removed.add(p.spec().name());
+                removed.add(name);
             }
         }
         log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())

@@ -1,21 +1,21 @@
 package io.vmhandler.core.launcher;
 
-import io.vmhandler.proc.ProcessRef;
-import io.vmhandler.core.pinning.CpuPlacement;
 import io.vmhandler.core.pinning.PinResult;
-import io.vmhandler.core.pinning.VcpuPinner;
+import io.vmhandler.core.pinning.Pinner;
+import io.vmhandler.core.plan.VmiPlan;
+import io.vmhandler.proc.ProcessRef;
 import java.io.IOException;
 
 /**
- * PinVcpus: the placement comes from the caller's VMI and its pod's cpuset, never from the request;
- * the request only names the QEMU process (in the caller's pid namespace), which must be in the
- * caller's pod.
+ * PinVcpus: the placement comes from the caller's VMI plan and its pod's cpuset, never from the
+ * request; the request only names the QEMU process (in the caller's pid namespace), which must be in
+ * the caller's pod. Stateless and thread-safe.
  */
 public final class LauncherPinning {
-    private final CallerResolver resolver;
-    private final VcpuPinner pinner;
+    private final LauncherCallers resolver;
+    private final Pinner pinner;
 
-    public LauncherPinning(CallerResolver resolver, VcpuPinner pinner) {
+    public LauncherPinning(LauncherCallers resolver, Pinner pinner) {
         this.resolver = resolver;
         this.pinner = pinner;
     }
@@ -23,18 +23,17 @@ public final class LauncherPinning {
     /** The pin result and the start time of the QEMU it was applied to (for the checkpoint). */
     public record Outcome(long qemuStartTime, PinResult result) {}
 
-    public Outcome pin(LauncherContext ctx, int nsPid) throws IOException {
-        CpuPlacement placement = CpuPlacement.from(ctx.vmi());
+    public Outcome pin(LauncherContext ctx, VmiPlan plan, int nsPid) throws IOException {
         try (ProcessRef qemu = resolver.target(ctx, nsPid)) {
             qemu.verifyUnchanged();
             // refuse before anything changes: a process with no vCPU threads is not (yet) a running QEMU, and
             // pinning it would still create the housekeeping cgroup and move its threads there
-            if (pinner.threads().scan(qemu.pid()).vcpus().isEmpty()) {
-                throw new IllegalArgumentException("qemu_pid " + nsPid + " has no vCPU threads ('CPU n/KVM' or"
-                        + " 'CPU n/TCG'): not a QEMU started with -name ...,debug-threads=on, or its vCPUs are not"
+            if (!pinner.hasVcpuThreads(qemu.pid())) {
+                throw new InvalidRequestException("qemu_pid", "qemu_pid " + nsPid + " has no vCPU threads ('CPU n/KVM'"
+                        + " or 'CPU n/TCG'): not a QEMU started with -name ...,debug-threads=on, or its vCPUs are not"
                         + " created yet");
             }
-            PinResult r = pinner.pin(qemu.pid(), ctx.vmi().key(), placement, null, null);
+            PinResult r = pinner.pin(qemu.pid(), plan.key(), plan.placement());
             qemu.verifyUnchanged();
             return new Outcome(qemu.info().startTime(), r);
         }

@@ -33,7 +33,7 @@ import org.slf4j.LoggerFactory;
  * same process at once both call prlimit; the later one's limit stays, and each reads back what it
  * sees, so one of them may report a mismatch.
  */
-public final class MemlockApplier {
+public final class MemlockApplier implements MemlockLimits {
     private static final Logger log = LoggerFactory.getLogger(MemlockApplier.class);
     /** CAP_SYS_RESOURCE, linux/capability.h. */
     static final int CAP_SYS_RESOURCE = 24;
@@ -70,6 +70,7 @@ public final class MemlockApplier {
     }
 
     /** Pins {@code pid} down with a {@link ProcessRef} and applies the limit to it. */
+    @Override
     public Applied apply(int pid, long limit) throws IOException {
         if (pid <= 0) {
             throw new IllegalArgumentException("pid must be a positive process id, got " + pid);
@@ -84,6 +85,7 @@ public final class MemlockApplier {
      * Sets soft = hard = {@code limit} on the target. Reads /proc/PID/stat once (the check after
      * prlimit); the check before is the pidfd alone.
      */
+    @Override
     public Applied apply(ProcessRef target, long limit) throws IOException {
         checkLimit(limit);
         int pid = target.pid();
@@ -110,7 +112,7 @@ public final class MemlockApplier {
                     + RLimit.format(limit) + "; if its pid was reused, the new process may have received that limit");
         }
         if (after.soft() != limit || after.hard() != limit) {
-            throw new IOException("RLIMIT_MEMLOCK of pid " + pid + " reads back as " + after + " from /proc/" + pid
+            throw new MemlockReadBackException("RLIMIT_MEMLOCK of pid " + pid + " reads back as " + after + " from /proc/" + pid
                     + "/limits, not soft=hard=" + RLimit.format(limit));
         }
         log.atInfo().addKeyValue("pid", pid).addKeyValue("before", before.toString())

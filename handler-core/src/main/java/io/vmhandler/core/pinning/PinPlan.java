@@ -1,5 +1,7 @@
 package io.vmhandler.core.pinning;
 
+import io.vmhandler.core.plan.CpuPlacement;
+
 import io.vmhandler.nativeio.CpuSet;
 import java.util.ArrayList;
 import java.util.BitSet;

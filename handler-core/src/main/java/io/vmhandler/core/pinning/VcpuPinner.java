@@ -1,5 +1,7 @@
 package io.vmhandler.core.pinning;
 
+import io.vmhandler.core.plan.CpuPlacement;
+
 import static io.vmhandler.nativeio.LinuxConstants.SCHED_FIFO;
 import static io.vmhandler.nativeio.LinuxConstants.SCHED_RESET_ON_FORK;
 
@@ -37,7 +39,7 @@ import org.slf4j.LoggerFactory;
  * cgroupfs and a few syscalls per thread (about 1 µs per sleeping thread, up to ~100 µs for a running
  * one that must migrate; docs/test-host.md A4).
  */
-public final class VcpuPinner {
+public final class VcpuPinner implements Pinner {
     private static final Logger log = LoggerFactory.getLogger(VcpuPinner.class);
     private static final int FIFO_PRIORITY = 1;
     /** The kvm-pit thread of a realtime VM runs SCHED_FIFO one above the vCPUs (KubeVirt affinePitThread). */
@@ -61,6 +63,16 @@ public final class VcpuPinner {
 
     public QemuThreads threads() {
         return threads;
+    }
+
+    @Override
+    public PinResult pin(int pid, String vmi, CpuPlacement placement) throws IOException {
+        return pin(pid, vmi, placement, null, null);
+    }
+
+    @Override
+    public boolean hasVcpuThreads(int pid) throws IOException {
+        return !threads.scan(pid).vcpus().isEmpty();
     }
 
     /**
@@ -95,7 +107,7 @@ public final class VcpuPinner {
             source = "--cpus";
         } else {
             if (podCpus.isEmpty()) {
-                throw new IllegalArgumentException("pid " + pid + " has no cpuset to pin to; pass --cpus (" + noCpuset + ")");
+                throw new NoCpusetException("pid " + pid + " has no cpuset to pin to; pass --cpus (" + noCpuset + ")");
             }
             cpus = podCpus.get();
             source = "cgroup";

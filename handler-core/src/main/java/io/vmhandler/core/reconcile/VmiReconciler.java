@@ -3,26 +3,24 @@ package io.vmhandler.core.reconcile;
 import static io.vmhandler.core.reconcile.VmiStateRecorder.*;
 
 import io.vmhandler.core.checkpoint.CheckpointRecord;
-import io.vmhandler.core.checkpoint.CheckpointStore;
+import io.vmhandler.core.checkpoint.Checkpoints;
 import io.vmhandler.core.directory.VmiDirectory;
-import io.vmhandler.core.launcher.LauncherMemlock;
 import io.vmhandler.core.loop.ReconcileResult;
 import io.vmhandler.core.loop.Reconciler;
-import io.vmhandler.memlock.LibvirtVersion;
-import io.vmhandler.core.memlock.MemlockApplier;
-import io.vmhandler.memlock.MemlockResult;
+import io.vmhandler.core.memlock.MemlockLimits;
 import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.PrivilegedOp;
 import io.vmhandler.core.model.VmiDocument;
-import io.vmhandler.core.network.NetworkPlan;
-import io.vmhandler.core.pinning.CpuPlacement;
 import io.vmhandler.core.pinning.PinResult;
-import io.vmhandler.core.pinning.VcpuPinner;
-import io.vmhandler.proc.ProcessGoneException;
-import io.vmhandler.proc.ProcessInfo;
+import io.vmhandler.core.pinning.Pinner;
+import io.vmhandler.core.plan.InvalidVmiSpecException;
+import io.vmhandler.core.plan.VmiPlan;
+import io.vmhandler.core.plan.VmiPlanner;
+import io.vmhandler.memlock.LibvirtVersion;
+import io.vmhandler.memlock.MemlockFormula;
+import io.vmhandler.memlock.MemlockResult;
 import io.vmhandler.nativeio.LinuxConstants;
 import java.io.IOException;
-import java.nio.file.Path;
 import java.util.Optional;
 import java.util.OptionalLong;
 import java.util.function.Function;
@@ -30,11 +28,14 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One VMI key at a time (the loop serializes keys): keeps the {@link VmiDirectory} current, validates
- * the spec once per change, re-applies memlock to the recorded processes when devices or memory
+ * One VMI key at a time (the loop serializes keys): keeps the {@link VmiDirectory} current, builds the
+ * VMI's {@link VmiPlan} (which is the validation; the launcher calls then read the same cached plan),
+ * re-applies memlock to the recorded processes when devices or memory
  * changed (hotplug), re-pins when the vCPU count changed, and drops all state when the VMI is gone.
  * Every step is idempotent, so a restart at any point converges: the checkpoint says which processes
  * were acted on, and their start times say whether they are still the same processes.
+ *
+ * <p>Every collaborator is an interface or a plain value, so this runs on in-memory fakes in unit tests.
  */
 public final class VmiReconciler implements Reconciler<String> {
     private static final Logger log = LoggerFactory.getLogger(VmiReconciler.class);
@@ -42,11 +43,12 @@ public final class VmiReconciler implements Reconciler<String> {
 
     private final Function<String, Optional<VmiDocument>> source;
     private final VmiDirectory directory;
-    private final CheckpointStore store;
-    private final LauncherMemlock memlock;
-    private final MemlockApplier applier;
-    private final VcpuPinner pinner;
-    private final Path procRoot;
+    private final Checkpoints store;
+    private final VmiPlanner planner;
+    private final MemlockFormula formula;
+    private final MemlockLimits applier;
+    private final Pinner pinner;
+    private final LiveProcesses processes;
     private final DaemonMetrics metrics;
     private final VmiNotifier notifier;
 
@@ -54,16 +56,17 @@ public final class VmiReconciler implements Reconciler<String> {
      * @param directory the directory to keep current, or null when something else feeds it (standalone
      *     mode's file source): then the reconciler only re-applies
      */
-    public VmiReconciler(Function<String, Optional<VmiDocument>> source, VmiDirectory directory, CheckpointStore store,
-                         LauncherMemlock memlock, MemlockApplier applier, VcpuPinner pinner, Path procRoot,
-                         DaemonMetrics metrics, VmiNotifier notifier) {
+    public VmiReconciler(Function<String, Optional<VmiDocument>> source, VmiDirectory directory, Checkpoints store,
+                         VmiPlanner planner, MemlockFormula formula, MemlockLimits applier, Pinner pinner,
+                         LiveProcesses processes, DaemonMetrics metrics, VmiNotifier notifier) {
         this.source = source;
         this.directory = directory;
         this.store = store;
-        this.memlock = memlock;
+        this.planner = planner;
+        this.formula = formula;
         this.applier = applier;
         this.pinner = pinner;
-        this.procRoot = procRoot;
+        this.processes = processes;
         this.metrics = metrics;
         this.notifier = notifier;
     }
@@ -83,21 +86,20 @@ public final class VmiReconciler implements Reconciler<String> {
                 return ReconcileResult.done();
             }
         }
+        VmiPlan plan;
         try {
-            NetworkPlan.of(vmi, 0, 0);
-            CpuPlacement.from(vmi);
-            memlock.compute(vmi, LibvirtVersion.DEFAULT);
-        } catch (IllegalArgumentException e) {
+            plan = planner.plan(vmi);
+        } catch (InvalidVmiSpecException e) {
             notifier.warning(vmi, "InvalidSpec", e.getMessage());
             notifier.failed(vmi, "InvalidSpec", e.getMessage());
             String uid = uid(vmi);
             store.put(store.get(uid).orElse(CheckpointRecord.empty(uid)).with(KEY, key).with(FAILED, "InvalidSpec"));
             return ReconcileResult.failPermanently("invalid spec: " + e.getMessage());
         }
-        Optional<CheckpointRecord> rec = store.get(uid(vmi));
+        Optional<CheckpointRecord> rec = store.get(plan.checkpointUid());
         if (rec.isPresent()) {
-            CheckpointRecord r = reapplyMemlock(vmi, rec.get());
-            r = repin(vmi, r);
+            CheckpointRecord r = reapplyMemlock(plan, rec.get());
+            r = repin(plan, r);
             if (r.get(FAILED).isPresent()) {
                 notifier.recovered(vmi);
                 r = r.without(FAILED);
@@ -114,11 +116,12 @@ public final class VmiReconciler implements Reconciler<String> {
         source.apply(key).ifPresent(vmi -> notifier.failed(vmi, "SyncFailed", reason));
     }
 
-    private CheckpointRecord reapplyMemlock(VmiDocument vmi, CheckpointRecord r) throws IOException {
+    private CheckpointRecord reapplyMemlock(VmiPlan plan, CheckpointRecord r) throws IOException {
         if (r.get(MEMLOCK_PID).isEmpty() || r.get(LIBVIRT).isEmpty()) {
             return r;
         }
-        MemlockResult want = memlock.compute(vmi, LibvirtVersion.parse(LIBVIRT, r.get(LIBVIRT).get()));
+        VmiDocument vmi = plan.vmi();
+        MemlockResult want = formula.compute(plan.memlock(), LibvirtVersion.parse(LIBVIRT, r.get(LIBVIRT).get()));
         if (want.plain().equals(r.get(MEMLOCK_LIMIT).orElse(""))) {
             return r;
         }
@@ -142,20 +145,21 @@ public final class VmiReconciler implements Reconciler<String> {
         return r.with(MEMLOCK_LIMIT, want.plain());
     }
 
-    private CheckpointRecord repin(VmiDocument vmi, CheckpointRecord r) throws IOException {
+    private CheckpointRecord repin(VmiPlan plan, CheckpointRecord r) throws IOException {
         OptionalLong qemu = sameProcess(r, QEMU_PID, QEMU_START);
         if (qemu.isEmpty()) {
             return r;
         }
-        CpuPlacement placement = CpuPlacement.from(vmi);
-        if (Integer.toString(placement.vcpus()).equals(r.get(VCPUS).orElse(""))) {
+        int vcpus = plan.placement().vcpus();
+        if (Integer.toString(vcpus).equals(r.get(VCPUS).orElse(""))) {
             return r;
         }
+        VmiDocument vmi = plan.vmi();
         int pid = (int) qemu.getAsLong();
-        PinResult p = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinner.pin(pid, vmi.key(), placement, null, null));
+        PinResult p = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinner.pin(pid, vmi.key(), plan.placement()));
         metrics.vmiPinnedVcpus(vmi.key(), p.vcpus().size());
         notifier.normal(vmi, "VcpusPinned", "re-pinned after a vCPU change: " + p.vcpus().size() + " vCPU thread(s)");
-        return r.with(VCPUS, Integer.toString(placement.vcpus()));
+        return r.with(VCPUS, Integer.toString(vcpus));
     }
 
     /** The recorded pid, only if it still names the process we acted on (same start time). */
@@ -166,11 +170,11 @@ public final class VmiReconciler implements Reconciler<String> {
             return OptionalLong.empty();
         }
         try {
-            ProcessInfo now = ProcessInfo.read(procRoot, Integer.parseInt(pid.get()));
-            return now.startTime() == Long.parseLong(start.get()) ? OptionalLong.of(now.pid()) : OptionalLong.empty();
-        } catch (ProcessGoneException | NumberFormatException e) {
-            return OptionalLong.empty();
-        } catch (IOException e) {
+            int p = Integer.parseInt(pid.get());
+            OptionalLong now = processes.startTime(p);
+            return now.isPresent() && now.getAsLong() == Long.parseLong(start.get()) ? OptionalLong.of(p)
+                    : OptionalLong.empty();
+        } catch (NumberFormatException e) {
             return OptionalLong.empty();
         }
     }
@@ -185,6 +189,7 @@ public final class VmiReconciler implements Reconciler<String> {
                 log.atInfo().addKeyValue("vmi", key).log("state of {} removed: the VMI is gone from this node", key);
             }
         }
+        planner.forget(key);
         metrics.forgetVmi(key);
     }
 }

@@ -4,6 +4,7 @@ import io.vmhandler.core.launcher.LauncherContext;
 import io.vmhandler.core.launcher.LauncherEvents;
 import io.vmhandler.core.launcher.LauncherMemlock;
 import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
+import io.vmhandler.core.plan.VmiPlan;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.reconcile.VmiNotifier;
@@ -79,9 +80,9 @@ public final class VmiStatusBook implements LauncherEvents {
         VmiStatusBook book = this;
         return new LauncherEvents() {
             @Override
-            public void networkPrepared(LauncherContext ctx, List<PreparedTap> taps) {
-                first.networkPrepared(ctx, taps);
-                book.networkPrepared(ctx, taps);
+            public void networkPrepared(LauncherContext ctx, VmiPlan plan, List<PreparedTap> taps) {
+                first.networkPrepared(ctx, plan, taps);
+                book.networkPrepared(ctx, plan, taps);
             }
 
             @Override
@@ -135,7 +136,7 @@ public final class VmiStatusBook implements LauncherEvents {
     }
 
     @Override
-    public void networkPrepared(LauncherContext ctx, List<PreparedTap> taps) {
+    public void networkPrepared(LauncherContext ctx, VmiPlan plan, List<PreparedTap> taps) {
         List<NodeStatus.Tap> out = new ArrayList<>();
         for (PreparedTap t : taps) {
             var s = t.result().state();

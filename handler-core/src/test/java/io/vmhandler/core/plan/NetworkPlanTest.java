@@ -1,14 +1,22 @@
-package io.vmhandler.core.network;
+package io.vmhandler.core.plan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vmhandler.core.model.VmiDocument;
-import io.vmhandler.core.network.NetworkPlan.PlannedTap;
+import io.vmhandler.net.TapSpec;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 
 class NetworkPlanTest {
+    /** A planned tap as a launcher running as uid:gid gets it. */
+    record T(String interfaceName, TapSpec spec) {}
+
+    private static List<T> of(VmiDocument d, long uid, long gid) {
+        return NetworkPlan.of(d, VcpuTopology.of(d)).stream().map(p -> new T(p.interfaceName(), p.spec(uid, gid)))
+                .toList();
+    }
+
     private static VmiDocument vmi(String cpu, boolean mq, String ifaces, String networks, String status) {
         return VmiDocument.parse("""
                 apiVersion: kubevirt.io/v1
@@ -27,7 +35,7 @@ class NetworkPlanTest {
 
     @Test
     void podNetworkGetsTap0WithVcpuQueuesWhenMultiqueue() {
-        List<PlannedTap> p = NetworkPlan.of(vmi("{sockets: 2, cores: 2, threads: 2}", true,
+        List<T> p = of(vmi("{sockets: 2, cores: 2, threads: 2}", true,
                 "[{name: default, masquerade: {}}]", "[{name: default, pod: {}}]", "{}"), 107, 107);
         assertThat(p).hasSize(1);
         assertThat(p.get(0).spec().name()).isEqualTo("tap0");
@@ -38,21 +46,21 @@ class NetworkPlanTest {
 
     @Test
     void noMultiqueueMeansOneQueueAndNonVirtioModelsNeverGetQueues() {
-        assertThat(NetworkPlan.of(vmi("{cores: 4}", false, "[{name: default, bridge: {}}]",
+        assertThat(of(vmi("{cores: 4}", false, "[{name: default, bridge: {}}]",
                 "[{name: default, pod: {}}]", "{}"), 0, 0).get(0).spec().queues()).isEqualTo(1);
-        assertThat(NetworkPlan.of(vmi("{cores: 4}", true, "[{name: default, bridge: {}, model: e1000e}]",
+        assertThat(of(vmi("{cores: 4}", true, "[{name: default, bridge: {}, model: e1000e}]",
                 "[{name: default, pod: {}}]", "{}"), 0, 0).get(0).spec().queues()).isEqualTo(1);
     }
 
     @Test
     void queuesAreCappedAt256() {
-        assertThat(NetworkPlan.of(vmi("{sockets: 2, cores: 200}", true, "[{name: default, masquerade: {}}]",
+        assertThat(of(vmi("{sockets: 2, cores: 200}", true, "[{name: default, masquerade: {}}]",
                 "[{name: default, pod: {}}]", "{}"), 0, 0).get(0).spec().queues()).isEqualTo(256);
     }
 
     @Test
     void multusSecondariesAreNamedAfterTheirPodInterfaceAndSriovIsSkipped() {
-        List<PlannedTap> p = NetworkPlan.of(vmi("{cores: 2}", true,
+        List<T> p = of(vmi("{cores: 2}", true,
                 "[{name: default, masquerade: {}}, {name: a, bridge: {}}, {name: vf, sriov: {}}, {name: b, bridge: {}}]",
                 "[{name: default, pod: {}}, {name: a, multus: {networkName: na}}, {name: vf, multus: {networkName: s}},"
                         + " {name: b, multus: {networkName: nb}}]", "{}"), 107, 107);
@@ -62,7 +70,7 @@ class NetworkPlanTest {
     @Test
     void theRunningDomainsQueueCountWinsAcrossHotplugAndMigration() {
         // vCPUs went 2 -> 4, but the domain was started with 2 queues: keep 2 (KubeVirt PR #14728)
-        List<PlannedTap> p = NetworkPlan.of(vmi("{cores: 4}", true, "[{name: default, masquerade: {}}]",
+        List<T> p = of(vmi("{cores: 4}", true, "[{name: default, masquerade: {}}]",
                 "[{name: default, pod: {}}]", "{interfaces: [{name: default, queueCount: 2, infoSource: 'domain, guest-agent'}]}"),
                 107, 107);
         assertThat(p.get(0).spec().queues()).isEqualTo(2);
@@ -70,14 +78,14 @@ class NetworkPlanTest {
 
     @Test
     void badSpecsNameTheField() {
-        assertThatThrownBy(() -> NetworkPlan.of(vmi("{cores: 0}", true, "[{name: default, masquerade: {}}]",
-                "[{name: default, pod: {}}]", "{}"), 0, 0)).hasMessage("spec.domain.cpu.cores must be in 1..1024, got 0");
-        assertThatThrownBy(() -> NetworkPlan.of(vmi("{cores: 1}", true, "[{name: x, masquerade: {}}]",
+        assertThatThrownBy(() -> of(vmi("{cores: -1}", true, "[{name: default, masquerade: {}}]",
+                "[{name: default, pod: {}}]", "{}"), 0, 0)).hasMessage("spec.domain.cpu.cores must be in 0..1024, got -1");
+        assertThatThrownBy(() -> of(vmi("{cores: 1}", true, "[{name: x, masquerade: {}}]",
                 "[{name: default, pod: {}}]", "{}"), 0, 0))
                 .hasMessage("spec.domain.devices.interfaces[0].name 'x' has no matching spec.networks entry");
-        assertThatThrownBy(() -> NetworkPlan.of(vmi("{cores: 1}", true, "[{masquerade: {}}]",
+        assertThatThrownBy(() -> of(vmi("{cores: 1}", true, "[{masquerade: {}}]",
                 "[{name: default, pod: {}}]", "{}"), 0, 0)).hasMessage("spec.domain.devices.interfaces[0].name is required");
-        assertThatThrownBy(() -> NetworkPlan.of(vmi("{sockets: 64, cores: 64}", true, "[]", "[]", "{}"), 0, 0))
-                .hasMessage("spec.domain.cpu sockets*cores*threads must be at most 1024, got 4096");
+        assertThatThrownBy(() -> of(vmi("{sockets: 64, cores: 64}", true, "[]", "[]", "{}"), 0, 0))
+                .hasMessage("spec.domain.cpu: sockets × cores × threads = 4096 vCPUs; the limit is 1024");
     }
 }

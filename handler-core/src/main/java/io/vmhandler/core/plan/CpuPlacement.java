@@ -1,4 +1,4 @@
-package io.vmhandler.core.pinning;
+package io.vmhandler.core.plan;
 
 import io.vmhandler.core.model.VmiDocument;
 import java.util.BitSet;
@@ -6,17 +6,16 @@ import java.util.Map;
 
 /**
  * The slice of a VMI that pinning needs, from {@code spec.domain.cpu} (kubevirt.io/v1 CPU type):
- * the topology (vCPUs = sockets × cores × threads, or the whole-number CPU of
- * {@code spec.domain.resources} when no topology is given, as the KubeVirt user guide
- * "Dedicated CPU resources" describes), dedicated placement, emulator-thread isolation, realtime
- * with its vCPU mask, and whether guest NUMA passthrough was asked for.
+ * the topology ({@link VcpuTopology}, KubeVirt's rule, read once by the VMI plan), dedicated
+ * placement, emulator-thread isolation, realtime with its vCPU mask, and whether guest NUMA
+ * passthrough was asked for.
  *
  * @param realtimeVcpus the vCPU indexes that get SCHED_FIFO; empty when not realtime
  */
 public record CpuPlacement(int sockets, int cores, int threads, int vcpus, boolean dedicated,
         boolean isolateEmulatorThread, boolean realtime, BitSet realtimeVcpus, boolean numaPassthrough) {
     /** CPU_SETSIZE: no affinity mask can name more CPUs, so no VMI here can pin more vCPUs. */
-    public static final int MAX_VCPUS = 1024;
+    public static final int MAX_VCPUS = VcpuTopology.MAX_VCPUS;
 
     public CpuPlacement {
         realtimeVcpus = (BitSet) realtimeVcpus.clone();
@@ -27,28 +26,10 @@ public record CpuPlacement(int sockets, int cores, int threads, int vcpus, boole
         return (BitSet) realtimeVcpus.clone();
     }
 
-    public static CpuPlacement from(VmiDocument vmi) {
+    /** The placement of {@code vmi}, whose vCPU topology {@code topology} is. */
+    public static CpuPlacement from(VmiDocument vmi, VcpuTopology topology) {
         String cpu = "spec.domain.cpu";
-        boolean topology = vmi.get(cpu + ".sockets") != null || vmi.get(cpu + ".cores") != null
-                || vmi.get(cpu + ".threads") != null;
-        int sockets = (int) vmi.integer(cpu + ".sockets", 1, 1, MAX_VCPUS);
-        int cores = (int) vmi.integer(cpu + ".cores", 1, 1, MAX_VCPUS);
-        int threads = (int) vmi.integer(cpu + ".threads", 1, 1, MAX_VCPUS);
-        long vcpus = (long) sockets * cores * threads;
-        if (vcpus > MAX_VCPUS) {
-            throw new IllegalArgumentException(cpu + ": sockets × cores × threads = " + vcpus
-                    + " vCPUs; the limit is " + MAX_VCPUS);
-        }
-        if (!topology) {
-            Integer fromResources = wholeCpus(vmi, "spec.domain.resources.limits.cpu");
-            if (fromResources == null) {
-                fromResources = wholeCpus(vmi, "spec.domain.resources.requests.cpu");
-            }
-            if (fromResources != null) {
-                vcpus = fromResources;
-                cores = fromResources;
-            }
-        }
+        int vcpus = topology.vcpus();
         boolean dedicated = vmi.bool(cpu + ".dedicatedCpuPlacement", false);
         boolean isolate = vmi.bool(cpu + ".isolateEmulatorThread", false);
         if (isolate && !dedicated) {
@@ -65,38 +46,11 @@ public record CpuPlacement(int sockets, int cores, int threads, int vcpus, boole
                 throw new IllegalArgumentException(cpu + ".realtime needs " + cpu + ".dedicatedCpuPlacement: true");
             }
             String mask = vmi.string(cpu + ".realtime.mask", null);
-            rt = mask == null ? all((int) vcpus) : parseMask(mask, (int) vcpus, cpu + ".realtime.mask");
+            rt = mask == null ? all(vcpus) : parseMask(mask, vcpus, cpu + ".realtime.mask");
         }
         Map<String, Object> numa = vmi.map(cpu + ".numa");
         boolean numaPassthrough = numa.containsKey("guestMappingPassthrough");
-        return new CpuPlacement(sockets, cores, threads, (int) vcpus, dedicated, isolate, realtime, rt, numaPassthrough);
-    }
-
-    /** A resource quantity that is a whole number of CPUs: 2, "2" or "2000m"; null otherwise. */
-    private static Integer wholeCpus(VmiDocument vmi, String path) {
-        Object v = vmi.get(path);
-        if (v == null) {
-            return null;
-        }
-        String s = String.valueOf(v).trim();
-        long n;
-        try {
-            if (s.endsWith("m")) {
-                long milli = Long.parseLong(s.substring(0, s.length() - 1));
-                if (milli % 1000 != 0) {
-                    return null;
-                }
-                n = milli / 1000;
-            } else {
-                n = Long.parseLong(s);
-            }
-        } catch (NumberFormatException e) {
-            return null;
-        }
-        if (n < 1 || n > MAX_VCPUS) {
-            throw new IllegalArgumentException(path + " must be in 1.." + MAX_VCPUS + " CPUs, got " + s);
-        }
-        return (int) n;
+        return new CpuPlacement(topology.sockets(), topology.cores(), topology.threads(), vcpus, dedicated, isolate, realtime, rt, numaPassthrough);
     }
 
     private static BitSet all(int n) {

@@ -1,4 +1,4 @@
-package io.vmhandler.core.network;
+package io.vmhandler.core.plan;
 
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.net.TapSpec;
@@ -13,23 +13,42 @@ import java.util.Map;
  * <ul>
  *   <li>name: {@code tap0} for the pod network; {@code tap<podIfaceName[3:]>} for Multus secondaries,
  *       whose pod interfaces are net1, net2, ... in network order (pkg/network/link/names.go);
- *   <li>queues: sockets·cores·threads when {@code networkInterfaceMultiqueue} is true and the model is
- *       virtio or empty, capped at 256, else 1 (virtio-queues.go, PR #4260, PR #8219); the queue count
+ *   <li>queues: the vCPU count of {@link VcpuTopology} (KubeVirt's {@code NetworkQueuesCapacity}, which
+ *       counts {@code GetCPUTopology}, so a VMI sized only by resources.limits.cpu gets that many) when
+ *       {@code networkInterfaceMultiqueue} is true and the model is virtio or empty
+ *       ({@code CalculateNetworkQueues}), capped at 256, else 1 (virtio-queues.go, PR #4260, PR #8219); the queue count
  *       the running domain reports in {@code status.interfaces[].queueCount} wins, so a migration
  *       target or a vCPU hotplug keeps the multiqueue flag the domain expects (PR #14728);
  *   <li>SR-IOV interfaces get no tap;
- *   <li>owner/group: the launcher's uid and gid, as the kernel reports them for the caller.
+ *   <li>MTU: the pod interface's ({@code null} in {@link TapSpec}), as KubeVirt's tap takes the MTU of
+ *       the pod interface it is bound to;
+ *   <li>owner/group: the launcher's uid and gid, as the kernel reports them for the caller; they are
+ *       not part of the plan, because one VMI plan serves whichever launcher pod calls.
  * </ul>
+ * Stateless; the VMI plan calls it once per VMI change.
  */
 public final class NetworkPlan {
     private NetworkPlan() {}
 
-    public static final int MAX_VCPUS = 1024;
+    /**
+     * One interface's tap and the VMI interface it serves.
+     *
+     * @param mtu null for the pod interface's MTU, the only policy KubeVirt has for taps
+     */
+    public record PlannedTap(String interfaceName, String tapName, int queues, Integer mtu) {
+        public PlannedTap {
+            // the same checks TapSpec makes, so a plan never holds a tap that cannot be created
+            new TapSpec(tapName, queues, 0, 0, mtu);
+        }
 
-    /** One interface's tap and the VMI interface it serves. */
-    public record PlannedTap(String interfaceName, TapSpec spec) {}
+        /** The tap for a launcher running as {@code uid}:{@code gid}. */
+        public TapSpec spec(long uid, long gid) {
+            return new TapSpec(tapName, queues, uid, gid, mtu);
+        }
+    }
 
-    public static List<PlannedTap> of(VmiDocument vmi, long uid, long gid) {
+    /** The taps of {@code vmi}; {@code topology} is the VMI's own (the queue count follows its vCPUs). */
+    public static List<PlannedTap> of(VmiDocument vmi, VcpuTopology topology) {
         Map<String, Map<String, Object>> networks = new HashMap<>();
         List<Map<String, Object>> nets = vmi.list("spec.networks");
         int multusIndex = 0;
@@ -42,7 +61,7 @@ public final class NetworkPlan {
                 multusOrder.put(name, ++multusIndex);
             }
         }
-        int vcpus = vcpus(vmi);
+        int vcpus = topology.vcpus();
         boolean multiqueue = vmi.bool("spec.domain.devices.networkInterfaceMultiqueue", false);
         Map<String, Integer> domainQueues = domainQueueCounts(vmi);
 
@@ -77,22 +96,9 @@ public final class NetworkPlan {
             } else if (multiqueue && virtio) {
                 queues = Math.min(vcpus, TapSpec.MAX_QUEUES);
             }
-            out.add(new PlannedTap(name, new TapSpec(tapName, queues, uid, gid, null)));
+            out.add(new PlannedTap(name, tapName, queues, null));
         }
         return out;
-    }
-
-    /** sockets x cores x threads, each defaulting to 1, as KubeVirt counts vCPUs for queues. */
-    public static int vcpus(VmiDocument vmi) {
-        long s = vmi.integer("spec.domain.cpu.sockets", 1, 1, MAX_VCPUS);
-        long c = vmi.integer("spec.domain.cpu.cores", 1, 1, MAX_VCPUS);
-        long t = vmi.integer("spec.domain.cpu.threads", 1, 1, MAX_VCPUS);
-        long n = s * c * t;
-        if (n > MAX_VCPUS) {
-            throw new IllegalArgumentException("spec.domain.cpu sockets*cores*threads must be at most " + MAX_VCPUS
-                    + ", got " + n);
-        }
-        return (int) n;
     }
 
     private static Map<String, Integer> domainQueueCounts(VmiDocument vmi) {

@@ -1,4 +1,4 @@
-package io.vmhandler.core.pinning;
+package io.vmhandler.core.plan;
 
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
@@ -9,13 +9,14 @@ import org.junit.jupiter.api.Test;
 
 class CpuPlacementTest {
     static CpuPlacement of(String cpuYaml) {
-        return CpuPlacement.from(VmiDocument.parse("""
+        VmiDocument d = VmiDocument.parse("""
                 apiVersion: kubevirt.io/v1
                 kind: VirtualMachineInstance
                 metadata: {name: vm, namespace: ns}
                 spec:
                   domain:
-                """ + cpuYaml.indent(4)));
+                """ + cpuYaml.indent(4));
+        return CpuPlacement.from(d, VcpuTopology.of(d));
     }
 
     @Test
@@ -64,7 +65,7 @@ class CpuPlacementTest {
 
     @Test
     void badInputNamesTheFieldAndTheLimit() {
-        assertThatThrownBy(() -> of("cpu: {cores: 0}\n")).hasMessage("spec.domain.cpu.cores must be in 1..1024, got 0");
+        assertThatThrownBy(() -> of("cpu: {cores: -1}\n")).hasMessage("spec.domain.cpu.cores must be in 0..1024, got -1");
         assertThatThrownBy(() -> of("cpu: {sockets: 64, cores: 32}\n"))
                 .hasMessageContaining("spec.domain.cpu: sockets × cores × threads = 2048 vCPUs; the limit is 1024");
         assertThatThrownBy(() -> of("cpu: {isolateEmulatorThread: true}\n"))
@@ -80,6 +81,6 @@ class CpuPlacementTest {
         assertThatThrownBy(() -> of("cpu: {dedicatedCpuPlacement: yes-please}\n"))
                 .hasMessageContaining("spec.domain.cpu.dedicatedCpuPlacement must be true or false");
         assertThatThrownBy(() -> of("resources: {limits: {cpu: 5000}}\n"))
-                .hasMessage("spec.domain.resources.limits.cpu must be in 1..1024 CPUs, got 5000");
+                .hasMessage("spec.domain.resources.limits.cpu must be 1..1024 CPUs (fractions round up), got '5000'");
     }
 }

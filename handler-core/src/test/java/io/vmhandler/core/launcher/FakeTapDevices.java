@@ -1,0 +1,118 @@
+package io.vmhandler.core.launcher;
+
+import io.vmhandler.nativeio.Fd;
+import io.vmhandler.net.TapConflictException;
+import io.vmhandler.net.TapDevices;
+import io.vmhandler.net.TapResult;
+import io.vmhandler.net.TapSpec;
+import io.vmhandler.net.TapState;
+import java.io.IOException;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+
+/**
+ * {@link TapDevices} in memory: one flat namespace of taps (the fd is ignored), with the real class's
+ * create-or-adopt and conflict rules, a log of every create and delete, and a hook that runs before
+ * each create (to kill a caller or fail mid-call). Thread-safe (synchronized).
+ */
+final class FakeTapDevices implements TapDevices {
+    /** Runs before a create; may throw. */
+    @FunctionalInterface
+    interface Hook {
+        void beforeCreate(TapSpec spec) throws IOException;
+    }
+
+    static final int POD_MTU = 1500;
+
+    private final Map<String, TapState> taps = new LinkedHashMap<>();
+    private final List<String> log = new ArrayList<>();
+    private Hook hook = spec -> { };
+
+    synchronized void onCreate(Hook h) {
+        this.hook = h;
+    }
+
+    synchronized Map<String, TapState> taps() {
+        return new LinkedHashMap<>(taps);
+    }
+
+    /** "create tap0", "delete tap0", in order. */
+    synchronized List<String> log() {
+        return List.copyOf(log);
+    }
+
+    @Override
+    public synchronized TapResult create(Fd netns, TapSpec spec) throws IOException {
+        hook.beforeCreate(spec);
+        int mtu = spec.mtu() == null ? POD_MTU : spec.mtu();
+        TapState want = new TapState(spec.name(), spec.multiQueue(), true, false, true, spec.uid(), spec.gid(), mtu, 0);
+        TapState have = taps.get(spec.name());
+        if (have != null) {
+            List<String> d = differences(have, want);
+            if (!d.isEmpty()) {
+                throw new TapConflictException(spec.name(), "fake netns", d);
+            }
+            return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), have);
+        }
+        taps.put(spec.name(), want);
+        log.add("create " + spec.name() + " queues=" + spec.queues());
+        return new TapResult(TapResult.Outcome.CREATED, spec.queues(), want);
+    }
+
+    private static List<String> differences(TapState have, TapState want) {
+        List<String> d = new ArrayList<>();
+        if (have.multiQueue() != want.multiQueue()) {
+            d.add("multi_queue: want " + want.multiQueue() + ", found " + have.multiQueue());
+        }
+        if (have.owner() != want.owner()) {
+            d.add("owner: want " + want.owner() + ", found " + have.owner());
+        }
+        if (have.group() != want.group()) {
+            d.add("group: want " + want.group() + ", found " + have.group());
+        }
+        return d;
+    }
+
+    @Override
+    public synchronized List<String> verify(Fd netns, TapSpec spec) {
+        TapState have = taps.get(spec.name());
+        return have == null ? List.of("absent") : differences(have, new TapState(spec.name(), spec.multiQueue(), true,
+                false, true, spec.uid(), spec.gid(), 0, 0));
+    }
+
+    @Override
+    public synchronized boolean delete(Fd netns, String name) {
+        if (taps.remove(name) == null) {
+            return false;
+        }
+        log.add("delete " + name);
+        return true;
+    }
+
+    @Override
+    public synchronized TapState inspect(Fd netns, String name) {
+        return taps.get(name);
+    }
+
+    @Override
+    public TapResult create(String netnsPath, TapSpec spec) throws IOException {
+        return create((Fd) null, spec);
+    }
+
+    @Override
+    public List<String> verify(String netnsPath, TapSpec spec) {
+        return verify((Fd) null, spec);
+    }
+
+    @Override
+    public boolean delete(String netnsPath, String name) {
+        return delete((Fd) null, name);
+    }
+
+    @Override
+    public TapState inspect(String netnsPath, String name) {
+        return inspect((Fd) null, name);
+    }
+}
