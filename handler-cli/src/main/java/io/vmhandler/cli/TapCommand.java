@@ -11,6 +11,7 @@ import io.vmhandler.net.TapState;
 import io.vmhandler.net.linux.Psched;
 import java.io.PrintStream;
 import java.util.ArrayList;
+import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,9 +29,8 @@ import java.util.function.Supplier;
  */
 public final class TapCommand implements Command {
     private static final Set<String> SPEC_FLAGS = Set.of("netns", "name", "queues", "uid", "gid", "mtu");
-    private static final Set<String> VERIFY_FLAGS = Set.of("netns", "name", "queues", "uid", "gid", "mtu",
-            TapQosFlags.INGRESS, TapQosFlags.EGRESS);
-    private static final Set<String> QOS_FLAGS = Set.of("netns", "name", TapQosFlags.INGRESS, TapQosFlags.EGRESS);
+    private static final Set<String> VERIFY_FLAGS = union(SPEC_FLAGS, TapQosFlags.FLAGS);
+    private static final Set<String> QOS_FLAGS = union(Set.of("netns", "name"), TapQosFlags.FLAGS);
     private final Supplier<TapDevices> taps;
     private final Supplier<TapQos> qos;
     private final Supplier<Psched> psched;
@@ -57,9 +57,10 @@ public final class TapCommand implements Command {
         return """
                 usage: vmhandler tap create --netns PATH --name NAME --queues N --uid U --gid G [--mtu M] [--json]
                        vmhandler tap verify --netns PATH --name NAME --queues N --uid U --gid G [--mtu M]
-                                            [--ingress RATE] [--egress RATE] [--json]
+                                            [--ingress RATE [--ingress-burst BYTES]] [--egress RATE [--egress-burst BYTES]] [--json]
                        vmhandler tap delete --netns PATH --name NAME [--json]
-                       vmhandler tap qos --netns PATH --name NAME [--ingress RATE] [--egress RATE] [--json]
+                       vmhandler tap qos --netns PATH --name NAME [--ingress RATE [--ingress-burst BYTES]]
+                                         [--egress RATE [--egress-burst BYTES]] [--json]
                   --netns   /proc/<pid>/ns/net or /var/run/netns/<name>
                   --name    1..15 bytes of [A-Za-z0-9_.-]
                   --queues  1..256 (multi_queue when > 1)
@@ -71,6 +72,9 @@ public final class TapCommand implements Command {
                                   as the pod annotation kubernetes.io/egress-bandwidth does
                   RATE      bits per second as a Kubernetes quantity, the annotations' syntax: 10M = 10,000,000 bit/s,
                             1G, 1Gi = 2^30, 500k; 1k..1P. The burst is the annotations' (2^31-1 bits, less at low rates)
+                  --ingress-burst/--egress-burst BYTES  that direction's bucket instead, in bytes (like tc's burst),
+                            1..4294967295; at least one frame (MTU + 14) and at most rate x 274.9 s (the kernel's
+                            32-bit tick field)
                 verify exits 0 only if the tap exists exactly as specified, else 1 and lists what differs.
                 verify always reports the tap's qdiscs; with --ingress and/or --egress it also checks them
                 (a direction left out must then be unlimited) and exits 1 listing the differences.
@@ -163,12 +167,9 @@ public final class TapCommand implements Command {
             s = qos.get().apply(netns, name, want);
         } catch (IllegalArgumentException e) {
             // the API names the direction by its field; say which flag it came from
-            String m = String.valueOf(e.getMessage());
-            if (m.startsWith("towardsGuest:")) {
-                throw new UsageException("--" + TapQosFlags.INGRESS + ": " + m);
-            }
-            if (m.startsWith("fromGuest:")) {
-                throw new UsageException("--" + TapQosFlags.EGRESS + ": " + m);
+            String flag = TapQosFlags.flagOf(e.getMessage(), a);
+            if (flag != null) {
+                throw new UsageException("--" + flag + ": " + e.getMessage());
             }
             throw e;
         }
@@ -212,6 +213,12 @@ public final class TapCommand implements Command {
         m.put("mtu", s.mtu());
         m.put("attachedQueues", s.attachedQueues());
         return m;
+    }
+
+    private static Set<String> union(Set<String> a, Set<String> b) {
+        Set<String> u = new HashSet<>(a);
+        u.addAll(b);
+        return Set.copyOf(u);
     }
 
     private static String onOff(boolean b) {

@@ -9,6 +9,7 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.Set;
 
 /**
  * The {@code --ingress RATE} / {@code --egress RATE} flags of {@code vmhandler tap qos|verify}, and
@@ -23,6 +24,12 @@ import java.util.Map;
 final class TapQosFlags {
     static final String INGRESS = "ingress";
     static final String EGRESS = "egress";
+    static final String INGRESS_BURST = "ingress-burst";
+    static final String EGRESS_BURST = "egress-burst";
+    /** The value flags of both subcommands. */
+    static final Set<String> FLAGS = Set.of(INGRESS, EGRESS, INGRESS_BURST, EGRESS_BURST);
+    /** TCA_TBF_BURST is a u32; the kernel's other limits on a burst are checked by TapQos.apply before any write. */
+    static final long MAX_BURST_BYTES = 0xFFFF_FFFFL;
     private static final double USEC_PER_SEC = 1_000_000.0;
 
     private TapQosFlags() {}
@@ -33,26 +40,51 @@ final class TapQosFlags {
     }
 
     /**
+     * The flag a {@link io.vmhandler.net.TapQos} refusal is about: the API names a direction by its
+     * field ({@code towardsGuest: ...}, {@code fromGuest: ...}); null if the message names neither.
+     * A refusal of a direction whose burst was given is about the burst flag, since the rate alone was
+     * already checked by the annotations' parser.
+     */
+    static String flagOf(String apiMessage, Args a) {
+        if (apiMessage == null) {
+            return null;
+        }
+        if (apiMessage.startsWith("towardsGuest:")) {
+            return a.has(INGRESS_BURST) ? INGRESS_BURST : INGRESS;
+        }
+        if (apiMessage.startsWith("fromGuest:")) {
+            return a.has(EGRESS_BURST) ? EGRESS_BURST : EGRESS;
+        }
+        return null;
+    }
+
+    /**
      * The spec the flags ask for; a flag left out is that direction unlimited (the annotations'
      * meaning of an absent annotation). A bad value is a {@link UsageException} naming the flag, the
      * annotation it stands for, and the limit it breaks.
      */
     static QosSpec spec(Args a, Psched psched) {
-        return new QosSpec(limit(a, INGRESS, BandwidthAnnotations.INGRESS, psched),
-                limit(a, EGRESS, BandwidthAnnotations.EGRESS, psched));
+        return new QosSpec(limit(a, INGRESS, INGRESS_BURST, BandwidthAnnotations.INGRESS, psched),
+                limit(a, EGRESS, EGRESS_BURST, BandwidthAnnotations.EGRESS, psched));
     }
 
-    private static RateLimit limit(Args a, String flag, String annotation, Psched psched) {
+    private static RateLimit limit(Args a, String flag, String burstFlag, String annotation, Psched psched) {
         String value = a.optional(flag);
         if (value == null) {
+            if (a.has(burstFlag)) {
+                throw new UsageException("--" + burstFlag + " needs --" + flag + " (a burst without a rate is no limit)");
+            }
             return null;
         }
+        RateLimit limit;
         try {
             QosSpec one = BandwidthAnnotations.parse(Map.of(annotation, value), psched);
-            return annotation.equals(BandwidthAnnotations.INGRESS) ? one.towardsGuest() : one.fromGuest();
+            limit = annotation.equals(BandwidthAnnotations.INGRESS) ? one.towardsGuest() : one.fromGuest();
         } catch (IllegalArgumentException e) {
             throw new UsageException("--" + flag + ": " + e.getMessage());
         }
+        return a.has(burstFlag) ? new RateLimit(limit.rateBytesPerSec(), a.longValue(burstFlag, 1, MAX_BURST_BYTES))
+                : limit;
     }
 
     /**

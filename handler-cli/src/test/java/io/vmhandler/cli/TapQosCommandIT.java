@@ -141,6 +141,27 @@ class TapQosCommandIT {
     }
 
     @Test
+    void aBurstFlagSetsTheBucketAndVerifyComparesIt() {
+        tap("tap0");
+        JsonNode a = json(qos("--ingress", "10M", "--ingress-burst", "65536", "--egress", "1M", "--egress-burst",
+                "100000", "--json"));
+        // 1.25 bytes per µs: tc prints the bucket back from whole µs, so it may read up to 2 bytes lower
+        assertThat(a.get("ingress").get("burstBytes").asLong()).isBetween(65_534L, 65_536L);
+        assertThat(a.get("ingress").get("limitBytes").asLong()).isEqualTo(1_250_000 / 40 + 65_536);
+        assertThat(a.get("egress").get("burstBytes").asLong()).isBetween(99_999L, 100_000L);
+        assertTcAgrees("tap0", a.get("ingress"));
+        assertTcAgrees(a.get("ifb").asString(), a.get("egress"));
+        assertThat(tc("qdisc", "show", "dev", "tap0")).contains("rate 10Mbit burst 64Kb");
+
+        assertThat(verify("--ingress", "10M", "--ingress-burst", "65536", "--egress", "1M", "--egress-burst", "100000")
+                .exit()).isZero();
+        CliRun defaultBurst = verify("--ingress", "10M", "--egress", "1M", "--egress-burst", "100000");
+        assertThat(defaultBurst.exit()).isEqualTo(1);
+        assertThat(defaultBurst.out()).contains("  ingress: want 10Mbit/s burst=" + DEFAULT_BURST + "B, found 10Mbit/s burst="
+                + a.get("ingress").get("burstBytes").asLong() + "B").doesNotContain("egress: want");
+    }
+
+    @Test
     void verifyReportsTheQdiscsAndJudgesThemOnlyWhenAskedTo() {
         tap("tap0");
         CliRun plain = verify();
@@ -217,6 +238,13 @@ class TapQosCommandIT {
         assertRefused(qos("--ingress", ""), "--ingress: kubernetes.io/ingress-bandwidth: empty value");
         // valid for Kubernetes, too big for tc_tbf_qopt.limit (a u32): refused before the ingress is touched
         assertRefused(qos("--ingress", "20M", "--egress", "2T"), "--egress: kubernetes.io/egress-bandwidth 2T: rate 2000000000000 bit/s");
+        // bursts the kernel cannot use or hold, refused by the API before its first write
+        assertRefused(qos("--ingress", "20M", "--ingress-burst", "1000"),
+                "--ingress-burst: towardsGuest: burst 1000 bytes is below one frame of tap0 (MTU 1500 + 14 = 1514 bytes)");
+        assertRefused(qos("--ingress", "20M", "--egress", "1M", "--egress-burst", "4000000000"),
+                "--egress-burst: fromGuest: burst 4000000000 bytes at 1000000 bit/s lasts 32000.0 s");
+        assertRefused(qos("--ingress", "20M", "--ingress-burst", "0"), "--ingress-burst must be in 1..4294967295, got 0");
+        assertRefused(qos("--egress-burst", "65536"), "--egress-burst needs --egress");
         assertRefused(qos("--ingress", "20M", "--bogus", "1"), "unknown flag --bogus");
         assertRefused(qos("--ingress"), "--ingress needs a value");
         assertRefused(verify("--ingress", "ten"), "--ingress: kubernetes.io/ingress-bandwidth: 'ten' is not a quantity");

@@ -3,6 +3,7 @@ package io.vmhandler.cli;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vmhandler.core.json.Json;
 import io.vmhandler.net.QosSpec;
 import io.vmhandler.net.QosState;
 import io.vmhandler.net.RateLimit;
@@ -10,6 +11,7 @@ import io.vmhandler.net.linux.Psched;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Set;
 import org.junit.jupiter.api.Test;
@@ -21,7 +23,9 @@ class TapQosFlagsTest {
     private static final long DEFAULT_BURST = Integer.MAX_VALUE / 8;
 
     private static Args args(String... argv) {
-        return Args.parse(List.of(argv), Set.of("netns", "name", "ingress", "egress"), Set.of("json"));
+        Set<String> valued = new HashSet<>(TapQosFlags.FLAGS);
+        valued.addAll(Set.of("netns", "name"));
+        return Args.parse(List.of(argv), valued, Set.of("json"));
     }
 
     @Test
@@ -34,6 +38,32 @@ class TapQosFlagsTest {
         // below ~7.8 Mbit/s the burst is what the 32-bit tick field holds: rate x 274.9 s
         assertThat(TapQosFlags.spec(args("--egress", "1M"), PSCHED).fromGuest().burstBytes())
                 .isBetween(34_359_000L, 34_360_000L);
+    }
+
+    @Test
+    void aBurstFlagReplacesTheDefaultBucketInBytes() {
+        assertThat(TapQosFlags.spec(args("--ingress", "10M", "--ingress-burst", "65536"), PSCHED).towardsGuest())
+                .isEqualTo(new RateLimit(1_250_000, 65_536));
+        QosSpec both = TapQosFlags.spec(args("--ingress", "10M", "--egress", "1M", "--egress-burst", "4294967295"), PSCHED);
+        assertThat(both.towardsGuest().burstBytes()).isEqualTo(DEFAULT_BURST);
+        assertThat(both.fromGuest()).isEqualTo(new RateLimit(125_000, 4_294_967_295L)); // the tick limit is apply's check
+        assertThatThrownBy(() -> TapQosFlags.spec(args("--ingress-burst", "65536"), PSCHED))
+                .hasMessage("--ingress-burst needs --ingress (a burst without a rate is no limit)");
+        assertThatThrownBy(() -> TapQosFlags.spec(args("--egress", "1M", "--egress-burst", "4294967296"), PSCHED))
+                .hasMessage("--egress-burst must be in 1..4294967295, got 4294967296");
+        assertThatThrownBy(() -> TapQosFlags.spec(args("--egress", "1M", "--egress-burst", "64k"), PSCHED))
+                .hasMessage("--egress-burst must be an integer in 1..4294967295, got '64k'");
+    }
+
+    @Test
+    void apiRefusalsAreNamedByTheFlagOfTheirDirection() {
+        String towards = "towardsGuest: burst 100 bytes is below one frame of tap0";
+        assertThat(TapQosFlags.flagOf(towards, args("--ingress", "1M"))).isEqualTo("ingress");
+        assertThat(TapQosFlags.flagOf(towards, args("--ingress", "1M", "--ingress-burst", "100"))).isEqualTo("ingress-burst");
+        assertThat(TapQosFlags.flagOf("fromGuest: rate ...", args("--egress", "1M"))).isEqualTo("egress");
+        assertThat(TapQosFlags.flagOf("fromGuest: burst ...", args("--egress", "1M", "--egress-burst", "9"))).isEqualTo("egress-burst");
+        assertThat(TapQosFlags.flagOf("interface veth0 in x is not a tap (kind veth)", args())).isNull();
+        assertThat(TapQosFlags.flagOf(null, args())).isNull();
     }
 
     @Test
@@ -110,7 +140,7 @@ class TapQosFlagsTest {
         QosState down = new QosState("tap0", null, null, tbf(125_000, 2000), "ifbq3");
         assertThat(TapQosFlags.text(down, true))
                 .isEqualTo("root=none ingress=unlimited egress=1Mbit/s burst=2000B limit=5125B ifb=ifbq3");
-        assertThat(io.vmhandler.core.json.Json.write(TapQosFlags.json(down))).isEqualTo("{\"rootQdisc\":null,"
+        assertThat(Json.write(TapQosFlags.json(down))).isEqualTo("{\"rootQdisc\":null,"
                 + "\"ingress\":null,\"egress\":{\"qdisc\":\"tbf\",\"rateBitsPerSec\":1000000,\"rateBytesPerSec\":125000,"
                 + "\"burstBytes\":2000,\"limitBytes\":5125,\"bufferTicks\":0},\"ifb\":\"ifbq3\"}");
     }
@@ -122,7 +152,8 @@ class TapQosFlagsTest {
                 new PrintStream(new ByteArrayOutputStream(), true, StandardCharsets.UTF_8));
         String help = out.toString(StandardCharsets.UTF_8);
         assertThat(code).isZero();
-        assertThat(help).contains("vmhandler tap qos --netns PATH --name NAME [--ingress RATE] [--egress RATE] [--json]")
+        assertThat(help).contains("vmhandler tap qos --netns PATH --name NAME [--ingress RATE [--ingress-burst BYTES]]")
+                .contains("--ingress-burst/--egress-burst BYTES  that direction's bucket instead, in bytes")
                 .contains("--ingress RATE  limit traffic into the pod, i.e. towards the guest")
                 .contains("kubernetes.io/ingress-bandwidth")
                 .contains("--egress RATE   limit traffic out of the pod, i.e. from the guest")
