@@ -7,8 +7,13 @@ import io.vmhandler.net.IoctlTapDevices;
 import io.vmhandler.core.memlock.MemlockApplier;
 import io.vmhandler.memlock.MemlockFormula;
 import io.vmhandler.memlock.SysfsNvlink2Probe;
+import io.vmhandler.net.RtnetlinkTapQos;
 import io.vmhandler.net.TapDevices;
+import io.vmhandler.net.TapQos;
+import io.vmhandler.net.linux.Psched;
 import io.vmhandler.proc.ProcFs;
+import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 import java.util.function.Supplier;
 
@@ -28,13 +33,16 @@ public final class Main {
     }
 
     public static Cli cli() {
-        Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(new NetNamespace("cli", 1)));
+        Supplier<NetNamespace> netns = memoize(() -> new NetNamespace("cli", 1));
+        Supplier<TapDevices> taps = memoize(() -> new IoctlTapDevices(netns.get()));
+        Supplier<Psched> psched = memoize(Main::psched);
+        Supplier<TapQos> qos = memoize(() -> new RtnetlinkTapQos(netns.get(), psched.get()));
         Path proc = procRoot(System.getenv(PROC_ROOT_ENV));
         Supplier<CgroupManager> cgroups = memoize(() -> CgroupCommand.hostManager(System.getenv(CgroupCommand.ROOT_ENV), proc));
         return new Cli()
                 .register(new DoctorCommand())
                 .register(new SelinuxCommand())
-                .register(new TapCommand(taps))
+                .register(new TapCommand(taps, qos, psched))
                 .register(new MemlockCommand(new MemlockFormula(), new SysfsNvlink2Probe(Path.of("/sys")),
                         memoize(() -> new MemlockApplier(proc))))
                 .register(new PinCommand(cgroups, proc))
@@ -43,6 +51,15 @@ public final class Main {
                 .register(new StatusCommand())
                 .register(new RunCommand(Daemon::new))
                 .register(new DemoCommand());
+    }
+
+    /** The scheduler tick from /proc/net/psched, as tc reads it; the rate flags' limits depend on it. */
+    private static Psched psched() {
+        try {
+            return Psched.system();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     public static void main(String[] args) {

@@ -45,6 +45,7 @@ public final class DaemonMetrics {
     private final Gauge vmiTaps;
     private final Gauge vmiMemlock;
     private final Gauge vmiPinned;
+    private final Gauge vmiBandwidth;
     private final StateSet selinux;
 
     /** Registers the daemon's metrics and the JVM/process metrics on a new registry. */
@@ -89,6 +90,11 @@ public final class DaemonMetrics {
                 .register(registry);
         vmiPinned = Gauge.builder().name("vmhandler_vmi_pinned_vcpus")
                 .help("vCPU threads pinned for a VMI, by VMI (namespace/name)").labelNames("vmi").register(registry);
+        vmiBandwidth = Gauge.builder().name("vmhandler_vmi_bandwidth_limit_bits_per_second").unit(null)
+                .help("Bandwidth limit on a VMI's taps, by VMI (namespace/name) and direction (ingress: towards"
+                        + " the guest, egress: from the guest, as the kubernetes.io/*-bandwidth annotations); no"
+                        + " series when unlimited")
+                .labelNames("vmi", "direction").register(registry);
         selinux = StateSet.builder().name("vmhandler_selinux_module_state")
                 .help("State of the launcher SELinux module on this node").states(SelinuxModuleState.class)
                 .register(registry);
@@ -205,11 +211,37 @@ public final class DaemonMetrics {
         vmiPinned.labelValues(vmi).set(vcpus);
     }
 
+    /**
+     * The bandwidth limits applied to the VMI's taps, in bit/s as the pod annotations give them:
+     * {@code ingress} (kubernetes.io/ingress-bandwidth) is towards the guest, {@code egress}
+     * (kubernetes.io/egress-bandwidth) from the guest. 0 means unlimited and removes that direction's
+     * series, so a query never mistakes "no limit" for a limit of 0. Call after each successful
+     * apply or remove; two calls at once for one VMI leave one call's value per direction.
+     */
+    public void vmiBandwidthLimits(String vmi, long ingressBitsPerSec, long egressBitsPerSec) {
+        bandwidth(vmi, "ingress", ingressBitsPerSec);
+        bandwidth(vmi, "egress", egressBitsPerSec);
+    }
+
+    private void bandwidth(String vmi, String direction, long bitsPerSec) {
+        if (bitsPerSec < 0) {
+            throw new IllegalArgumentException(direction + " bandwidth must be >= 0 bit/s (0: unlimited), got "
+                    + bitsPerSec);
+        }
+        if (bitsPerSec == 0) {
+            vmiBandwidth.remove(vmi, direction);
+        } else {
+            vmiBandwidth.labelValues(vmi, direction).set(bitsPerSec);
+        }
+    }
+
     /** Drops every per-VMI series of {@code vmi}: call when the VMI is gone from the node. */
     public void forgetVmi(String vmi) {
         vmiTaps.remove(vmi);
         vmiMemlock.remove(vmi);
         vmiPinned.remove(vmi);
+        vmiBandwidth.remove(vmi, "ingress");
+        vmiBandwidth.remove(vmi, "egress");
     }
 
     public void selinuxModule(SelinuxModuleState state) {

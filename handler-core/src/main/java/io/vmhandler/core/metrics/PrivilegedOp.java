@@ -14,6 +14,10 @@ public enum PrivilegedOp {
     TAP_DELETE,
     /** Read back a tap and compare it with its spec. */
     TAP_VERIFY,
+    /** Install or change a tap's bandwidth limits (TBF qdiscs, ingress redirect to an ifb) in a pod's netns. */
+    TAP_QOS_APPLY,
+    /** Remove the bandwidth limits from a tap (its TBF, ingress qdisc and ifb). */
+    TAP_QOS_REMOVE,
     /** prlimit(RLIMIT_MEMLOCK) on a launcher's virtqemud or QEMU. */
     MEMLOCK_APPLY,
     /** sched_setaffinity of QEMU's vCPU threads. */

@@ -127,6 +127,28 @@ class DaemonMetricsTest {
     }
 
     @Test
+    void bandwidthLimitsHaveASeriesPerLimitedDirectionOnly() throws Exception {
+        metrics.vmiBandwidthLimits("default/vm-a", 10_000_000L, 0);
+        metrics.vmiBandwidthLimits("prod/vm-b", 0, 1_000_000_000L);
+        assertThat(Scrape.series(port, "vmhandler_vmi_bandwidth")).containsExactlyInAnyOrder(
+                "vmhandler_vmi_bandwidth_limit_bits_per_second{direction=\"ingress\",vmi=\"default/vm-a\"} 1.0E7",
+                "vmhandler_vmi_bandwidth_limit_bits_per_second{direction=\"egress\",vmi=\"prod/vm-b\"} 1.0E9");
+        metrics.vmiBandwidthLimits("default/vm-a", 0, 20_000_000L); // ingress limit removed, egress added
+        metrics.forgetVmi("prod/vm-b");
+        assertThat(Scrape.series(port, "vmhandler_vmi_bandwidth")).containsExactly(
+                "vmhandler_vmi_bandwidth_limit_bits_per_second{direction=\"egress\",vmi=\"default/vm-a\"} 2.0E7");
+        assertThatThrownBy(() -> metrics.vmiBandwidthLimits("default/vm-a", -1, 0))
+                .hasMessage("ingress bandwidth must be >= 0 bit/s (0: unlimited), got -1");
+    }
+
+    @Test
+    void qosOpsHaveAZeroSeriesFromTheStart() throws Exception {
+        assertThat(Scrape.series(port, "vmhandler_privileged_operations_total{op=\"tap_qos")).containsExactlyInAnyOrder(
+                "vmhandler_privileged_operations_total{op=\"tap_qos_apply\",result=\"ok\"} 0.0",
+                "vmhandler_privileged_operations_total{op=\"tap_qos_remove\",result=\"ok\"} 0.0");
+    }
+
+    @Test
     void selinuxModuleStateIsOneStateAtATime() throws Exception {
         metrics.selinuxModule(SelinuxModuleState.INSTALLED);
         assertThat(Scrape.series(port, "vmhandler_selinux_module_state{")).containsExactlyInAnyOrder(

@@ -257,6 +257,8 @@ class GrafanaDashboardTest {
         m.vmiTaps("default/vm-a", 1);
         m.vmiMemlockBytes("default/vm-a", 1L << 30);
         m.vmiPinnedVcpus("default/vm-a", 2);
+        m.vmiBandwidthLimits("default/vm-a", 10_000_000L, 5_000_000L);
+        m.record(PrivilegedOp.TAP_QOS_APPLY, Duration.ofMillis(1), null);
         m.selinuxModule(SelinuxModuleState.INSTALLED);
         m.watchCheckpoint(() -> false, () -> 0);
         m.watchApiServer(() -> true, () -> 0, () -> 0);
