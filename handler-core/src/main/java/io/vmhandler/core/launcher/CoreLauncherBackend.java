@@ -47,6 +47,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
     private final DaemonMetrics metrics;
     private final LauncherEvents events;
     private final TapRecords tapRecords;
+    private final PodCallGate gate = new PodCallGate();
 
     public CoreLauncherBackend(LauncherCallers resolver, VmiPlanner planner, LauncherNetwork network,
                                LauncherMemlock memlock, LauncherPinning pinning, PidNamespaces pidNamespaces,
@@ -68,11 +69,18 @@ public final class CoreLauncherBackend implements LauncherBackend {
     }
 
     private <T> T call(CallerIdentity who, String what, Body<T> body) {
-        return call(who, what, LauncherErrors.NO_PID, body);
+        return call(who, what, what, LauncherErrors.NO_PID, body);
     }
 
-    /** {@code requestPid}: the pid the request names, in the caller's pid namespace, for the caller's messages. */
-    private <T> T call(CallerIdentity who, String what, int requestPid, Body<T> body) {
+    /**
+     * Resolves the caller, then runs {@code body} in its pod's order ({@link PodCallGate}): calls of one pod that
+     * change its host state never interleave, and a call equal to the pod's last one in flight ({@code operation}:
+     * the method and its arguments) gets that call's outcome instead of running twice. Identity is resolved first
+     * and outside the gate, so a caller that is refused never waits for a pod it does not belong to.
+     *
+     * @param requestPid the pid the request names, in the caller's pid namespace, for the caller's messages
+     */
+    private <T> T call(CallerIdentity who, String what, String operation, int requestPid, Body<T> body) {
         LauncherContext ctx;
         try {
             Caller caller = new Caller(who.pid(), Integer.toUnsignedLong(who.uid()), Integer.toUnsignedLong(who.gid()));
@@ -81,9 +89,14 @@ public final class CoreLauncherBackend implements LauncherBackend {
             throw LauncherErrors.translate(e, what, who, requestPid);
         }
         try (ctx) {
-            return body.run(ctx, planner.plan(ctx.vmi()));
-        } catch (IOException | RuntimeException e) {
-            throw LauncherErrors.translate(e, what, who, requestPid);
+            return gate.run(ctx.podUid(), operation, () -> {
+                try {
+                    return body.run(ctx, planner.plan(ctx.vmi()));
+                } catch (IOException | RuntimeException e) {
+                    // translated here, once, so a call that joined this one gets the same status
+                    throw LauncherErrors.translate(e, what, who, requestPid);
+                }
+            });
         }
     }
 
@@ -120,7 +133,8 @@ public final class CoreLauncherBackend implements LauncherBackend {
         } catch (IllegalArgumentException e) {
             throw LauncherException.invalidArgument(e.getMessage());
         }
-        return call(who, "SetMemoryLock", pid, (ctx, plan) -> {
+        String operation = "SetMemoryLock pid=" + pid + " libvirt_version=" + libvirtVersion.orElse("");
+        return call(who, "SetMemoryLock", operation, pid, (ctx, plan) -> {
             LibvirtVersion v = version != null ? version : plan.defaultLibvirt();
             LauncherMemlock.Outcome o = metrics.time(PrivilegedOp.MEMLOCK_APPLY,
                     () -> memlock.apply(ctx, plan, pid, v));
@@ -154,7 +168,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
     @Override
     public io.vmhandler.grpc.PinResult pinVcpus(CallerIdentity who, int qemuPid) {
         requirePid("qemu_pid", qemuPid);
-        return call(who, "PinVcpus", qemuPid, (ctx, plan) -> {
+        return call(who, "PinVcpus", "PinVcpus qemu_pid=" + qemuPid, qemuPid, (ctx, plan) -> {
             LauncherPinning.Outcome o = metrics.time(PrivilegedOp.PIN_VCPUS, () -> pinning.pin(ctx, plan, qemuPid));
             PinResult r = o.result();
             events.vcpusPinned(ctx, r.pid(), o.qemuStartTime(), r);
