@@ -51,6 +51,8 @@ import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.net.RtnetlinkTapQos;
+import io.vmhandler.net.linux.Psched;
 import io.vmhandler.net.TapDevices;
 import java.io.IOException;
 import java.net.InetSocketAddress;
@@ -152,8 +154,9 @@ public final class Daemon implements AutoCloseable {
             CallerResolver resolver = new CallerResolver(config.procRoot(), new CgroupPodResolver(cgroups), directory);
             MemlockApplier applier = new MemlockApplier(config.procRoot());
             MemlockFormula formula = new MemlockFormula();
+            Psched psched = Psched.system();
             VmiPlanner planner = new VmiPlanner(new VmiMemlockMapper(VmiMemlockMapper.KubevirtDevices.NONE,
-                    System.getProperty("os.arch")), formula, config.defaultLibvirtVersion());
+                    System.getProperty("os.arch")), formula, config.defaultLibvirtVersion(), psched);
             LauncherMemlock memlock = new LauncherMemlock(resolver, formula, applier);
             VcpuPinner pinner = new VcpuPinner(cgroups, config.procRoot());
             LiveProcesses processes = LiveProcesses.proc(config.procRoot());
@@ -212,7 +215,8 @@ public final class Daemon implements AutoCloseable {
                 watch.upWhen(informer::isWatching);
             }
 
-            LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)));
+            LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)),
+                    new RtnetlinkTapQos(netns, psched), metrics);
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver, planner, network, memlock,
                     new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics,
                     book.after(recorder), recorder);

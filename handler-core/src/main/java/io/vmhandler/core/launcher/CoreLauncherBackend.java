@@ -114,6 +114,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
             List<PreparedTap> taps = metrics.time(PrivilegedOp.TAP_CREATE, () -> network.prepare(ctx, plan));
             events.networkPrepared(ctx, plan, taps);
             metrics.vmiTaps(ctx.vmi().key(), taps.size());
+            metrics.vmiBandwidthLimits(ctx.vmi().key(), bits(plan.qos().towardsGuest()), bits(plan.qos().fromGuest()));
             List<TapResult> out = new ArrayList<>();
             for (PreparedTap t : taps) {
                 var s = t.result().state();
@@ -146,6 +147,11 @@ public final class CoreLauncherBackend implements LauncherBackend {
                     MemlockResult.Branch.valueOf(r.branch().name()), terms(r.input(), r.factor()),
                     String.join("; ", r.terms()), r.libvirtVersion().toString());
         });
+    }
+
+    /** The gauge's unit, bit/s as the annotation gave it; 0 for no limit. */
+    private static long bits(io.vmhandler.net.RateLimit limit) {
+        return limit == null ? 0 : limit.rateBytesPerSec() * 8;
     }
 
     private static List<MemlockResult.Term> terms(MemlockInput in, int factor) {
@@ -207,6 +213,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
             int n = metrics.time(PrivilegedOp.TAP_DELETE, () -> network.release(ctx, recorded, names));
             events.released(ctx, n);
             metrics.vmiTaps(ctx.vmi().key(), 0);
+            metrics.vmiBandwidthLimits(ctx.vmi().key(), 0, 0);
             return new ReleaseResult(names, List.of());
         });
     }

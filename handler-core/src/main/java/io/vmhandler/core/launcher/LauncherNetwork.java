@@ -3,7 +3,13 @@ package io.vmhandler.core.launcher;
 import io.vmhandler.core.plan.NetworkPlan.PlannedTap;
 import io.vmhandler.core.plan.VmiPlan;
 import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.core.metrics.DaemonMetrics;
+import io.vmhandler.core.metrics.PrivilegedOp;
+import io.vmhandler.net.QosSpec;
+import io.vmhandler.net.QosState;
 import io.vmhandler.net.TapDevices;
+import io.vmhandler.net.TapQos;
 import io.vmhandler.net.TapResult;
 import java.io.IOException;
 import java.util.ArrayList;
@@ -17,6 +23,11 @@ import org.slf4j.LoggerFactory;
  * never redirect us), owned by the caller's uid and gid as the kernel reported them. The taps are the
  * VMI plan's; the tap devices are an interface, so this runs on fakes in unit tests.
  *
+ * <p>Each tap also gets the plan's bandwidth limits (the pod's {@code kubernetes.io/ingress-bandwidth} and
+ * {@code egress-bandwidth} annotations, docs/tap-qos.md), applied and read back on every PrepareNetwork, so a
+ * changed annotation takes effect with the launcher's next PrepareNetwork and a removed one removes the limits;
+ * Release removes them (and the ifb that carries the from-guest limit) before it deletes the tap.
+ *
  * <p>Stateless: two calls at once for the same pod both create-or-adopt, and the tap devices make
  * that safe (an existing tap with the same settings is adopted); the backend orders calls per pod.
  */
@@ -27,9 +38,19 @@ public final class LauncherNetwork {
     public record PreparedTap(String interfaceName, TapResult result) {}
 
     private final TapDevices taps;
+    private final TapQos qos;
+    private final DaemonMetrics metrics;
 
+    /** Without tap QoS: a plan that asks for bandwidth limits is refused (unit tests on fake tap devices). */
     public LauncherNetwork(TapDevices taps) {
+        this(taps, null, null);
+    }
+
+    /** @param qos the tap bandwidth limits; {@code metrics} times their apply and removal (null: not timed) */
+    public LauncherNetwork(TapDevices taps, TapQos qos, DaemonMetrics metrics) {
         this.taps = taps;
+        this.qos = qos;
+        this.metrics = metrics;
     }
 
     /**
@@ -49,6 +70,9 @@ public final class LauncherNetwork {
                     TapResult r = taps.create(netns, p.spec(ctx.caller().uid(), ctx.caller().gid()));
                     done.add(new PreparedTap(p.interfaceName(), r));
                 }
+                for (PreparedTap t : done) {
+                    limit(netns, t, plan.qos());
+                }
                 ctx.process().requireAlive();
             } catch (IOException | RuntimeException e) {
                 rollback(ctx, netns, done);
@@ -60,6 +84,33 @@ public final class LauncherNetwork {
                 .log("prepared network of {}: {} tap(s) in the netns of pid {}", ctx.vmi().key(), done.size(),
                         ctx.caller().pid());
         return done;
+    }
+
+    /**
+     * Makes the tap's limits the plan's. A tap this call created has no qdisc yet, so "unlimited" costs nothing
+     * there; an adopted one may carry limits of an annotation since removed, so it is always brought in line.
+     */
+    private void limit(Fd netns, PreparedTap t, QosSpec spec) throws IOException {
+        String name = t.result().state().name();
+        boolean fresh = t.result().outcome() == TapResult.Outcome.CREATED;
+        if (spec.unlimited() && (fresh || qos == null)) {
+            return;
+        }
+        if (qos == null) {
+            throw new IllegalStateException("tap bandwidth limits are not available on this node");
+        }
+        if (spec.unlimited()) {
+            if (metrics == null) {
+                qos.remove(netns, name);
+            } else {
+                metrics.time(PrivilegedOp.TAP_QOS_REMOVE, () -> qos.remove(netns, name));
+            }
+        } else {
+            QosState state = metrics == null ? qos.apply(netns, name, spec)
+                    : metrics.time(PrivilegedOp.TAP_QOS_APPLY, () -> qos.apply(netns, name, spec));
+            log.atInfo().addKeyValue("tap", name).addKeyValue("qos", state.toString())
+                    .log("bandwidth limits of tap {}: {}", name, state);
+        }
     }
 
     private void rollback(LauncherContext ctx, Fd netns, List<PreparedTap> done) {
@@ -82,6 +133,17 @@ public final class LauncherNetwork {
     public int release(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
         int deleted = 0;
         for (String name : tapNames) {
+            if (qos != null) {
+                // the from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave behind
+                try {
+                    qos.remove(ctx.process().pidfd(), name);
+                } catch (SyscallException e) {
+                    if (!"ENODEV".equals(e.errnoName())) {
+                        throw e;
+                    }
+                    // no such tap: already released, nothing to limit
+                }
+            }
             if (taps.delete(ctx.process().pidfd(), name)) {
                 deleted++;
                 removed.add(name);

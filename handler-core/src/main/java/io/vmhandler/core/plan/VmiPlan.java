@@ -4,6 +4,7 @@ import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.core.plan.NetworkPlan.PlannedTap;
 import io.vmhandler.memlock.LibvirtVersion;
 import io.vmhandler.memlock.MemlockInput;
+import io.vmhandler.net.QosSpec;
 import java.util.List;
 import java.util.Objects;
 
@@ -11,14 +12,17 @@ import java.util.Objects;
  * Everything the daemon derives from one version of one VMI, derived once ({@link VmiPlanner}) and
  * then read by the reconciler and every launcher call: the vCPU topology by KubeVirt's rules, the CPU
  * placement built on it, each interface's tap (name, queues, MTU policy), the memlock input, and the
- * libvirt version to assume when a launcher names none. Immutable and thread-safe.
+ * libvirt version to assume when a launcher names none, and the bandwidth limits of its taps (the pod's
+ * {@code kubernetes.io/ingress-bandwidth} and {@code egress-bandwidth} annotations, docs/tap-qos.md).
+ * Immutable and thread-safe.
  *
  * @param checkpointUid the VMI's metadata.uid, or namespace_name for a file without one (standalone)
  * @param resourceVersion metadata.resourceVersion, or null for a VMI file without one
  * @param vmi the document the plan was built from
  */
 public record VmiPlan(String checkpointUid, String resourceVersion, VmiDocument vmi, VcpuTopology topology,
-        CpuPlacement placement, List<PlannedTap> taps, MemlockInput memlock, LibvirtVersion defaultLibvirt) {
+        CpuPlacement placement, List<PlannedTap> taps, MemlockInput memlock, LibvirtVersion defaultLibvirt,
+        QosSpec qos) {
     public VmiPlan {
         Objects.requireNonNull(checkpointUid, "checkpointUid");
         Objects.requireNonNull(vmi, "vmi");
@@ -26,6 +30,7 @@ public record VmiPlan(String checkpointUid, String resourceVersion, VmiDocument 
         Objects.requireNonNull(placement, "placement");
         Objects.requireNonNull(memlock, "memlock");
         Objects.requireNonNull(defaultLibvirt, "defaultLibvirt");
+        Objects.requireNonNull(qos, "qos");
         taps = List.copyOf(taps);
     }
 

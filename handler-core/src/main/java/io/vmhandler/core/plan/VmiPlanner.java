@@ -1,5 +1,12 @@
 package io.vmhandler.core.plan;
 
+import io.vmhandler.net.BandwidthAnnotations;
+import io.vmhandler.net.QosSpec;
+import io.vmhandler.net.linux.Psched;
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.util.HashMap;
+
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.memlock.LibvirtVersion;
@@ -32,6 +39,7 @@ public final class VmiPlanner {
     private final VmiMemlockMapper memlock;
     private final MemlockFormula formula;
     private final LibvirtVersion defaultLibvirt;
+    private final Psched psched;
     private final Map<String, Entry> cache = new ConcurrentHashMap<>();
 
     /** One VMI version and what it gave: a plan or the reason there is none. */
@@ -50,9 +58,26 @@ public final class VmiPlanner {
      *     (the node's configured default); the plan is validated against it
      */
     public VmiPlanner(VmiMemlockMapper memlock, MemlockFormula formula, LibvirtVersion defaultLibvirt) {
+        this(memlock, formula, defaultLibvirt, systemPsched());
+    }
+
+    /**
+     * @param psched the kernel's packet-scheduler clock ({@code /proc/net/psched}): whether a bandwidth annotation
+     *     fits the kernel's token-bucket fields depends on it, and a plan the kernel would refuse is no plan
+     */
+    public VmiPlanner(VmiMemlockMapper memlock, MemlockFormula formula, LibvirtVersion defaultLibvirt, Psched psched) {
         this.memlock = Objects.requireNonNull(memlock, "memlock");
         this.formula = Objects.requireNonNull(formula, "formula");
         this.defaultLibvirt = Objects.requireNonNull(defaultLibvirt, "defaultLibvirt");
+        this.psched = Objects.requireNonNull(psched, "psched");
+    }
+
+    private static Psched systemPsched() {
+        try {
+            return Psched.system();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
+        }
     }
 
     /** The plan of this version of {@code vmi}; the same instance for the same version. */
@@ -87,7 +112,9 @@ public final class VmiPlanner {
             var taps = NetworkPlan.of(vmi, topology);
             MemlockInput in = memlock.map(vmi);
             formula.compute(in, defaultLibvirt); // a VMI libvirt's formula refuses cannot be served either
-            VmiPlan plan = new VmiPlan(VmiPlan.checkpointUid(vmi), rv, vmi, topology, placement, taps, in, defaultLibvirt);
+            QosSpec qos = BandwidthAnnotations.parse(annotations(vmi), psched);
+            VmiPlan plan = new VmiPlan(VmiPlan.checkpointUid(vmi), rv, vmi, topology, placement, taps, in, defaultLibvirt,
+                    qos);
             log.atDebug().addKeyValue("vmi", vmi.key()).addKeyValue("resourceVersion", rv)
                     .addKeyValue("vcpus", topology.vcpus()).addKeyValue("vcpuSource", topology.source().field())
                     .addKeyValue("taps", plan.tapNames().toString()).log("planned {}", vmi.key());
@@ -97,5 +124,16 @@ public final class VmiPlanner {
             return new Entry(vmi.uid(), rv, rv == null ? vmi.tree() : null, null,
                     new InvalidVmiSpecException(vmi.key(), msg, e));
         }
+    }
+
+    /** metadata.annotations as strings (a YAML file may carry an unquoted number). */
+    private static Map<String, String> annotations(VmiDocument vmi) {
+        Map<String, String> out = new HashMap<>();
+        vmi.map("metadata.annotations").forEach((k, v) -> {
+            if (v != null) {
+                out.put(k, String.valueOf(v));
+            }
+        });
+        return out;
     }
 }

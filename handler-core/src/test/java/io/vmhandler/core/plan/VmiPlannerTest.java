@@ -257,4 +257,37 @@ class VmiPlannerTest {
             pool.shutdownNow();
         }
     }
+
+    /** The pod's bandwidth annotations (the CNI bandwidth plugin's), as the plan carries them for the taps. */
+    private VmiPlan withAnnotations(String annotations) {
+        String yaml = """
+                apiVersion: kubevirt.io/v1
+                kind: VirtualMachineInstance
+                metadata: {name: v, namespace: n, uid: u-1, resourceVersion: "q%d", annotations: {%s}}
+                spec:
+                  domain:
+                    memory: {guest: 1Gi}
+                    devices:
+                      interfaces: [{name: default, masquerade: {}}]
+                  networks: [{name: default, pod: {}}]
+                """.formatted(++version, annotations);
+        return planner.plan(VmiDocument.parse(yaml));
+    }
+
+    @Test
+    void bandwidthAnnotationsBecomeTheTapLimits_10MIngressIs1250000BytesPerSecondTowardsTheGuest() {
+        VmiPlan p = withAnnotations("kubernetes.io/ingress-bandwidth: 10M, kubernetes.io/egress-bandwidth: 1G");
+        assertThat(p.qos().towardsGuest().rateBytesPerSec()).isEqualTo(1_250_000L);
+        assertThat(p.qos().fromGuest().rateBytesPerSec()).isEqualTo(125_000_000L);
+        assertThat(withAnnotations("other: x").qos().unlimited()).isTrue();
+    }
+
+    @Test
+    void aBadBandwidthAnnotationMakesTheSpecUnservableAndNamesTheAnnotation() {
+        for (String bad : new String[] {"\"0\"", "-5M", "fast", "2000P"}) {
+            assertThatThrownBy(() -> withAnnotations("kubernetes.io/egress-bandwidth: " + bad))
+                    .as(bad).isInstanceOf(InvalidVmiSpecException.class)
+                    .hasMessageContaining("kubernetes.io/egress-bandwidth");
+        }
+    }
 }
