@@ -5,6 +5,12 @@ import static org.awaitility.Awaitility.await;
 
 import io.vmhandler.core.checkpoint.CheckpointRecord;
 import io.vmhandler.core.checkpoint.CheckpointStore;
+import io.vmhandler.core.memlock.MemlockApplier;
+import io.vmhandler.core.memlock.MemlockLimits;
+import io.vmhandler.core.pinning.PinResult;
+import io.vmhandler.core.pinning.Pinner;
+import io.vmhandler.core.plan.CpuPlacement;
+import io.vmhandler.proc.ProcessRef;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
@@ -322,5 +328,150 @@ class FaultInjectionIT {
         }
         assertThat(tapsOf(a)).containsExactly("tap0");
         assertThat(tapsOf(b)).containsExactly("tap0");
+    }
+
+    // ---- issue 13, item 3: a caller killed inside SetMemoryLock, PinVcpus and Release ------------------------
+
+    /** A daemon whose memlock applier and vCPU pinner hold the next call, before their kernel step. */
+    private record Held(ApiModeNode node, PausingTaps taps, Hold memlock, Hold pin, FakePod victim, FakePod other) {}
+
+    private Held held(String prefix, boolean twoTaps) throws Exception {
+        PausingTaps[] taps = new PausingTaps[1];
+        Hold memlock = new Hold();
+        Hold pin = new Hold();
+        ApiModeNode node = ApiModeNode.create(host, prefix).startDaemon(d -> d
+                .decorateTaps(real -> taps[0] = new PausingTaps(real))
+                .decorateMemlock(real -> new MemlockLimits() {
+                    @Override
+                    public MemlockApplier.Applied apply(int pid, long limit) throws java.io.IOException {
+                        memlock.pause();
+                        return real.apply(pid, limit);
+                    }
+
+                    @Override
+                    public MemlockApplier.Applied apply(ProcessRef target, long limit) throws java.io.IOException {
+                        memlock.pause(); // after the pidfd was taken, before prlimit
+                        return real.apply(target, limit);
+                    }
+                })
+                .decoratePinner(real -> new Pinner() {
+                    @Override
+                    public PinResult pin(int pid, String vmi, CpuPlacement placement) throws java.io.IOException {
+                        pin.pause(); // after identity and the pidfd checks, before sched_setaffinity
+                        return real.pin(pid, vmi, placement);
+                    }
+
+                    @Override
+                    public boolean hasVcpuThreads(int pid) throws java.io.IOException {
+                        return real.hasVcpuThreads(pid);
+                    }
+                }));
+        FakePod victim = new FakePod(host, "0-1");
+        FakePod other = new FakePod(host, "0-1");
+        node.schedule(victim, "vm-victim", twoTaps ? victim.vmiWithTwoTaps("vm-victim", ApiModeNode.NODE)
+                : victim.vmi("vm-victim", ApiModeNode.NODE, ""));
+        node.schedule(other, "vm-other");
+        awaitKnown(node, victim, other);
+        return new Held(node, taps[0], memlock, pin, victim, other);
+    }
+
+    /** SIGKILL, reaped: the pid the daemon holds a pidfd of is gone. */
+    private static void kill(Process caller) throws InterruptedException {
+        caller.destroyForcibly();
+        assertThat(caller.waitFor(10, TimeUnit.SECONDS)).isTrue();
+    }
+
+    @Test
+    void aLauncherKilledInsideReleaseBetweenTwoTapsStillHasAllItsTapsReleased() throws Exception {
+        Held st = held("vmh-fault-rel-", true);
+        FakePod victim = st.victim();
+        Cmd.Result prep = victim.launcher(classpath, st.node().socket, "prepare-network");
+        assertThat(prep.exit()).as(prep.err()).isZero();
+        assertThat(tapsOf(victim)).containsExactlyInAnyOrder("tap0", "tap1");
+
+        st.taps().afterDelete.arm();
+        Process caller = victim.startLauncher(classpath, st.node().socket, "release");
+        assertThat(st.taps().afterDelete.awaitPaused(60)).as("the Release reached the pause").isTrue();
+        assertThat(tapsOf(victim)).as("held between its two deletions").hasSize(1);
+        kill(caller);
+        assertServed(st.node(), st.other());
+        st.taps().afterDelete.release();
+
+        // nothing half done: the call goes on in the netns it took at its start and deletes the second tap too
+        await().atMost(Duration.ofSeconds(20)).until(() -> tapsOf(victim).isEmpty());
+        // the launcher's next container is served: Release is idempotent, PrepareNetwork makes both taps anew
+        Cmd.Result again = victim.launcher(classpath, st.node().socket, "release");
+        assertThat(again.exit()).as(again.err()).isZero();
+        Cmd.Result anew = victim.launcher(classpath, st.node().socket, "prepare-network", "--json");
+        assertThat(anew.exit()).as(anew.err()).isZero();
+        assertThat(anew.out()).contains("\"created\":true");
+        assertThat(tapsOf(victim)).containsExactlyInAnyOrder("tap0", "tap1");
+    }
+
+    @Test
+    void aLauncherKilledInsideSetMemoryLockLeavesTheLimitWholeAndTheNextCallIsServed() throws Exception {
+        Held st = held("vmh-fault-mem-", false);
+        FakePod victim = st.victim();
+        Process libvirtd = victim.sleeper(107); // the pod's libvirtd stand-in, the target of the call
+        Path limits = Path.of("/proc/" + libvirtd.pid() + "/limits");
+        String before = memlockRow(Files.readString(limits));
+
+        st.memlock().arm();
+        Process caller = victim.startLauncher(classpath, st.node().socket, "set-memlock", "--pid",
+                Long.toString(libvirtd.pid()));
+        assertThat(st.memlock().awaitPaused(60)).as("the SetMemoryLock reached the pause").isTrue();
+        kill(caller);
+        assertServed(st.node(), st.other());
+        st.memlock().release();
+
+        // the call ends (its answer has nobody to go to); the target's limit is whole: soft = hard, as planned
+        await().atMost(Duration.ofSeconds(20)).until(() -> st.node().metric(
+                "vmhandler_grpc_requests_total{code=\"OK\",method=\"SetMemoryLock\"}") >= 1.0);
+        String after = memlockRow(Files.readString(limits));
+        String[] f = after.split("\\s+");
+        assertThat(f[0]).as("soft = hard: " + after).isEqualTo(f[1]);
+        // this node has no CAP_SYS_RESOURCE and the test VMI asks for nothing above it (libvirt's NONE branch): the
+        // limit is left as it was, not half changed
+        assertThat(after).isEqualTo(before);
+        Cmd.Result again = victim.launcher(classpath, st.node().socket, "set-memlock", "--pid",
+                Long.toString(libvirtd.pid()), "--json");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(memlockRow(Files.readString(limits))).isEqualTo(before);
+    }
+
+    /** "SOFT HARD" of the Max locked memory row of /proc/PID/limits. */
+    private static String memlockRow(String limits) {
+        return limits.lines().filter(l -> l.startsWith("Max locked memory")).findFirst().orElseThrow()
+                .substring("Max locked memory".length()).trim().replaceAll("\\s+bytes$", "");
+    }
+
+    @Test
+    void aLauncherKilledInsidePinVcpusLeavesEveryVcpuPinnedAndTheNextCallIsServed() throws Exception {
+        Root.requireTool(io.vmhandler.cli.demo.QemuProcess.QEMU.toString());
+        Held st = held("vmh-fault-pin-", false);
+        FakePod victim = st.victim();
+        var qemu = io.vmhandler.cli.demo.QemuProcess.startInCgroups(List.of(victim.cpuset), 107, 107, 2, "vm-victim");
+        host.add(qemu::close);
+        QemuProbes.awaitVcpuThreads(qemu.pid(), 2);
+
+        st.pin().arm();
+        Process caller = victim.startLauncher(classpath, st.node().socket, "pin-vcpus", "--pid",
+                Long.toString(qemu.pid()));
+        assertThat(st.pin().awaitPaused(60)).as("the PinVcpus reached the pause").isTrue();
+        kill(caller);
+        assertServed(st.node(), st.other());
+        st.pin().release();
+
+        // the call goes on for the live QEMU: every vCPU thread ends on its own CPU, none half-pinned
+        await().atMost(Duration.ofSeconds(20)).until(() -> st.node().metric(
+                "vmhandler_grpc_requests_total{code=\"OK\",method=\"PinVcpus\"}") >= 1.0);
+        for (int v = 0; v < 2; v++) {
+            assertThat(QemuProbes.affinity(QemuProbes.vcpuTid(qemu.pid(), v)).toString()).as("vCPU " + v)
+                    .isEqualTo("{" + v + "}");
+        }
+        Cmd.Result again = victim.launcher(classpath, st.node().socket, "pin-vcpus", "--pid",
+                Long.toString(qemu.pid()), "--json");
+        assertThat(again.exit()).as(again.err()).isZero();
+        assertThat(again.out()).contains("\"vcpu\":0").contains("\"vcpu\":1");
     }
 }

@@ -7,21 +7,20 @@ import io.vmhandler.net.TapSpec;
 import io.vmhandler.net.TapState;
 import java.io.IOException;
 import java.util.List;
-import java.util.concurrent.CountDownLatch;
-import java.util.concurrent.TimeUnit;
-import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
- * The daemon's real tap devices, with one pause: once armed, the next tap <em>created</em> (really,
- * in the caller's netns) holds its PrepareNetwork call on the gRPC thread until the test releases it,
- * so a fault lands between two kernel steps every time instead of by timing luck. Only that one call
- * waits; every other call, before and after, goes straight through, and the netns workers stay free.
+ * The daemon's real tap devices, with two pauses ({@link Hold}): once armed, the next tap <em>created</em>
+ * (really, in the caller's netns) holds its PrepareNetwork call on the gRPC thread, and the next tap
+ * <em>deleted</em> holds its Release call, until the test releases it, so a fault lands between two kernel
+ * steps every time instead of by timing luck. Only that one call waits; every other call, before and after,
+ * goes straight through, and the netns workers stay free.
  */
 final class PausingTaps implements TapDevices {
     private final TapDevices real;
-    private final AtomicBoolean armed = new AtomicBoolean();
-    private final CountDownLatch paused = new CountDownLatch(1);
-    private final CountDownLatch released = new CountDownLatch(1);
+    /** After a tap was made. */
+    final Hold afterCreate = new Hold();
+    /** After a tap was deleted. */
+    final Hold afterDelete = new Hold();
 
     PausingTaps(TapDevices real) {
         this.real = real;
@@ -29,32 +28,23 @@ final class PausingTaps implements TapDevices {
 
     /** Makes the next successful create pause after the tap is made. */
     void arm() {
-        armed.set(true);
+        afterCreate.arm();
     }
 
-    /** Waits until a call is held at the pause; false if none arrived in time. */
+    /** Waits until a create is held at the pause; false if none arrived in time. */
     boolean awaitPaused(long seconds) throws InterruptedException {
-        return paused.await(seconds, TimeUnit.SECONDS);
+        return afterCreate.awaitPaused(seconds);
     }
 
-    /** Lets the held call go on. */
+    /** Lets the held create go on. */
     void release() {
-        released.countDown();
+        afterCreate.release();
     }
 
     @Override
     public TapResult create(Fd netns, TapSpec spec) throws IOException {
         TapResult r = real.create(netns, spec);
-        if (armed.compareAndSet(true, false)) {
-            paused.countDown();
-            try {
-                // bounded, so a test that fails before releasing cannot hang the daemon's shutdown
-                released.await(60, TimeUnit.SECONDS);
-            } catch (InterruptedException e) {
-                Thread.currentThread().interrupt();
-                throw new IOException("interrupted while paused for fault injection", e);
-            }
-        }
+        afterCreate.pause();
         return r;
     }
 
@@ -85,7 +75,9 @@ final class PausingTaps implements TapDevices {
 
     @Override
     public boolean delete(Fd netns, String name) throws IOException {
-        return real.delete(netns, name);
+        boolean deleted = real.delete(netns, name);
+        afterDelete.pause();
+        return deleted;
     }
 
     @Override

@@ -13,6 +13,7 @@ import io.vmhandler.core.launcher.LauncherMemlock;
 import io.vmhandler.core.launcher.LauncherNetwork;
 import io.vmhandler.core.launcher.LauncherPinning;
 import io.vmhandler.core.memlock.MemlockApplier;
+import io.vmhandler.core.memlock.MemlockLimits;
 import io.vmhandler.memlock.MemlockFormula;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.metrics.DaemonMetrics;
@@ -24,6 +25,7 @@ import io.vmhandler.selinux.SelinuxStartup;
 import io.vmhandler.core.loop.ControllerLoop;
 import io.vmhandler.core.node.NodeFacts;
 import io.vmhandler.core.node.NodeProbe;
+import io.vmhandler.core.pinning.Pinner;
 import io.vmhandler.core.pinning.VcpuPinner;
 import io.vmhandler.proc.PidNamespaces;
 import io.vmhandler.proc.ProcFs;
@@ -92,6 +94,8 @@ public final class Daemon implements AutoCloseable {
     private ControllerLoop<String> loop;
     private java.util.function.Consumer<Throwable> fatal = err -> { };
     private UnaryOperator<TapDevices> tapSeam = UnaryOperator.identity();
+    private UnaryOperator<MemlockLimits> memlockSeam = UnaryOperator.identity();
+    private UnaryOperator<Pinner> pinnerSeam = UnaryOperator.identity();
 
     public Daemon(DaemonConfig config) {
         this.config = config;
@@ -111,6 +115,18 @@ public final class Daemon implements AutoCloseable {
      */
     public Daemon decorateTaps(UnaryOperator<TapDevices> decorator) {
         this.tapSeam = java.util.Objects.requireNonNull(decorator, "decorator");
+        return this;
+    }
+
+    /** The same seam for the memlock applier behind SetMemoryLock (tests only; identity by default). */
+    public Daemon decorateMemlock(UnaryOperator<MemlockLimits> decorator) {
+        this.memlockSeam = java.util.Objects.requireNonNull(decorator, "decorator");
+        return this;
+    }
+
+    /** The same seam for the vCPU pinner behind PinVcpus (tests only; identity by default). */
+    public Daemon decoratePinner(UnaryOperator<Pinner> decorator) {
+        this.pinnerSeam = java.util.Objects.requireNonNull(decorator, "decorator");
         return this;
     }
 
@@ -157,7 +173,7 @@ public final class Daemon implements AutoCloseable {
             Psched psched = Psched.system();
             VmiPlanner planner = new VmiPlanner(new VmiMemlockMapper(VmiMemlockMapper.KubevirtDevices.NONE,
                     System.getProperty("os.arch")), formula, config.defaultLibvirtVersion(), psched);
-            LauncherMemlock memlock = new LauncherMemlock(resolver, formula, applier);
+            LauncherMemlock memlock = new LauncherMemlock(resolver, formula, memlockSeam.apply(applier));
             VcpuPinner pinner = new VcpuPinner(cgroups, config.procRoot());
             LiveProcesses processes = LiveProcesses.proc(config.procRoot());
 
@@ -218,7 +234,7 @@ public final class Daemon implements AutoCloseable {
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)),
                     new RtnetlinkTapQos(netns, psched), metrics);
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver, planner, network, memlock,
-                    new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics,
+                    new LauncherPinning(resolver, pinnerSeam.apply(pinner)), new PidNamespaces(config.procRoot()), metrics,
                     book.after(recorder), recorder);
 
             early.awaitTransport();

@@ -129,24 +129,30 @@ public final class LauncherNetwork {
     /**
      * Deletes the named taps (those PrepareNetwork recorded, else the plan's) from the caller's netns;
      * returns how many existed and adds their names to {@code removed}. Idempotent.
+     *
+     * <p>Like {@link #prepare}, the whole call works in one netns fd taken at its start: a caller killed between
+     * two deletions would otherwise make the next setns through its pidfd fail (ESRCH) and leave the rest of its
+     * taps behind, half released.
      */
     public int release(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
         int deleted = 0;
-        for (String name : tapNames) {
-            if (qos != null) {
-                // the from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave behind
-                try {
-                    qos.remove(ctx.process().pidfd(), name);
-                } catch (SyscallException e) {
-                    if (!"ENODEV".equals(e.errnoName())) {
-                        throw e;
+        try (Fd netns = ctx.process().openNetns()) {
+            for (String name : tapNames) {
+                if (qos != null) {
+                    // the from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave
+                    try {
+                        qos.remove(netns, name);
+                    } catch (SyscallException e) {
+                        if (!"ENODEV".equals(e.errnoName())) {
+                            throw e;
+                        }
+                        // no such tap: already released, nothing to limit
                     }
-                    // no such tap: already released, nothing to limit
                 }
-            }
-            if (taps.delete(ctx.process().pidfd(), name)) {
-                deleted++;
-                removed.add(name);
+                if (taps.delete(netns, name)) {
+                    deleted++;
+                    removed.add(name);
+                }
             }
         }
         log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
