@@ -1,14 +1,7 @@
 package io.vmhandler.cli;
 
 import io.vmhandler.cgroups.CgroupManager;
-import io.vmhandler.core.devices.HostDevices;
-import io.vmhandler.core.devices.KubeletPodResources;
-import io.vmhandler.core.devices.PodDevices;
-import io.vmhandler.core.devices.PodResourcesLister;
-import io.vmhandler.core.devices.PodSysctls;
-import io.vmhandler.core.devices.VfioGroups;
-import io.vmhandler.grpc.podresources.PodResourcesClient;
-import java.time.Duration;
+import io.vmhandler.core.devices.DeviceSettings;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
@@ -47,30 +40,12 @@ public final class Main {
                         memoize(() -> new MemlockApplier(proc))))
                 .register(new PinCommand(cgroups, proc))
                 .register(new CgroupCommand(cgroups))
-                .register(new DevicesCommand(memoize(() -> podDevices(proc)), proc))
+                .register(new DevicesCommand(memoize(() -> DeviceSettings.fromEnvironment()
+                        .podDevices(proc, new NetNamespace("cli-sysctl", 1))), proc))
                 .register(new LauncherCommand())
                 .register(new StatusCommand())
                 .register(new RunCommand(Daemon::new))
                 .register(new DemoCommand());
-    }
-
-    /** Overrides of where the node's /dev, /sys and kubelet's PodResources socket are (devices grant). */
-    public static final String HOST_DEV_ENV = "VMHANDLER_HOST_DEV";
-    public static final String SYSFS_ROOT_ENV = "VMHANDLER_SYSFS_ROOT";
-    public static final String PODRESOURCES_SOCKET_ENV = "VMHANDLER_PODRESOURCES_SOCKET";
-
-    private static PodDevices podDevices(Path proc) {
-        Path dev = envPath(HOST_DEV_ENV, Path.of("/dev"));
-        PodResourcesLister lister = new KubeletPodResources(PodResourcesClient.connect(
-                envPath(PODRESOURCES_SOCKET_ENV, PodResourcesClient.DEFAULT_SOCKET), Duration.ofSeconds(5)));
-        return new PodDevices(new HostDevices(dev, proc.resolve("devices")),
-                new VfioGroups(lister, envPath(SYSFS_ROOT_ENV, Path.of("/sys"))),
-                new PodSysctls(new NetNamespace("cli-sysctl", 1), proc));
-    }
-
-    private static Path envPath(String env, Path dflt) {
-        String v = System.getenv(env);
-        return v == null || v.isBlank() ? dflt : Path.of(v);
     }
 
     public static void main(String[] args) {

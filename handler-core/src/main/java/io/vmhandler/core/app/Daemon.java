@@ -47,6 +47,7 @@ import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.server.ServerOptions;
 import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
+import io.vmhandler.core.devices.DeviceSettings;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
 import io.vmhandler.net.TapDevices;
@@ -88,9 +89,19 @@ public final class Daemon implements AutoCloseable {
     private ControllerLoop<String> loop;
     private java.util.function.Consumer<Throwable> fatal = err -> { };
     private UnaryOperator<TapDevices> tapSeam = UnaryOperator.identity();
+    private DeviceSettings deviceSettings = DeviceSettings.fromEnvironment();
 
     public Daemon(DaemonConfig config) {
         this.config = config;
+    }
+
+    /**
+     * Where PrepareDevices finds the node's /dev, /sys and kubelet's PodResources socket; the default
+     * is {@link DeviceSettings#fromEnvironment()}. Call before {@link #start()}.
+     */
+    public Daemon deviceSettings(DeviceSettings settings) {
+        this.deviceSettings = java.util.Objects.requireNonNull(settings, "settings");
+        return this;
     }
 
     /** What to do when the daemon can no longer work (the informer stopped for good): the CLI exits non-zero. */
@@ -211,7 +222,7 @@ public final class Daemon implements AutoCloseable {
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)));
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver, network, memlock,
                     new LauncherPinning(resolver, pinner), new PidNamespaces(config.procRoot()), metrics,
-                    book.after(recorder));
+                    book.after(recorder), deviceSettings.podDevices(config.procRoot(), netns));
 
             early.awaitTransport();
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())

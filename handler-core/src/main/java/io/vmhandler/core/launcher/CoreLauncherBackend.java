@@ -1,5 +1,8 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.core.devices.DeviceRefusedException;
+import io.vmhandler.core.devices.DevicesReport;
+import io.vmhandler.core.devices.PodDevices;
 import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
 import io.vmhandler.memlock.MemlockInput;
 import io.vmhandler.core.memlock.MemlockRefusedException;
@@ -10,6 +13,7 @@ import io.vmhandler.core.pinning.Skip;
 import io.vmhandler.proc.PidNamespaces;
 import io.vmhandler.proc.ProcessGoneException;
 import io.vmhandler.grpc.CallerIdentity;
+import io.vmhandler.grpc.DevicesResult;
 import io.vmhandler.grpc.LauncherBackend;
 import io.vmhandler.grpc.LauncherException;
 import io.vmhandler.grpc.MemlockResult;
@@ -41,10 +45,19 @@ public final class CoreLauncherBackend implements LauncherBackend {
     private final PidNamespaces pidNamespaces;
     private final DaemonMetrics metrics;
     private final LauncherEvents events;
+    private final PodDevices devices;
 
+    /** Without PrepareDevices (it answers UNIMPLEMENTED). */
     public CoreLauncherBackend(CallerResolver resolver, LauncherNetwork network, LauncherMemlock memlock,
                                LauncherPinning pinning, PidNamespaces pidNamespaces, DaemonMetrics metrics,
                                LauncherEvents events) {
+        this(resolver, network, memlock, pinning, pidNamespaces, metrics, events, null);
+    }
+
+    public CoreLauncherBackend(CallerResolver resolver, LauncherNetwork network, LauncherMemlock memlock,
+                               LauncherPinning pinning, PidNamespaces pidNamespaces, DaemonMetrics metrics,
+                               LauncherEvents events, PodDevices devices) {
+        this.devices = devices;
         this.resolver = resolver;
         this.network = network;
         this.memlock = memlock;
@@ -170,6 +183,22 @@ public final class CoreLauncherBackend implements LauncherBackend {
         });
     }
 
+    @Override
+    public DevicesResult prepareDevices(CallerIdentity who) {
+        if (devices == null) {
+            return LauncherBackend.super.prepareDevices(who);
+        }
+        return call(who, "PrepareDevices", ctx -> {
+            DevicesReport r = metrics.time(PrivilegedOp.DEVICE_GRANT, () -> devices.prepare(ctx.process(), ctx.vmi(),
+                    ctx.caller().uid(), ctx.caller().gid()));
+            return new DevicesResult(
+                    r.granted().stream().map(g -> new DevicesResult.Granted(g.node().podPath(), g.node().number(),
+                            g.changed())).toList(),
+                    r.skipped().stream().map(s -> new Skipped(s.item(), s.reason())).toList(),
+                    r.sysctls().stream().map(s -> new DevicesResult.Sysctl(s.name(), s.before(), s.after())).toList());
+        });
+    }
+
     private static List<Integer> list(BitSet b) {
         List<Integer> out = new ArrayList<>();
         b.stream().forEach(out::add);
@@ -201,6 +230,10 @@ public final class CoreLauncherBackend implements LauncherBackend {
         if (e instanceof MemlockRefusedException m) {
             log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, m.getMessage());
             return LauncherException.conflict("the node refused the memlock limit: " + m.callerMessage(requestPid));
+        }
+        if (e instanceof DeviceRefusedException d) {
+            log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, d.getMessage());
+            return LauncherException.conflict(d.getMessage());
         }
         if (e instanceof SyscallException s && s.isTransient()) {
             return LauncherException.unavailable(what + " hit a transient " + s.errnoName() + "; retry", e);
