@@ -86,20 +86,13 @@ class DevicesIT {
             Path d = Files.createDirectories(sys.resolve("bus/pci/devices/" + dev[0]));
             Files.createSymbolicLink(d.resolve("iommu_group"), Path.of("../../../../kernel/iommu_groups/" + dev[1]));
         }
-        kubelet = new FakePodResources(work, ListPodResourcesResponse.newBuilder()
+        kubelet = FakePodResources.start(host, work, ListPodResourcesResponse.newBuilder()
                 .addPodResources(FakePodResources.pod("default", "virt-launcher-devvm-abcde", "intel.com/sriov_vfio",
                         "0000:81:00.1").toBuilder().addContainers(FakePodResources.pod("", "", "devices.kubevirt.io/kvm",
                         "kvm0").getContainers(0)))
                 .addPodResources(FakePodResources.pod("default", "virt-launcher-other-fghij", "intel.com/sriov_vfio",
                         "0000:82:00.1"))
                 .build());
-        host.add(() -> {
-            try {
-                kubelet.close();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
         client = PodResourcesClient.connect(kubelet.socket, Duration.ofSeconds(5));
         host.add(client::close);
         devices = new PodDevices(new HostDevices(hostDev, Path.of("/proc/devices")),
@@ -221,7 +214,7 @@ class DevicesIT {
     @Test
     void aSecondLauncherPodOfTheSameVmiIsRefusedRatherThanGuessed() throws Exception {
         kubelet.close();
-        kubelet = new FakePodResources(work, ListPodResourcesResponse.newBuilder()
+        kubelet = FakePodResources.start(host, work, ListPodResourcesResponse.newBuilder()
                 .addPodResources(FakePodResources.pod("default", "virt-launcher-devvm-abcde", "r", "0000:81:00.1"))
                 .addPodResources(FakePodResources.pod("default", "virt-launcher-devvm-zzzzz", "r", "0000:82:00.1"))
                 .build());

@@ -46,6 +46,20 @@ final class FakePodResources implements AutoCloseable {
                 }).build().start();
     }
 
+    /** Starts one in {@code dir}, stopped by {@code host}'s cleanup. */
+    static FakePodResources start(io.vmhandler.testing.HostCleanup host, Path dir, ListPodResourcesResponse response)
+            throws IOException {
+        FakePodResources k = new FakePodResources(dir, response);
+        host.add(() -> {
+            try {
+                k.close();
+            } catch (IOException e) {
+                throw new java.io.UncheckedIOException(e);
+            }
+        });
+        return k;
+    }
+
     /** A pod with one container holding {@code ids} of {@code resource}. */
     static PodResources pod(String namespace, String name, String resource, String... ids) {
         return PodResources.newBuilder().setNamespace(namespace).setName(name)

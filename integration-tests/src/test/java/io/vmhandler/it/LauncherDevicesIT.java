@@ -31,14 +31,7 @@ class LauncherDevicesIT {
         host.add(() -> Cmd.run("rm", "-rf", work.toString()));
         Path hostDev = Files.createDirectories(work.resolve("host-dev"));
         Cmd.run("/bin/sh", "-c", "cd " + hostDev + " && mknod -m 600 kvm c 10 232 && mknod -m 600 vhost-net c 10 238").ok();
-        FakePodResources kubelet = new FakePodResources(work, ListPodResourcesResponse.getDefaultInstance());
-        host.add(() -> {
-            try {
-                kubelet.close();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        FakePodResources kubelet = FakePodResources.start(host, work, ListPodResourcesResponse.getDefaultInstance());
         Path classpath = FakePod.readableClasspath(host);
         StandaloneDirs dirs = StandaloneDirs.create(host, "vmh-ldev-");
         Daemon daemon = new Daemon(dirs.config(StandaloneNode.NODE))

@@ -41,14 +41,7 @@ class QemuDevicesIT {
         Path work = Files.createTempDirectory("vmh-qdev-");
         host.add(() -> Cmd.run("rm", "-rf", work.toString()));
         Cmd.run("chmod", "755", work.toString()).ok();
-        FakePodResources kubelet = new FakePodResources(work, ListPodResourcesResponse.getDefaultInstance());
-        host.add(() -> {
-            try {
-                kubelet.close();
-            } catch (java.io.IOException e) {
-                throw new java.io.UncheckedIOException(e);
-            }
-        });
+        FakePodResources kubelet = FakePodResources.start(host, work, ListPodResourcesResponse.getDefaultInstance());
         DevicePod pod = new DevicePod(host, "0");
         try (NetNamespace runner = new NetNamespace("qemu-dev-it", 1)) {
             new IoctlTapDevices(runner).create(pod.pod.netnsPath, new TapSpec("tap0", 1, 107, 107, null));
