@@ -62,6 +62,16 @@ class LauncherDevicesIT {
         assertThat(ApiModeNode.metricIn(metrics,
                 "vmhandler_privileged_operations_total{op=\"device_grant\",result=\"ok\"}")).isEqualTo(2.0);
 
+        // a symlinked node: refused with the node named relative to the pod's root, nothing changed
+        Path hostFile = Files.writeString(work.resolve("host-file"), "host");
+        pod.asRoot("rm /dev/kvm && ln -s " + hostFile + " /dev/kvm");
+        String hostFileBefore = Cmd.run("stat", "-c", "%u:%g %a", hostFile.toString()).ok().out();
+        Cmd.Result refused = Cmd.run(pod.asLauncher(call.toArray(String[]::new)));
+        assertThat(refused.exit()).isEqualTo(1);
+        assertThat(refused.err()).startsWith("FAILED_PRECONDITION")
+                .contains("dev/kvm in the pod: is a symbolic link, not a character device");
+        assertThat(Cmd.run("stat", "-c", "%u:%g %a", hostFile.toString()).ok().out()).isEqualTo(hostFileBefore);
+
         // a process of no launcher pod is refused
         Cmd.Result outsider = Cmd.run(call);
         assertThat(outsider.exit()).isEqualTo(1);

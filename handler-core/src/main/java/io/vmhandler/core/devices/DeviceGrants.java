@@ -80,7 +80,7 @@ public final class DeviceGrants {
                 FileStat st = Syscalls.fstat(fd.get());
                 String why = check(n, st);
                 if (why != null) {
-                    refused.add(n.podPath() + ": " + why);
+                    refused.add(n.path() + " in the pod: " + why);
                 }
                 openNodes.add(n);
                 stats.add(st);
@@ -119,7 +119,7 @@ public final class DeviceGrants {
                 return Optional.empty();
             }
             if (e.errno() == Errno.ELOOP || e.errno() == Errno.EXDEV || e.errno() == Errno.ENOTDIR) {
-                refused.add(n.podPath() + ": a directory on its path is a link or not a directory (" + e.errnoName() + ")");
+                refused.add(n.path() + " in the pod: a directory on its path is a link or not a directory (" + e.errnoName() + ")");
                 return Optional.empty();
             }
             throw e;
