@@ -8,7 +8,10 @@ import io.vmhandler.grpc.v1.FormulaTerm;
 import io.vmhandler.grpc.v1.GetInfoResponse;
 import io.vmhandler.grpc.v1.PinVcpusResponse;
 import io.vmhandler.grpc.v1.PrepareNetworkResponse;
+import io.vmhandler.grpc.v1.GrantedDevice;
+import io.vmhandler.grpc.v1.PrepareDevicesResponse;
 import io.vmhandler.grpc.v1.ReleaseResponse;
+import io.vmhandler.grpc.v1.SysctlSetting;
 import io.vmhandler.grpc.v1.SetMemoryLockResponse;
 import io.vmhandler.grpc.v1.Skipped;
 import io.vmhandler.grpc.v1.Tap;
@@ -45,6 +48,8 @@ public final class LauncherCommand implements Command {
                   set-memlock --pid P [--libvirt-version V] apply the VMI's RLIMIT_MEMLOCK to pid P of this pod
                   pin-vcpus --pid P                        pin the vCPU threads of QEMU pid P of this pod
                   release                                  delete the VMI's taps
+                  prepare-devices                          make the VMI's device nodes this uid's (in this mount
+                                                           namespace) and set this netns's port/ping sysctls
                   info                                     API versions, daemon version, node facts
                 pids are numbered as this process sees them (its pid namespace).
                 """;
@@ -54,7 +59,7 @@ public final class LauncherCommand implements Command {
     public int run(List<String> argv, PrintStream out, PrintStream err) {
         Args a = Args.parse(argv, Set.of("socket", "pid", "libvirt-version", "timeout"), Set.of("json"));
         if (a.positionals().size() != 1) {
-            throw new UsageException("name exactly one call: prepare-network, set-memlock, pin-vcpus, release or info");
+            throw new UsageException("name exactly one call: prepare-network, set-memlock, pin-vcpus, release, prepare-devices or info");
         }
         String call = a.positionals().get(0);
         Path socket = Path.of(a.required("socket"));
@@ -71,9 +76,10 @@ public final class LauncherCommand implements Command {
                 }
                 case "pin-vcpus" -> print(out, json, client.pinVcpus(a.intValue("pid", 1, Integer.MAX_VALUE)));
                 case "release" -> print(out, json, client.release());
+                case "prepare-devices" -> print(out, json, client.prepareDevices());
                 case "info" -> print(out, json, client.info());
                 default -> throw new UsageException("unknown call '" + call
-                        + "': use prepare-network, set-memlock, pin-vcpus, release or info");
+                        + "': use prepare-network, set-memlock, pin-vcpus, release, prepare-devices or info");
             }
             return 0;
         } catch (StatusRuntimeException e) {
@@ -118,6 +124,15 @@ public final class LauncherCommand implements Command {
         } else if (m instanceof ReleaseResponse r) {
             out.println("removed taps: " + (r.getRemovedTapsCount() == 0 ? "none" : String.join(", ", r.getRemovedTapsList())));
             printSkipped(out, r.getSkippedList());
+        } else if (m instanceof PrepareDevicesResponse r) {
+            for (GrantedDevice g : r.getGrantedList()) {
+                out.printf("granted %s (%s)%s%n", g.getPath(), g.getDevice(), g.getChanged() ? "" : ", unchanged");
+            }
+            printSkipped(out, r.getSkippedList());
+            for (SysctlSetting s : r.getSysctlsList()) {
+                out.printf("sysctl %s = %s%s%n", s.getName(), s.getAfter(),
+                        s.getAfter().equals(s.getBefore()) ? ", unchanged" : " (was " + s.getBefore() + ")");
+            }
         } else if (m instanceof GetInfoResponse r) {
             out.printf("daemon %s, API %s, node %s, kernel %s, cgroups %s, selinux %s%n", r.getDaemonVersion(),
                     r.getApiVersionsList(), r.getNode().getNodeName(), r.getNode().getKernel(),

@@ -1,6 +1,7 @@
 package io.vmhandler.cli;
 
 import io.vmhandler.cgroups.CgroupManager;
+import io.vmhandler.core.devices.DeviceSettings;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
@@ -47,6 +48,8 @@ public final class Main {
                         memoize(() -> new MemlockApplier(proc))))
                 .register(new PinCommand(cgroups, proc))
                 .register(new CgroupCommand(cgroups))
+                .register(new DevicesCommand(memoize(() -> DeviceSettings.fromEnvironment()
+                        .podDevices(proc, new NetNamespace("cli-sysctl", 1))), proc))
                 .register(new LauncherCommand())
                 .register(new StatusCommand())
                 .register(new RunCommand(Daemon::new))

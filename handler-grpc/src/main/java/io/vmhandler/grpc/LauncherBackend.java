@@ -56,4 +56,14 @@ public interface LauncherBackend {
 
     /** Undoes what can be undone for the caller's VMI (its taps) when the VM stops. */
     ReleaseResult release(CallerIdentity caller);
+
+    /**
+     * Gives the caller's uid/gid read/write access to the device nodes its VMI needs inside the caller's
+     * mount namespace, and sets the pod netns's unprivileged-port and ping sysctls. A node that is not
+     * the character device it must be is a {@link LauncherException.Kind#CONFLICT} and nothing is
+     * changed. The default is for backends that do not offer the call.
+     */
+    default DevicesResult prepareDevices(CallerIdentity caller) {
+        throw LauncherException.unimplemented("PrepareDevices is not offered by this daemon");
+    }
 }

@@ -27,7 +27,9 @@ public final class LauncherException extends RuntimeException {
          *  owner; retrying will not help until that changes (FAILED_PRECONDITION). */
         CONFLICT,
         /** A transient condition (EAGAIN, EBUSY, the VMI not synced yet); retrying may help (UNAVAILABLE). */
-        UNAVAILABLE
+        UNAVAILABLE,
+        /** The daemon does not offer this call (UNIMPLEMENTED). */
+        UNIMPLEMENTED
     }
 
     private final Kind kind;
@@ -59,6 +61,10 @@ public final class LauncherException extends RuntimeException {
 
     public static LauncherException conflict(String message) {
         return new LauncherException(Kind.CONFLICT, message);
+    }
+
+    public static LauncherException unimplemented(String message) {
+        return new LauncherException(Kind.UNIMPLEMENTED, message);
     }
 
     public static LauncherException unavailable(String message, Throwable cause) {

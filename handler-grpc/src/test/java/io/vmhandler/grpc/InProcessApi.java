@@ -40,10 +40,16 @@ final class InProcessApi implements AutoCloseable {
     private final List<ManagedChannel> channels = new ArrayList<>();
 
     InProcessApi(FakeLauncherBackend backend, int maxRequestBytes, int perCaller, int workerThreads) throws IOException {
+        this(backend, backend, maxRequestBytes, perCaller, workerThreads);
+    }
+
+    /** With a launcher backend other than the fake (one call overridden), the fake still answering Info. */
+    InProcessApi(LauncherBackend backend, InfoProvider info, int maxRequestBytes, int perCaller, int workerThreads)
+            throws IOException {
         pipeline = new ApiPipeline(maxRequestBytes, perCaller);
         workers = Executors.newFixedThreadPool(workerThreads);
         InProcessServerBuilder b = InProcessServerBuilder.forName(name).executor(workers);
-        for (ServerServiceDefinition def : pipeline.wrap(List.of(new LauncherServiceV1(backend), new InfoServiceV1(backend)))) {
+        for (ServerServiceDefinition def : pipeline.wrap(List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)))) {
             b.addService(ServerInterceptors.intercept(def, new TestIdentity()));
         }
         server = b.build().start();

@@ -66,6 +66,13 @@ public interface LibC {
     /** openat2(2) has no glibc wrapper: syscall(SYS_openat2, dirfd, path, &how, sizeof how). */
     @SaveError long syscall(long number, int dirfd, String path, @In long[] how, long size);
 
+    /** fstat(2) through syscall(SYS_fstat): the glibc symbol only exists since 2.33. buf is a 144-byte struct stat. */
+    @SaveError long syscall(long number, int fd, @Out byte[] statBuf);
+
+    @SaveError int fchownat(int dirfd, String path, int owner, int group, int flags);
+
+    @SaveError int chmod(String path, int mode);
+
     @SaveError int socket(int domain, int type, int protocol);
 
     @SaveError int bind(int fd, @In byte[] addr, int addrlen);

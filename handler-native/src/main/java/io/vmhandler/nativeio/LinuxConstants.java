@@ -20,6 +20,11 @@ public final class LinuxConstants {
     public static final int O_PATH = 010000000;
     public static final int AT_FDCWD = -100;
     public static final int AT_REMOVEDIR = 0x200;
+    public static final int AT_EMPTY_PATH = 0x1000;
+
+    // <sys/stat.h>: st_mode file type bits
+    public static final int S_IFMT = 0170000;
+    public static final int S_IFCHR = 0020000;
 
     // <linux/openat2.h>
     public static final long RESOLVE_NO_XDEV = 0x01;
@@ -29,6 +34,7 @@ public final class LinuxConstants {
     public static final long RESOLVE_IN_ROOT = 0x10;
 
     // <asm/unistd_64.h>
+    public static final long SYS_fstat = 5;
     public static final long SYS_pidfd_send_signal = 424;
     public static final long SYS_pidfd_open = 434;
     public static final long SYS_openat2 = 437;

@@ -122,6 +122,38 @@ public final class Syscalls {
         }
     }
 
+    /** fstat(2); works on O_PATH descriptors (open(2): "fstat(2) (since Linux 3.6)"). */
+    public static FileStat fstat(Fd fd) throws SyscallException {
+        byte[] buf = new byte[FileStat.STRUCT_SIZE];
+        if (libc().syscall(SYS_fstat, fd.intValue(), buf) < 0) {
+            throw fail("fstat", fd.label());
+        }
+        return FileStat.decode(buf);
+    }
+
+    /**
+     * fchownat(fd, "", uid, gid, AT_EMPTY_PATH): changes the owner of the very inode {@code fd} refers
+     * to, an O_PATH descriptor included, with no path walk that a concurrent rename could redirect.
+     */
+    public static void fchown(Fd fd, long uid, long gid) throws SyscallException {
+        if (libc().fchownat(fd.intValue(), "", (int) uid, (int) gid, AT_EMPTY_PATH) < 0) {
+            throw fail("fchownat", fd.label() + " to " + uid + ":" + gid);
+        }
+    }
+
+    /**
+     * chmod(2) of the inode an O_PATH descriptor refers to. fchmod(2) fails with EBADF on O_PATH fds,
+     * and fchmodat(AT_EMPTY_PATH) only exists as fchmodat2 since Linux 6.6; open(2) documents the
+     * /proc/self/fd/N route for O_PATH fds. The magic link resolves to the open file itself, not to
+     * any name, so a rename or a symlink swapped into the original path cannot redirect it.
+     * /proc/thread-self is used so the link is read in this process's own fd table.
+     */
+    public static void chmodPathFd(Fd fd, int mode) throws SyscallException {
+        if (libc().chmod("/proc/thread-self/fd/" + fd.intValue(), mode) < 0) {
+            throw fail("chmod", fd.label() + " to 0" + Integer.toOctalString(mode));
+        }
+    }
+
     static void closeQuietly(int fd) {
         libc().close(fd);
     }

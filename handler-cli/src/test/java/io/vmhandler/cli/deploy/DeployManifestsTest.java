@@ -111,7 +111,12 @@ class DeployManifestsTest {
                 Map.entry("/var/lib/vmhandler", "/var/lib/vmhandler"),
                 Map.entry("/sys/fs/cgroup", "/sys/fs/cgroup"),
                 Map.entry("/etc/selinux", "/etc/selinux"),
-                Map.entry("/var/lib/selinux", "/var/lib/selinux"));
+                Map.entry("/var/lib/selinux", "/var/lib/selinux"),
+                Map.entry("/var/lib/kubelet/pod-resources", "/var/lib/kubelet/pod-resources"));
+        // kubelet's PodResources socket is only read from (PrepareDevices' VFIO allocation)
+        assertThat(daemon().getVolumeMounts()).filteredOn(m -> m.getMountPath().equals("/var/lib/kubelet/pod-resources"))
+                .singleElement().satisfies(m -> assertThat(m.getReadOnly()).isTrue());
+        assertThat(vols.get("pod-resources").getHostPath().getType()).isEqualTo("Directory");
         assertThat(Path.of(arg(daemon(), "--socket")).getParent().toString()).isEqualTo("/var/run/vmhandler");
         assertThat(arg(daemon(), "--checkpoint-dir")).isEqualTo("/var/lib/vmhandler");
         // a read-only root needs a writable /tmp for the JVM and the native libraries it unpacks

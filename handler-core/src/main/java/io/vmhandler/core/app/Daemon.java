@@ -51,6 +51,7 @@ import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.server.ServerOptions;
 import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
+import io.vmhandler.core.devices.DeviceSettings;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.net.IoctlTapDevices;
 import io.vmhandler.net.RtnetlinkTapQos;
@@ -96,9 +97,19 @@ public final class Daemon implements AutoCloseable {
     private UnaryOperator<TapDevices> tapSeam = UnaryOperator.identity();
     private UnaryOperator<MemlockLimits> memlockSeam = UnaryOperator.identity();
     private UnaryOperator<Pinner> pinnerSeam = UnaryOperator.identity();
+    private DeviceSettings deviceSettings = DeviceSettings.fromEnvironment();
 
     public Daemon(DaemonConfig config) {
         this.config = config;
+    }
+
+    /**
+     * Where PrepareDevices finds the node's /dev, /sys and kubelet's PodResources socket; the default
+     * is {@link DeviceSettings#fromEnvironment()}. Call before {@link #start()}.
+     */
+    public Daemon deviceSettings(DeviceSettings settings) {
+        this.deviceSettings = java.util.Objects.requireNonNull(settings, "settings");
+        return this;
     }
 
     /** What to do when the daemon can no longer work (the informer stopped for good): the CLI exits non-zero. */
@@ -235,7 +246,7 @@ public final class Daemon implements AutoCloseable {
                     new RtnetlinkTapQos(netns, psched), metrics);
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver, planner, network, memlock,
                     new LauncherPinning(resolver, pinnerSeam.apply(pinner)), new PidNamespaces(config.procRoot()), metrics,
-                    book.after(recorder), recorder);
+                    book.after(recorder), recorder, deviceSettings.podDevices(config.procRoot(), netns));
 
             early.awaitTransport();
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())

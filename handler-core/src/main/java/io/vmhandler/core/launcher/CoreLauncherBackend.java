@@ -1,5 +1,7 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.core.devices.DevicesReport;
+import io.vmhandler.core.devices.PodDevices;
 import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
 import io.vmhandler.memlock.MemlockInput;
 import io.vmhandler.core.metrics.DaemonMetrics;
@@ -11,6 +13,7 @@ import io.vmhandler.core.plan.VmiPlanner;
 import io.vmhandler.memlock.LibvirtVersion;
 import io.vmhandler.proc.PidNamespaces;
 import io.vmhandler.grpc.CallerIdentity;
+import io.vmhandler.grpc.DevicesResult;
 import io.vmhandler.grpc.LauncherBackend;
 import io.vmhandler.grpc.LauncherException;
 import io.vmhandler.grpc.MemlockResult;
@@ -48,10 +51,19 @@ public final class CoreLauncherBackend implements LauncherBackend {
     private final LauncherEvents events;
     private final TapRecords tapRecords;
     private final PodCallGate gate = new PodCallGate();
+    private final PodDevices devices;
 
+    /** Without PrepareDevices (it answers UNIMPLEMENTED). */
     public CoreLauncherBackend(LauncherCallers resolver, VmiPlanner planner, LauncherNetwork network,
                                LauncherMemlock memlock, LauncherPinning pinning, PidNamespaces pidNamespaces,
                                DaemonMetrics metrics, LauncherEvents events, TapRecords tapRecords) {
+        this(resolver, planner, network, memlock, pinning, pidNamespaces, metrics, events, tapRecords, null);
+    }
+
+    public CoreLauncherBackend(LauncherCallers resolver, VmiPlanner planner, LauncherNetwork network,
+                               LauncherMemlock memlock, LauncherPinning pinning, PidNamespaces pidNamespaces,
+                               DaemonMetrics metrics, LauncherEvents events, TapRecords tapRecords, PodDevices devices) {
+        this.devices = devices;
         this.resolver = resolver;
         this.planner = planner;
         this.network = network;
@@ -215,6 +227,22 @@ public final class CoreLauncherBackend implements LauncherBackend {
             metrics.vmiTaps(ctx.vmi().key(), 0);
             metrics.vmiBandwidthLimits(ctx.vmi().key(), 0, 0);
             return new ReleaseResult(names, List.of());
+        });
+    }
+
+    @Override
+    public DevicesResult prepareDevices(CallerIdentity who) {
+        if (devices == null) {
+            return LauncherBackend.super.prepareDevices(who);
+        }
+        return call(who, "PrepareDevices", (ctx, plan) -> {
+            DevicesReport r = metrics.time(PrivilegedOp.DEVICE_GRANT, () -> devices.prepare(ctx.process(), ctx.vmi(),
+                    ctx.caller().uid(), ctx.caller().gid()));
+            return new DevicesResult(
+                    r.granted().stream().map(g -> new DevicesResult.Granted(g.node().podPath(), g.node().number(),
+                            g.changed())).toList(),
+                    r.skipped().stream().map(s -> new Skipped(s.item(), s.reason())).toList(),
+                    r.sysctls().stream().map(s -> new DevicesResult.Sysctl(s.name(), s.before(), s.after())).toList());
         });
     }
 

@@ -1,5 +1,7 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.core.devices.DeviceRefusedException;
+
 import io.vmhandler.core.memlock.MemlockRefusedException;
 import io.vmhandler.core.pinning.NoCpusetException;
 import io.vmhandler.core.plan.InvalidVmiSpecException;
@@ -72,6 +74,10 @@ public final class LauncherErrors {
         if (e instanceof MemlockRefusedException m) {
             log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, m.getMessage());
             return LauncherException.conflict("the node refused the memlock limit: " + m.callerMessage(requestPid));
+        }
+        if (e instanceof DeviceRefusedException d) {
+            log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, d.getMessage());
+            return LauncherException.conflict(d.getMessage());
         }
         if (e instanceof NoCpusetException n) {
             log.atWarn().addKeyValue("caller", who.toString()).log("{} refused: {}", what, n.getMessage());

@@ -28,6 +28,8 @@ public enum PrivilegedOp {
     SELINUX_INSTALL,
     /** Remove the launcher SELinux module. */
     SELINUX_REMOVE,
+    /** Give a launcher's uid its device nodes and set its pod netns's port/ping sysctls (PrepareDevices). */
+    DEVICE_GRANT,
     /** Resolve a caller pid to its pod (SO_PEERCRED, /proc/pid/cgroup, start time). */
     IDENTITY_RESOLVE;
 

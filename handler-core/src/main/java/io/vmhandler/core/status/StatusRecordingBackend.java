@@ -4,6 +4,7 @@ import io.grpc.Status;
 import io.vmhandler.core.directory.VmiDirectory;
 import io.vmhandler.core.launcher.PodResolver;
 import io.vmhandler.grpc.CallerIdentity;
+import io.vmhandler.grpc.DevicesResult;
 import io.vmhandler.grpc.LauncherBackend;
 import io.vmhandler.grpc.MemlockResult;
 import io.vmhandler.grpc.PinResult;
@@ -76,6 +77,11 @@ public final class StatusRecordingBackend implements LauncherBackend {
     @Override
     public ReleaseResult release(CallerIdentity caller) {
         return recorded("Release", caller, () -> delegate.release(caller));
+    }
+
+    @Override
+    public DevicesResult prepareDevices(CallerIdentity caller) {
+        return recorded("PrepareDevices", caller, () -> delegate.prepareDevices(caller));
     }
 
     private <T> T recorded(String method, CallerIdentity caller, Supplier<T> call) {

@@ -20,6 +20,8 @@ import io.vmhandler.grpc.v1.PinVcpusRequest;
 import io.vmhandler.grpc.v1.PinVcpusResponse;
 import io.vmhandler.grpc.v1.PrepareNetworkRequest;
 import io.vmhandler.grpc.v1.PrepareNetworkResponse;
+import io.vmhandler.grpc.v1.PrepareDevicesRequest;
+import io.vmhandler.grpc.v1.PrepareDevicesResponse;
 import io.vmhandler.grpc.v1.ReleaseRequest;
 import io.vmhandler.grpc.v1.ReleaseResponse;
 import io.vmhandler.grpc.v1.SetMemoryLockRequest;
@@ -114,6 +116,10 @@ public final class LauncherClient implements AutoCloseable {
 
     public ReleaseResponse release() {
         return launcher().release(ReleaseRequest.getDefaultInstance());
+    }
+
+    public PrepareDevicesResponse prepareDevices() {
+        return launcher().prepareDevices(PrepareDevicesRequest.getDefaultInstance());
     }
 
     public GetInfoResponse info() {

@@ -66,6 +66,7 @@ public final class StatusMapper {
                 case NOT_FOUND -> Status.Code.NOT_FOUND;
                 case CONFLICT -> Status.Code.FAILED_PRECONDITION;
                 case UNAVAILABLE -> Status.Code.UNAVAILABLE;
+                case UNIMPLEMENTED -> Status.Code.UNIMPLEMENTED;
             };
             return Status.fromCode(code).withDescription(sanitize(e.getMessage()));
         }

@@ -47,6 +47,11 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
         UnaryCall.run("Release", out, caller -> ProtoMapping.release(backend.release(caller)));
     }
 
+    @Override
+    public void prepareDevices(PrepareDevicesRequest request, StreamObserver<PrepareDevicesResponse> out) {
+        UnaryCall.run("PrepareDevices", out, caller -> ProtoMapping.devices(backend.prepareDevices(caller)));
+    }
+
     static int pid(String field, int pid) {
         if (pid < 1 || pid > MAX_PID) {
             throw new IllegalArgumentException(field + ": must be between 1 and " + MAX_PID + ", got " + pid);

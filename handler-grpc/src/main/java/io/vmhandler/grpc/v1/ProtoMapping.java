@@ -47,6 +47,16 @@ final class ProtoMapping {
         return b.build();
     }
 
+    static PrepareDevicesResponse devices(io.vmhandler.grpc.DevicesResult r) {
+        PrepareDevicesResponse.Builder b = PrepareDevicesResponse.newBuilder();
+        r.granted().forEach(g -> b.addGranted(GrantedDevice.newBuilder().setPath(g.path()).setDevice(g.device())
+                .setChanged(g.changed())));
+        r.skipped().forEach(s -> b.addSkipped(skipped(s)));
+        r.sysctls().forEach(s -> b.addSysctls(SysctlSetting.newBuilder().setName(s.name()).setBefore(s.before())
+                .setAfter(s.after())));
+        return b.build();
+    }
+
     static ReleaseResponse release(ReleaseResult r) {
         ReleaseResponse.Builder b = ReleaseResponse.newBuilder().addAllRemovedTaps(r.removedTaps());
         r.skipped().forEach(s -> b.addSkipped(skipped(s)));
