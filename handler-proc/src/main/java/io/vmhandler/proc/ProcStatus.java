@@ -10,7 +10,8 @@ import java.util.Optional;
 /**
  * {@code /proc/PID/status} (or {@code self}, {@code thread-self}, {@code task/TID}): "Key:\tvalue"
  * lines (proc(5)). Typed accessors for what the daemon reads: Uid/Gid (real, effective, saved, fs),
- * NSpid/NStgid (the pid in each pid namespace, outermost first, Linux 4.1), CapEff/CapBnd (hex masks).
+ * Groups (supplementary groups), NSpid/NStgid (the pid in each pid namespace, outermost first, Linux 4.1),
+ * CapEff/CapBnd (hex masks).
  * A missing key is an error naming the file and the key; a kernel without NSpid says so.
  */
 public record ProcStatus(String origin, Map<String, String> fields) {
@@ -79,6 +80,11 @@ public record ProcStatus(String origin, Map<String, String> fields) {
 
     public long capBnd() throws IOException {
         return mask("CapBnd");
+    }
+
+    /** The supplementary groups ({@code Groups:}, empty when there are none). */
+    public List<Long> groups() throws IOException {
+        return longs("Groups");
     }
 
     private long mask(String key) throws IOException {

@@ -1,14 +1,16 @@
 package io.vmhandler.core.status;
 
+import io.vmhandler.proc.ProcFs;
+import io.vmhandler.proc.ProcStatus;
+import io.vmhandler.proc.ProcessGoneException;
+
 import io.vmhandler.core.launcher.PodResolver;
 import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.CallerIdentity;
 import java.io.IOException;
 import java.nio.file.Files;
-import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
 import java.util.HashSet;
-import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
@@ -61,44 +63,31 @@ public final class ProcCallerFacts implements AdminAccess.CallerFacts {
 
     @Override
     public AdminAccess.Facts facts(CallerIdentity caller) throws IOException {
-        List<String> status;
+        ProcStatus status;
         try {
-            status = Files.readAllLines(procRoot.resolve(Integer.toString(caller.pid())).resolve("status"));
-        } catch (NoSuchFileException e) {
+            status = new ProcFs(procRoot).status(caller.pid());
+        } catch (ProcessGoneException e) {
             throw new IOException("the process exited");
         }
-        Set<Integer> groups = parseGroups(status, caller.uid());
+        Set<Integer> groups = groups(status, caller.uid());
         Optional<String> pod = pods.podUid(caller.pid());
         boolean inPod = pod.isPresent() && !pod.equals(ownPod);
         return new AdminAccess.Facts(inPod, groups);
     }
 
     /**
-     * The effective gid and supplementary groups of a /proc/PID/status text, after checking that its
-     * effective uid (second field of {@code Uid:}: real, effective, saved, filesystem) is {@code uid}.
+     * The effective gid and supplementary groups of a /proc/PID/status, after checking that its effective uid
+     * (second field of {@code Uid:}: real, effective, saved, filesystem) is {@code uid}.
      */
-    static Set<Integer> parseGroups(List<String> status, int uid) throws IOException {
-        Long effectiveUid = null;
-        Set<Integer> groups = new HashSet<>();
-        for (String line : status) {
-            if (line.startsWith("Uid:")) {
-                effectiveUid = Long.parseLong(fields(line)[1]);
-            } else if (line.startsWith("Gid:")) {
-                groups.add(Integer.parseUnsignedInt(fields(line)[1]));
-            } else if (line.startsWith("Groups:")) {
-                for (String g : fields(line)) {
-                    groups.add(Integer.parseUnsignedInt(g));
-                }
-            }
-        }
-        if (effectiveUid == null || effectiveUid != Integer.toUnsignedLong(uid)) {
+    static Set<Integer> groups(ProcStatus status, int uid) throws IOException {
+        if (status.uids().effective() != Integer.toUnsignedLong(uid)) {
             throw new IOException("its effective uid is no longer the connecting uid " + Integer.toUnsignedString(uid));
         }
+        Set<Integer> groups = new HashSet<>();
+        groups.add((int) status.gids().effective());
+        for (long g : status.groups()) {
+            groups.add((int) g);
+        }
         return groups;
-    }
-
-    private static String[] fields(String line) {
-        String rest = line.substring(line.indexOf(':') + 1).trim();
-        return rest.isEmpty() ? new String[0] : rest.split("\\s+");
     }
 }

@@ -19,17 +19,21 @@ class ProcCallerFactsTest {
                 "FDSize:\t64", "Groups:\t" + groups, "NStgid:\t4711");
     }
 
+    private static io.vmhandler.proc.ProcStatus parsed(String uid, String gid, String groups) {
+        return io.vmhandler.proc.ProcStatus.parse(String.join("\n", status(uid, gid, groups)), "/proc/77/status");
+    }
+
     @Test
     void effectiveGidAndSupplementaryGroupsAreTheCallersGroups() throws IOException {
-        assertThat(ProcCallerFacts.parseGroups(status("5000\t5000\t5000\t5000", "100\t4343\t4343\t4343", "27 4343 "), 5000))
+        assertThat(ProcCallerFacts.groups(parsed("5000\t5000\t5000\t5000", "100\t4343\t4343\t4343", "27 4343 "), 5000))
                 .containsExactlyInAnyOrder(4343, 27);
-        assertThat(ProcCallerFacts.parseGroups(status("0\t0\t0\t0", "0\t0\t0\t0", ""), 0)).containsExactly(0);
+        assertThat(ProcCallerFacts.groups(parsed("0\t0\t0\t0", "0\t0\t0\t0", ""), 0)).containsExactly(0);
     }
 
     @Test
     void aPidNowRunAsAnotherUidIsRefused() {
         // SO_PEERCRED said uid 5000 at connect; the pid now belongs to a uid-0 process
-        assertThatThrownBy(() -> ProcCallerFacts.parseGroups(status("0\t0\t0\t0", "4343\t4343\t4343\t4343", "4343"), 5000))
+        assertThatThrownBy(() -> ProcCallerFacts.groups(parsed("0\t0\t0\t0", "4343\t4343\t4343\t4343", "4343"), 5000))
                 .isInstanceOf(IOException.class).hasMessage("its effective uid is no longer the connecting uid 5000");
     }
 
