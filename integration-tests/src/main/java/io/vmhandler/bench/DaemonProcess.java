@@ -114,7 +114,8 @@ public final class DaemonProcess implements AutoCloseable {
         kill();
     }
 
-    private static String run(String... argv) throws IOException, InterruptedException {
+    /** Runs a command to its end; its output, or an IOException with the output if it exits non-zero. */
+    static String run(String... argv) throws IOException, InterruptedException {
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
         byte[] out = p.getInputStream().readAllBytes();
         if (p.waitFor() != 0) {

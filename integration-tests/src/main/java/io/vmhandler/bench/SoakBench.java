@@ -7,7 +7,6 @@ import java.io.IOException;
 import java.net.StandardProtocolFamily;
 import java.net.UnixDomainSocketAddress;
 import java.nio.channels.SocketChannel;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -70,7 +69,7 @@ public final class SoakBench {
             for (int i = 0; i < podCount; i++) {
                 String uid = UUID.randomUUID().toString();
                 String ns = "vmh-soak-" + ProcessHandle.current().pid() + "-" + i;
-                run("ip", "netns", "add", ns);
+                DaemonProcess.run("ip", "netns", "add", ns);
                 // under a private --cgroup-root: other users of the node's /kubepods (tests tearing it down) cannot move our pods
                 Path leaf = mkCpuset(cpusetRoot, List.of(root, "kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", "")), made);
                 pods.add(new Pod(uid, ns, leaf));
@@ -138,7 +137,7 @@ public final class SoakBench {
                 daemon.close();
             }
             for (Pod p : pods) {
-                run("ip", "netns", "del", p.netns());
+                DaemonProcess.run("ip", "netns", "del", p.netns());
             }
             for (Path d : made) {
                 try {
@@ -148,7 +147,7 @@ public final class SoakBench {
                     System.err.println("left " + d + ": " + busy.getMessage());
                 }
             }
-            run("rm", "-rf", base.toString());
+            DaemonProcess.run("rm", "-rf", base.toString());
         }
         System.exit(ok ? 0 : 1);
     }
@@ -266,7 +265,7 @@ public final class SoakBench {
         long heap = daemon.heapAfterGcBytes(); // first: its attach listener thread then counts in every figure
         int taps = 0;
         for (Pod p : pods) {
-            String links = run("ip", "-n", p.netns(), "-o", "link");
+            String links = DaemonProcess.run("ip", "-n", p.netns(), "-o", "link");
             taps += (int) links.lines().filter(l -> l.matches("\\d+: tap.*")).count();
         }
         return new Figures(daemon.fds(), daemon.threads(), heap, daemon.rssBytes(), taps);
@@ -285,14 +284,5 @@ public final class SoakBench {
             }
         }
         return leaf;
-    }
-
-    private static String run(String... argv) throws IOException, InterruptedException {
-        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        byte[] out = p.getInputStream().readAllBytes();
-        if (p.waitFor() != 0) {
-            throw new IOException(String.join(" ", argv) + ": " + new String(out, StandardCharsets.UTF_8));
-        }
-        return new String(out, StandardCharsets.UTF_8);
     }
 }
