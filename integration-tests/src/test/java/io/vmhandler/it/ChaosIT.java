@@ -185,14 +185,14 @@ class ChaosIT {
         }
     }
 
-    /** What differs from the plans after the last restart; waits up to 30 s for the checkpoint to be tidied. */
+    /** What differs from the plans after the last restart; waits up to 20 s for the checkpoint to be tidied. */
     private List<String> converged(List<ChaosPod> pods, Set<String> goneUids, Set<String> hostTapsBefore)
             throws Exception {
         List<String> bad = new ArrayList<>();
         Set<String> present = pods.stream().map(p -> p.pod.uid + "-vmi").filter(u -> !goneUids.contains(u))
                 .map(u -> u + ".json").collect(Collectors.toCollection(TreeSet::new));
         List<String> orphans = List.of();
-        for (int i = 0; i < 60; i++) {
+        for (int i = 0; i < 40; i++) {
             try (Stream<Path> s = Files.list(checkpoints)) {
                 orphans = s.map(p -> p.getFileName().toString()).filter(n -> !present.contains(n)).sorted().toList();
             }
@@ -202,7 +202,7 @@ class ChaosIT {
             Thread.sleep(500);
         }
         if (!orphans.isEmpty()) {
-            bad.add("checkpoint files of no present VMI, 30 s after the last restart: " + orphans + " (deleted VMIs: "
+            bad.add("checkpoint files of no present VMI, 20 s after the last restart: " + orphans + " (deleted VMIs: "
                     + goneUids + ")");
         }
         for (ChaosPod p : pods) {
