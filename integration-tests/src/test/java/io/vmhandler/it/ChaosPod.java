@@ -131,7 +131,10 @@ final class ChaosPod {
             if (codeAndText[0].equals("OK")) {
                 return codeAndText.length > 1 ? codeAndText[1] : "";
             }
-            if (!RETRYABLE.contains(codeAndText[0])) {
+            // grpc-java reports a connection the peer dropped while a call was being written as UNKNOWN "channel
+            // closed", not UNAVAILABLE (https://github.com/grpc/grpc-java/issues/10120): a kill, retried as such
+            boolean killed = line.equals("UNKNOWN\tchannel closed");
+            if (!RETRYABLE.contains(codeAndText[0]) && !killed) {
                 stats.problem("pod " + index + ": " + cmd + " answered " + line);
                 return null;
             }
