@@ -84,8 +84,13 @@ final class FakePod {
 
     /** A long-running process of this pod (as a libvirtd stand-in), as the given uid. */
     Process sleeper(long uid) {
+        return sleeper(uid, 600);
+    }
+
+    /** The same, living {@code seconds} (a chaos run outlasts the default). */
+    Process sleeper(long uid, long seconds) {
         List<String> argv = enter(uid, uid);
-        argv.addAll(List.of("sleep", "600"));
+        argv.addAll(List.of("sleep", Long.toString(seconds)));
         return host.process(new ProcessBuilder(argv));
     }
 

@@ -2,6 +2,7 @@ package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import io.vmhandler.bench.RawSocketAbuse;
 import io.vmhandler.core.memlock.VmiMemlockMapper;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.core.plan.NetworkPlan;

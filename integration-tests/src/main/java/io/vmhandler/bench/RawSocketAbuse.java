@@ -1,4 +1,4 @@
-package io.vmhandler.it;
+package io.vmhandler.bench;
 
 import java.io.IOException;
 import java.net.StandardProtocolFamily;
@@ -15,9 +15,10 @@ import java.util.concurrent.Callable;
 /**
  * Bytes that are not gRPC on the daemon's socket: random bytes, truncated and corrupted HTTP/2 connection
  * prefaces (RFC 9113 §3.4), HTTP/1.1, a frame header announcing a 16 MiB frame. Some connections are left
- * open and silent while the daemon must still answer a well-behaved caller.
+ * open and silent while the daemon must still answer a well-behaved caller. Used by HostileInputIT and
+ * by {@link SoakBench}'s memory check.
  */
-final class RawSocketAbuse {
+public final class RawSocketAbuse {
     /** RFC 9113 §3.4: the client connection preface. */
     static final byte[] PREFACE = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n".getBytes(StandardCharsets.US_ASCII);
 
@@ -27,7 +28,15 @@ final class RawSocketAbuse {
      * Opens {@code n} abusive connections (a fifth of them kept open and idle until the end), checks
      * {@code healthy} still answers while the idle ones hang, and returns the number of connections made.
      */
-    static int run(Path socket, Random g, int n, Callable<String> healthy) throws Exception {
+    public static int run(Path socket, Random g, int n, Callable<String> healthy) throws Exception {
+        return run(socket, g, n, Integer.MAX_VALUE, healthy);
+    }
+
+    /**
+     * The same, keeping at most {@code maxIdle} of the half-spoken connections open; the others are closed
+     * like the rest, so {@code n} can be far above the daemon's fd limit.
+     */
+    public static int run(Path socket, Random g, int n, int maxIdle, Callable<String> healthy) throws Exception {
         List<SocketChannel> idle = new ArrayList<>();
         try {
             for (int i = 0; i < n; i++) {
@@ -35,7 +44,7 @@ final class RawSocketAbuse {
                 ch.connect(UnixDomainSocketAddress.of(socket));
                 byte[] payload = payload(g, i);
                 write(ch, payload);
-                if (i % 5 == 0) {
+                if (i % 5 == 0 && idle.size() < maxIdle) {
                     idle.add(ch); // a half-spoken preface, never finished
                     continue;
                 }
