@@ -2,6 +2,7 @@ package io.vmhandler.core.app;
 
 import io.vmhandler.cgroups.CgroupManager;
 import io.vmhandler.cgroups.CgroupManagers;
+import io.vmhandler.core.checkpoint.CheckpointRecord;
 import io.vmhandler.core.checkpoint.CheckpointStore;
 import io.vmhandler.core.directory.VmiDirectory;
 import io.vmhandler.core.directory.VmiFileSource;
@@ -63,6 +64,7 @@ import java.nio.file.Path;
 import java.util.ArrayDeque;
 import java.util.Deque;
 import java.util.List;
+import java.util.Optional;
 import java.util.OptionalInt;
 import java.util.concurrent.CountDownLatch;
 import java.util.function.UnaryOperator;
@@ -241,6 +243,18 @@ public final class Daemon implements AutoCloseable {
                 watch.synced();
                 watch.upWhen(informer::isWatching);
             }
+            // A VMI deleted while the daemon was down exists only in the checkpoint: no event will ever name it, so
+            // its key is reconciled now, after the first full read of the VMIs, and the reconciler drops its state
+            // (ChaosIT found such records kept forever). A key whose VMI is here is reconciled once more: idempotent.
+            int checkpointed = 0;
+            for (CheckpointRecord r : store.list()) {
+                Optional<String> key = r.get(VmiStateRecorder.KEY);
+                if (key.isPresent()) {
+                    loop.add(key.get());
+                    checkpointed++;
+                }
+            }
+            log.atInfo().addKeyValue("records", checkpointed).log("checkpointed VMIs queued for reconcile");
 
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)),
                     new RtnetlinkTapQos(netns, psched), metrics);

@@ -1,5 +1,6 @@
 package io.vmhandler.grpc.client;
 
+import io.grpc.ConnectivityState;
 import io.grpc.ManagedChannel;
 import io.grpc.netty.NettyChannelBuilder;
 import io.netty.channel.EventLoopGroup;
@@ -123,6 +124,7 @@ public final class LauncherClient implements AutoCloseable {
     }
 
     public GetInfoResponse info() {
+        reconnectNow();
         return InfoGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS)
                 .getInfo(GetInfoRequest.getDefaultInstance());
     }
@@ -138,7 +140,20 @@ public final class LauncherClient implements AutoCloseable {
 
     /** A stub whose deadline starts now (a stub's deadline is absolute, so one is made per call). */
     private LauncherGrpc.LauncherBlockingStub launcher() {
+        reconnectNow();
         return LauncherGrpc.newBlockingStub(channel).withDeadlineAfter(deadline.toNanos(), TimeUnit.NANOSECONDS);
+    }
+
+    /**
+     * A channel whose connection failed waits out gRPC's reconnect backoff (growing to 120 s) and fails calls fast
+     * with UNAVAILABLE meanwhile. The daemon is a local socket that comes back within seconds of a restart, so a
+     * call made while the channel is in TRANSIENT_FAILURE asks for a new connection attempt at once: a launcher that
+     * retries after UNAVAILABLE is served as soon as the daemon is back (ChaosIT measured a 115 s wait without).
+     */
+    private void reconnectNow() {
+        if (channel.getState(false) == ConnectivityState.TRANSIENT_FAILURE) {
+            channel.resetConnectBackoff();
+        }
     }
 
     @Override
