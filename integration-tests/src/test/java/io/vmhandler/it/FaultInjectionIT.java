@@ -375,10 +375,18 @@ class FaultInjectionIT {
         return new Held(node, taps[0], memlock, pin, victim, other);
     }
 
-    /** SIGKILL, reaped: the pid the daemon holds a pidfd of is gone. */
-    private static void kill(Process caller) throws InterruptedException {
+    /**
+     * Arms {@code hold}, starts the victim's launcher call {@code args}, and once the call is held SIGKILLs the
+     * caller (reaped: the pid the daemon holds a pidfd of is gone) and checks the bystander pod is served. The call
+     * stays held until the test releases {@code hold}.
+     */
+    private void killWhileHeld(Held st, Hold hold, String... args) throws InterruptedException {
+        hold.arm();
+        Process caller = st.victim().startLauncher(classpath, st.node().socket, args);
+        assertThat(hold.awaitPaused(60)).as("the " + args[0] + " call reached the pause").isTrue();
         caller.destroyForcibly();
         assertThat(caller.waitFor(10, TimeUnit.SECONDS)).isTrue();
+        assertServed(st.node(), st.other());
     }
 
     @Test
@@ -389,12 +397,8 @@ class FaultInjectionIT {
         assertThat(prep.exit()).as(prep.err()).isZero();
         assertThat(tapsOf(victim)).containsExactlyInAnyOrder("tap0", "tap1");
 
-        st.taps().afterDelete.arm();
-        Process caller = victim.startLauncher(classpath, st.node().socket, "release");
-        assertThat(st.taps().afterDelete.awaitPaused(60)).as("the Release reached the pause").isTrue();
+        killWhileHeld(st, st.taps().afterDelete, "release");
         assertThat(tapsOf(victim)).as("held between its two deletions").hasSize(1);
-        kill(caller);
-        assertServed(st.node(), st.other());
         st.taps().afterDelete.release();
 
         // nothing half done: the call goes on in the netns it took at its start and deletes the second tap too
@@ -416,12 +420,7 @@ class FaultInjectionIT {
         Path limits = Path.of("/proc/" + libvirtd.pid() + "/limits");
         String before = memlockRow(Files.readString(limits));
 
-        st.memlock().arm();
-        Process caller = victim.startLauncher(classpath, st.node().socket, "set-memlock", "--pid",
-                Long.toString(libvirtd.pid()));
-        assertThat(st.memlock().awaitPaused(60)).as("the SetMemoryLock reached the pause").isTrue();
-        kill(caller);
-        assertServed(st.node(), st.other());
+        killWhileHeld(st, st.memlock(), "set-memlock", "--pid", Long.toString(libvirtd.pid()));
         st.memlock().release();
 
         // the call ends (its answer has nobody to go to); the target's limit is whole: soft = hard, as planned
@@ -454,12 +453,7 @@ class FaultInjectionIT {
         host.add(qemu::close);
         QemuProbes.awaitVcpuThreads(qemu.pid(), 2);
 
-        st.pin().arm();
-        Process caller = victim.startLauncher(classpath, st.node().socket, "pin-vcpus", "--pid",
-                Long.toString(qemu.pid()));
-        assertThat(st.pin().awaitPaused(60)).as("the PinVcpus reached the pause").isTrue();
-        kill(caller);
-        assertServed(st.node(), st.other());
+        killWhileHeld(st, st.pin(), "pin-vcpus", "--pid", Long.toString(qemu.pid()));
         st.pin().release();
 
         // the call goes on for the live QEMU: every vCPU thread ends on its own CPU, none half-pinned
