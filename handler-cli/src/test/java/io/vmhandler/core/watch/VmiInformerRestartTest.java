@@ -24,6 +24,11 @@ import org.junit.jupiter.api.Test;
  */
 class VmiInformerRestartTest {
     static final Duration WAIT = Duration.ofSeconds(20);
+    /**
+     * After a server restart the watch comes back on fabric8's reconnect backoff (1 s, doubling): under a loaded
+     * machine two failed attempts already take longer than {@link #WAIT}, so resuming gets a minute.
+     */
+    static final Duration RESUME = Duration.ofSeconds(60);
 
     EmbeddedApiServer api;
     KubernetesClient daemonClient;
@@ -55,7 +60,7 @@ class VmiInformerRestartTest {
 
         keys.clear();
         create(api.client(), vmi("ns-a", "vm2", "node1"));
-        await().atMost(WAIT).until(() -> keys.contains("ns-a/vm2"));
+        await().atMost(RESUME).until(() -> keys.contains("ns-a/vm2"));
         resource(api.client(), "ns-a", "vm1").delete();
         await().atMost(WAIT).until(() -> informer.get("ns-a/vm1").isEmpty());
         assertThat(informer.keys()).containsExactly("ns-a/vm2");
