@@ -66,4 +66,17 @@ public interface LauncherBackend {
     default DevicesResult prepareDevices(CallerIdentity caller) {
         throw LauncherException.unimplemented("PrepareDevices is not offered by this daemon");
     }
+
+    /**
+     * NIC hot-unplug: deletes the tap that the caller's pod got for {@code interfaceName}, an interface its VMI
+     * no longer names. Only a tap recorded as created by the daemon for this pod is touched. An interface the
+     * VMI still names is a {@link LauncherException.Kind#CONFLICT} (FAILED_PRECONDITION); nothing recorded is
+     * success with the interface in {@link ReleaseResult#skipped()}. The default is for backends that do not
+     * offer the call.
+     *
+     * @param interfaceName validated: 1..253 characters of {@code [A-Za-z0-9._-]}
+     */
+    default ReleaseResult releaseInterface(CallerIdentity caller, String interfaceName) {
+        throw LauncherException.unimplemented("ReleaseInterface is not offered by this daemon");
+    }
 }

@@ -19,6 +19,7 @@ import io.vmhandler.grpc.v1.PinVcpusRequest;
 import io.vmhandler.grpc.v1.PinVcpusResponse;
 import io.vmhandler.grpc.v1.PrepareNetworkRequest;
 import io.vmhandler.grpc.v1.PrepareNetworkResponse;
+import io.vmhandler.grpc.v1.ReleaseInterfaceRequest;
 import io.vmhandler.grpc.v1.ReleaseRequest;
 import io.vmhandler.grpc.v1.ReleaseResponse;
 import io.vmhandler.grpc.v1.SchedPolicy;
@@ -155,6 +156,21 @@ class LauncherServiceV1Test {
                     .doesNotContain("passwd");
         }
         assertThat(backend.calls()).isEmpty();
+    }
+
+    @Test
+    void releaseInterfaceNamesTheFieldForABadNameAndIsUnimplementedByDefault() {
+        for (String bad : List.of("", "a/b", "../tap0", "x".repeat(254), "eth 0")) {
+            StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> launcher.releaseInterface(
+                    ReleaseInterfaceRequest.newBuilder().setInterfaceName(bad).build()));
+            assertThat(e.getStatus().getCode()).as(bad).isEqualTo(Status.Code.INVALID_ARGUMENT);
+            assertThat(e.getStatus().getDescription()).as(bad).startsWith("interface_name: must be 1..253 characters");
+        }
+        assertThat(backend.calls()).isEmpty();
+        // FakeLauncherBackend does not override it: the port's default answers for a daemon without hotplug
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () -> launcher.releaseInterface(
+                ReleaseInterfaceRequest.newBuilder().setInterfaceName("net1").build()));
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.UNIMPLEMENTED);
     }
 
     @Test

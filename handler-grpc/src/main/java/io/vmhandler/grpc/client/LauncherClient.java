@@ -23,6 +23,8 @@ import io.vmhandler.grpc.v1.PrepareNetworkRequest;
 import io.vmhandler.grpc.v1.PrepareNetworkResponse;
 import io.vmhandler.grpc.v1.PrepareDevicesRequest;
 import io.vmhandler.grpc.v1.PrepareDevicesResponse;
+import io.vmhandler.grpc.v1.ReleaseInterfaceRequest;
+import io.vmhandler.grpc.v1.ReleaseInterfaceResponse;
 import io.vmhandler.grpc.v1.ReleaseRequest;
 import io.vmhandler.grpc.v1.ReleaseResponse;
 import io.vmhandler.grpc.v1.SetMemoryLockRequest;
@@ -117,6 +119,12 @@ public final class LauncherClient implements AutoCloseable {
 
     public ReleaseResponse release() {
         return launcher().release(ReleaseRequest.getDefaultInstance());
+    }
+
+    /** NIC hot-unplug: the tap of {@code interfaceName}, an interface gone from the VMI, is deleted. */
+    public ReleaseInterfaceResponse releaseInterface(String interfaceName) {
+        return launcher().releaseInterface(ReleaseInterfaceRequest.newBuilder()
+                .setInterfaceName(Objects.requireNonNull(interfaceName, "interfaceName")).build());
     }
 
     public PrepareDevicesResponse prepareDevices() {

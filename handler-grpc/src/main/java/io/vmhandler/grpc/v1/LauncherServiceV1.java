@@ -15,6 +15,8 @@ import java.util.regex.Pattern;
 public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
     /** Linux PID_MAX_LIMIT on 64-bit (include/linux/threads.h): 4194304. */
     static final int MAX_PID = 4 * 1024 * 1024;
+    /** An interface name as the request may carry it: a KubeVirt interface/network name, no path characters. */
+    private static final Pattern INTERFACE_NAME = Pattern.compile("[A-Za-z0-9._-]{1,253}");
     private static final Pattern LIBVIRT_VERSION = Pattern.compile("\\d{1,4}\\.\\d{1,4}(\\.\\d{1,4})?");
 
     private final LauncherBackend backend;
@@ -50,6 +52,20 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
     @Override
     public void prepareDevices(PrepareDevicesRequest request, StreamObserver<PrepareDevicesResponse> out) {
         UnaryCall.run("PrepareDevices", out, caller -> ProtoMapping.devices(backend.prepareDevices(caller)));
+    }
+
+    @Override
+    public void releaseInterface(ReleaseInterfaceRequest request, StreamObserver<ReleaseInterfaceResponse> out) {
+        UnaryCall.run("ReleaseInterface", out, caller -> ProtoMapping.releaseInterface(
+                backend.releaseInterface(caller, interfaceName(request.getInterfaceName()))));
+    }
+
+    static String interfaceName(String name) {
+        if (!INTERFACE_NAME.matcher(name).matches()) {
+            throw new IllegalArgumentException("interface_name: must be 1..253 characters of [A-Za-z0-9._-], got a "
+                    + name.length() + "-character value");
+        }
+        return name;
     }
 
     static int pid(String field, int pid) {

@@ -63,6 +63,12 @@ final class ProtoMapping {
         return b.build();
     }
 
+    static ReleaseInterfaceResponse releaseInterface(ReleaseResult r) {
+        ReleaseInterfaceResponse.Builder b = ReleaseInterfaceResponse.newBuilder().addAllRemovedTaps(r.removedTaps());
+        r.skipped().forEach(s -> b.addSkipped(skipped(s)));
+        return b.build();
+    }
+
     static GetInfoResponse info(List<String> apiVersions, DaemonInfo d) {
         NodeFacts.Builder node = NodeFacts.newBuilder().setNodeName(d.nodeName()).setKernel(d.kernel())
                 .setCgroupMode(d.cgroupMode()).setSelinuxMode(d.selinuxMode()).setTunDevice(d.tunDevice())
