@@ -8,6 +8,8 @@ import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.PrivilegedOp;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.pinning.Skip;
+import io.vmhandler.core.plan.NetworkPlan;
+import io.vmhandler.core.plan.StableTapNames;
 import io.vmhandler.core.plan.VmiPlan;
 import io.vmhandler.core.plan.VmiPlanner;
 import io.vmhandler.memlock.LibvirtVersion;
@@ -24,6 +26,7 @@ import java.io.IOException;
 import java.util.ArrayList;
 import java.util.BitSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -33,9 +36,10 @@ import java.util.Optional;
  * are checked here, before anything else happens.
  *
  * <p>Threading: called on the API worker pool, concurrently for different callers and possibly for the
- * same one. Each call resolves its own caller and holds no shared mutable state here; two PrepareNetwork
- * calls of one pod at once both create-or-adopt the same taps (the tap devices adopt an identical tap),
- * so both succeed with the same taps.
+ * same one. Each call resolves its own caller and holds no shared mutable state here; calls of one pod that
+ * change its host state run one at a time in the pod's order ({@link PodCallGate}), so PrepareNetwork and
+ * ReleaseInterface of one pod never interleave their read-modify-write of the pod's tap record; a second
+ * PrepareNetwork while one runs gets that call's taps.
  */
 public final class CoreLauncherBackend implements LauncherBackend {
     /** PID_MAX_LIMIT on 64-bit kernels (include/linux/threads.h): no pid namespace numbers beyond it. */
@@ -122,7 +126,11 @@ public final class CoreLauncherBackend implements LauncherBackend {
 
     @Override
     public List<TapResult> prepareNetwork(CallerIdentity who) {
-        return call(who, "PrepareNetwork", (ctx, plan) -> {
+        return call(who, "PrepareNetwork", (ctx, vmiPlan) -> {
+            // a pod's taps keep the names its earlier PrepareNetwork recorded, whatever the VMI's interface order
+            // became (NIC hotplug): StableTapNames
+            VmiPlan plan = vmiPlan.withTaps(StableTapNames.assign(vmiPlan.taps(),
+                    tapRecords.recordedInterfaces(vmiPlan.checkpointUid(), ctx.podUid())));
             List<PreparedTap> taps = metrics.time(PrivilegedOp.TAP_CREATE, () -> network.prepare(ctx, plan));
             events.networkPrepared(ctx, plan, taps);
             metrics.vmiTaps(ctx.vmi().key(), taps.size());
@@ -227,6 +235,39 @@ public final class CoreLauncherBackend implements LauncherBackend {
             metrics.vmiTaps(ctx.vmi().key(), 0);
             metrics.vmiBandwidthLimits(ctx.vmi().key(), 0, 0);
             return new ReleaseResult(names, List.of());
+        });
+    }
+
+    /**
+     * NIC hot-unplug: deletes the tap recorded for {@code interfaceName} for the caller's pod, in the caller's netns
+     * only, through {@link LauncherNetwork#release} (the same deletion as Release). Ordered with the pod's other
+     * calls by the gate; a second call for the same interface while one runs gets that call's outcome, a later one
+     * finds nothing recorded and reports the interface in skipped.
+     */
+    @Override
+    public ReleaseResult releaseInterface(CallerIdentity who, String interfaceName) {
+        return call(who, "ReleaseInterface", "ReleaseInterface interface_name=" + interfaceName, LauncherErrors.NO_PID,
+                (ctx, plan) -> {
+            if (NetworkPlan.namesInterface(plan.vmi(), interfaceName)) {
+                throw LauncherException.conflict("interface " + interfaceName + " is still in the spec of VMI "
+                        + plan.key() + ": ReleaseInterface follows its removal (or state: absent) from the VMI");
+            }
+            Map<String, String> recorded = tapRecords.recordedInterfaces(plan.checkpointUid(), ctx.podUid());
+            String tap = recorded.get(interfaceName);
+            if (tap == null) {
+                return new ReleaseResult(List.of(), List.of(new Skipped(interfaceName,
+                        "no tap created by vmhandler is recorded for this interface of the caller's pod")));
+            }
+            if (StableTapNames.assign(plan.taps(), recorded).stream().anyMatch(t -> t.tapName().equals(tap))) {
+                throw LauncherException.conflict("tap " + tap + " of interface " + interfaceName
+                        + " serves an interface VMI " + plan.key() + " still names");
+            }
+            List<String> removed = new ArrayList<>();
+            int n = metrics.time(PrivilegedOp.TAP_DELETE, () -> network.release(ctx, List.of(tap), removed));
+            events.interfaceReleased(ctx, interfaceName, tap, n > 0);
+            metrics.vmiTaps(ctx.vmi().key(), recorded.size() - 1);
+            return new ReleaseResult(removed, n > 0 ? List.of()
+                    : List.of(new Skipped(interfaceName, "tap " + tap + " was already gone from the pod's network namespace")));
         });
     }
 

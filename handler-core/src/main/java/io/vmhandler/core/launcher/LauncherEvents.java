@@ -20,4 +20,10 @@ public interface LauncherEvents {
     default void vcpusPinned(LauncherContext ctx, int qemuHostPid, long qemuStartTime, PinResult result) {}
 
     default void released(LauncherContext ctx, int tapsDeleted) {}
+
+    /**
+     * ReleaseInterface dealt with the recorded tap {@code tapName} of {@code interfaceName}: deleted it, or found
+     * it already gone ({@code deleted} false). Either way the tap is no longer the pod's.
+     */
+    default void interfaceReleased(LauncherContext ctx, String interfaceName, String tapName, boolean deleted) {}
 }

@@ -1,6 +1,7 @@
 package io.vmhandler.core.launcher;
 
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
 
 /**
@@ -13,4 +14,15 @@ public interface TapRecords {
 
     /** The tap names recorded for the VMI with this checkpoint uid; empty when nothing is recorded. */
     Optional<List<String>> recordedTaps(String checkpointUid);
+
+    /**
+     * Interface name -> tap name, in recording order, of the taps PrepareNetwork created or adopted for the pod
+     * {@code podUid} of the VMI with this checkpoint uid, including interfaces the VMI no longer names whose tap
+     * was not released yet. Empty when nothing is recorded for that pod: a record another pod of the same VMI
+     * wrote (a migration's other end, an earlier launcher) is never used, and a record written before interfaces
+     * were recorded has tap names only.
+     */
+    default Map<String, String> recordedInterfaces(String checkpointUid, String podUid) {
+        return Map.of();
+    }
 }

@@ -19,7 +19,7 @@ import java.util.Map;
  *       ({@code CalculateNetworkQueues}), capped at 256, else 1 (virtio-queues.go, PR #4260, PR #8219); the queue count
  *       the running domain reports in {@code status.interfaces[].queueCount} wins, so a migration
  *       target or a vCPU hotplug keeps the multiqueue flag the domain expects (PR #14728);
- *   <li>SR-IOV interfaces get no tap;
+ *   <li>SR-IOV interfaces get no tap, nor does an interface marked {@code state: absent} (being unplugged);
  *   <li>MTU: the pod interface's ({@code null} in {@link TapSpec}), as KubeVirt's tap takes the MTU of
  *       the pod interface it is bound to;
  *   <li>owner/group: the launcher's uid and gid, as the kernel reports them for the caller; they are
@@ -74,6 +74,9 @@ public final class NetworkPlan {
             if (iface.containsKey("sriov")) {
                 continue; // a VFIO VF, no tap
             }
+            if (absent(iface)) {
+                continue; // being hot-unplugged: the launcher detaches it, ReleaseInterface deletes its tap
+            }
             Map<String, Object> net = networks.get(name);
             if (net == null) {
                 throw new IllegalArgumentException(where + ".name '" + name + "' has no matching spec.networks entry");
@@ -99,6 +102,24 @@ public final class NetworkPlan {
             out.add(new PlannedTap(name, tapName, queues, null));
         }
         return out;
+    }
+
+    /**
+     * Whether {@code vmi} still names the interface {@code name}: it is in spec.domain.devices.interfaces and not
+     * marked {@code state: absent}, KubeVirt's request to hot-unplug it (kubevirt.io/api core/v1 schema.go
+     * {@code InterfaceStateAbsent}); such an interface stays in the spec until the unplug completes.
+     */
+    public static boolean namesInterface(VmiDocument vmi, String name) {
+        for (Map<String, Object> iface : vmi.list("spec.domain.devices.interfaces")) {
+            if (name.equals(String.valueOf(iface.get("name"))) && !absent(iface)) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private static boolean absent(Map<String, Object> iface) {
+        return "absent".equals(iface.get("state"));
     }
 
     private static Map<String, Integer> domainQueueCounts(VmiDocument vmi) {

@@ -44,6 +44,12 @@ public record VmiPlan(String checkpointUid, String resourceVersion, VmiDocument 
         return taps.stream().map(PlannedTap::tapName).toList();
     }
 
+    /** This plan with {@code newTaps} instead of its taps (the names a pod's earlier PrepareNetwork recorded). */
+    public VmiPlan withTaps(List<PlannedTap> newTaps) {
+        return new VmiPlan(checkpointUid, resourceVersion, vmi, topology, placement, newTaps, memlock, defaultLibvirt,
+                qos);
+    }
+
     /** The checkpoint key of a VMI: its UID, or namespace_name for a file without one (standalone mode). */
     public static String checkpointUid(VmiDocument vmi) {
         return vmi.uid() != null ? vmi.uid() : vmi.key().replace('/', '_');

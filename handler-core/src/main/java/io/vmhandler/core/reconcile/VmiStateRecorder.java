@@ -1,5 +1,7 @@
 package io.vmhandler.core.reconcile;
 
+import static java.nio.charset.StandardCharsets.UTF_8;
+
 import io.vmhandler.core.checkpoint.CheckpointRecord;
 import io.vmhandler.core.checkpoint.Checkpoints;
 import io.vmhandler.core.launcher.LauncherContext;
@@ -9,10 +11,18 @@ import io.vmhandler.core.launcher.LauncherNetwork.PreparedTap;
 import io.vmhandler.core.launcher.TapRecords;
 import io.vmhandler.core.pinning.PinResult;
 import io.vmhandler.core.plan.VmiPlan;
+import java.net.URLDecoder;
+import java.net.URLEncoder;
 import java.util.Arrays;
+import java.util.LinkedHashMap;
+import java.util.LinkedHashSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 import java.util.stream.Collectors;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * Keeps, per VMI UID, what the launcher API did that the host alone cannot tell after a restart:
@@ -21,19 +31,31 @@ import java.util.stream.Collectors;
  * reconciler reads it to re-apply after hotplug; Release deletes the recorded taps (the plan that
  * created them), not whatever the VMI names by then.
  *
- * <p>Record fields: {@code taps} is a comma-separated list of tap names (the same in records written
- * before {@code tapsPlan} existed, so those still release their taps); {@code tapsPlan} is the
- * resourceVersion of the plan that made them (empty for a VMI file without one).
+ * <p>Record fields: {@code taps} is a comma-separated list of every tap name recorded for the pod (the same
+ * in records written before {@code tapsPlan} and {@code tapIfaces} existed, so those still release their taps);
+ * {@code tapsPlan} is the resourceVersion of the last plan that prepared taps (empty for a VMI file without
+ * one); {@code tapIfaces} is {@code interface=tap,...} (both URL-encoded) for NIC hotplug; {@code tapsPod} is
+ * the pod uid the taps belong to (records without it: {@code pod}).
+ *
+ * <p>Hotplug: PrepareNetwork merges into what the same pod has recorded instead of overwriting it, so the tap
+ * of an interface removed from the VMI stays recorded until ReleaseInterface or Release deletes it; a
+ * PrepareNetwork of another pod of the VMI starts a fresh tap record, as before. ReleaseInterface removes
+ * exactly its interface's entry; Release removes all tap fields. {@code vmhandler status} shows the taps of
+ * the status book, which follows the same events (docs/hotplug.md).
  *
  * <p>Thread-safe: each event is one read-modify-write of the VMI's record in the store; two events of
  * one VMI at once may race, and the later write wins for the fields both touch (the backend orders calls
  * that change a pod, so that does not happen for one launcher).
  */
 public final class VmiStateRecorder implements LauncherEvents, TapRecords {
+    private static final Logger log = LoggerFactory.getLogger(VmiStateRecorder.class);
+
     public static final String KEY = "key";
     public static final String POD = "pod";
     public static final String TAPS = "taps";
     public static final String TAPS_PLAN = "tapsPlan";
+    public static final String TAP_IFACES = "tapIfaces";
+    public static final String TAPS_POD = "tapsPod";
     public static final String MEMLOCK_PID = "memlockPid";
     public static final String MEMLOCK_START = "memlockStart";
     public static final String MEMLOCK_LIMIT = "memlockLimit";
@@ -66,13 +88,56 @@ public final class VmiStateRecorder implements LauncherEvents, TapRecords {
 
     @Override
     public Optional<List<String>> recordedTaps(String checkpointUid) {
-        return store.get(checkpointUid).flatMap(r -> r.get(TAPS))
-                .map(t -> Arrays.stream(t.split(",")).map(String::strip).filter(n -> !n.isEmpty()).toList());
+        return store.get(checkpointUid).filter(r -> r.get(TAPS).isPresent()).map(VmiStateRecorder::names);
+    }
+
+    @Override
+    public Map<String, String> recordedInterfaces(String checkpointUid, String podUid) {
+        return store.get(checkpointUid).filter(r -> podUid.equals(tapsPod(r))).map(VmiStateRecorder::interfaces)
+                .orElse(Map.of());
+    }
+
+    /** The pod the recorded taps belong to: {@code tapsPod}, or {@code pod} in records written before it. */
+    private static String tapsPod(CheckpointRecord r) {
+        return r.get(TAPS_POD).or(() -> r.get(POD)).orElse("");
+    }
+
+    private static Map<String, String> interfaces(CheckpointRecord r) {
+        Map<String, String> out = new LinkedHashMap<>();
+        for (String pair : r.get(TAP_IFACES).orElse("").split(",")) {
+            int eq = pair.indexOf('=');
+            if (eq > 0) {
+                out.put(URLDecoder.decode(pair.substring(0, eq), UTF_8), URLDecoder.decode(pair.substring(eq + 1), UTF_8));
+            }
+        }
+        return out;
+    }
+
+    private static List<String> names(CheckpointRecord r) {
+        return Arrays.stream(r.get(TAPS).orElse("").split(",")).map(String::strip).filter(n -> !n.isEmpty()).toList();
+    }
+
+    private static CheckpointRecord withTaps(CheckpointRecord r, Map<String, String> ifaces, Set<String> names) {
+        return r.with(TAPS, String.join(",", names)).with(TAP_IFACES, ifaces.entrySet().stream()
+                .map(e -> URLEncoder.encode(e.getKey(), UTF_8) + "=" + URLEncoder.encode(e.getValue(), UTF_8))
+                .collect(Collectors.joining(",")));
     }
 
     @Override
     public void networkPrepared(LauncherContext ctx, VmiPlan plan, List<PreparedTap> taps) {
-        store.put(base(ctx).with(TAPS, taps.stream().map(t -> t.result().state().name()).collect(Collectors.joining(",")))
+        Optional<CheckpointRecord> old = store.get(uid(ctx)).filter(r -> ctx.podUid().equals(tapsPod(r)));
+        Map<String, String> ifaces = new LinkedHashMap<>(old.map(VmiStateRecorder::interfaces).orElse(Map.of()));
+        Set<String> names = new LinkedHashSet<>(old.map(VmiStateRecorder::names).orElse(List.of()));
+        for (PreparedTap t : taps) {
+            // ReleaseInterface deletes only what vmhandler created for the pod: a tap this pod's PrepareNetwork
+            // adopted without ever having created it (it was there before) is released by Release only, as before
+            if (t.result().outcome() == io.vmhandler.net.TapResult.Outcome.CREATED
+                    || ifaces.containsKey(t.interfaceName())) {
+                ifaces.put(t.interfaceName(), t.result().state().name());
+            }
+            names.add(t.result().state().name());
+        }
+        store.put(withTaps(base(ctx), ifaces, names).with(TAPS_POD, ctx.podUid())
                 .with(TAPS_PLAN, plan.resourceVersion() == null ? "" : plan.resourceVersion()));
         long created = taps.stream().filter(t -> t.result().outcome() == io.vmhandler.net.TapResult.Outcome.CREATED).count();
         if (created > 0) {
@@ -99,6 +164,26 @@ public final class VmiStateRecorder implements LauncherEvents, TapRecords {
 
     @Override
     public void released(LauncherContext ctx, int tapsDeleted) {
-        store.put(base(ctx).without(TAPS).without(TAPS_PLAN));
+        store.put(base(ctx).without(TAPS).without(TAPS_PLAN).without(TAP_IFACES).without(TAPS_POD));
+    }
+
+    @Override
+    public void interfaceReleased(LauncherContext ctx, String interfaceName, String tapName, boolean deleted) {
+        Optional<CheckpointRecord> old = store.get(uid(ctx)).filter(r -> ctx.podUid().equals(tapsPod(r)));
+        if (old.isPresent()) {
+            Map<String, String> ifaces = new LinkedHashMap<>(interfaces(old.get()));
+            ifaces.remove(interfaceName);
+            Set<String> names = new LinkedHashSet<>(names(old.get()));
+            if (!ifaces.containsValue(tapName)) {
+                names.remove(tapName);
+            }
+            store.put(withTaps(old.get(), ifaces, names));
+        }
+        log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
+                .addKeyValue("interface", interfaceName).addKeyValue("tap", tapName).addKeyValue("deleted", deleted)
+                .log("tap {} of interface {} of {} released ({})", tapName, interfaceName, ctx.vmi().key(),
+                        deleted ? "deleted" : "already gone");
+        notifier.normal(ctx.vmi(), "TapReleased", "tap " + tapName + " of unplugged interface " + interfaceName
+                + (deleted ? " deleted" : " was already gone") + " from the launcher pod's network namespace");
     }
 }

@@ -80,6 +80,11 @@ public final class StatusRecordingBackend implements LauncherBackend {
     }
 
     @Override
+    public ReleaseResult releaseInterface(CallerIdentity caller, String interfaceName) {
+        return recorded("ReleaseInterface", caller, () -> delegate.releaseInterface(caller, interfaceName));
+    }
+
+    @Override
     public DevicesResult prepareDevices(CallerIdentity caller) {
         return recorded("PrepareDevices", caller, () -> delegate.prepareDevices(caller));
     }

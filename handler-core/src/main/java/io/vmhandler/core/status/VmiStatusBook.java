@@ -102,6 +102,12 @@ public final class VmiStatusBook implements LauncherEvents {
                 first.released(ctx, tapsDeleted);
                 book.released(ctx, tapsDeleted);
             }
+
+            @Override
+            public void interfaceReleased(LauncherContext ctx, String interfaceName, String tapName, boolean deleted) {
+                first.interfaceReleased(ctx, interfaceName, tapName, deleted);
+                book.interfaceReleased(ctx, interfaceName, tapName, deleted);
+            }
         };
     }
 
@@ -142,7 +148,12 @@ public final class VmiStatusBook implements LauncherEvents {
             var s = t.result().state();
             out.add(new NodeStatus.Tap(t.interfaceName(), s.name(), t.result().queues(), s.mtu(), s.owner(), s.group()));
         }
-        update(ctx, e -> e.taps(out));
+        // the same pod's taps of interfaces gone from the VMI stay listed until ReleaseInterface deletes them,
+        // as they stay in the checkpoint record (NIC hot-unplug, docs/hotplug.md)
+        entries.compute(ctx.vmi().key(), (k, e) -> {
+            Entry before = e == null ? Entry.EMPTY : e;
+            return before.pod(ctx.podUid()).taps(ctx.podUid().equals(before.podUid()) ? kept(before.taps(), out) : out);
+        });
     }
 
     @Override
@@ -170,6 +181,22 @@ public final class VmiStatusBook implements LauncherEvents {
     @Override
     public void released(LauncherContext ctx, int tapsDeleted) {
         update(ctx, e -> e.taps(List.of()));
+    }
+
+    private static List<NodeStatus.Tap> kept(List<NodeStatus.Tap> before, List<NodeStatus.Tap> now) {
+        List<NodeStatus.Tap> out = new ArrayList<>(now);
+        for (NodeStatus.Tap t : before) {
+            if (now.stream().noneMatch(n -> n.interfaceName().equals(t.interfaceName()) || n.name().equals(t.name()))) {
+                out.add(t);
+            }
+        }
+        return out;
+    }
+
+    /** The unplugged interface's tap is no longer the pod's: the status lists the others. */
+    @Override
+    public void interfaceReleased(LauncherContext ctx, String interfaceName, String tapName, boolean deleted) {
+        update(ctx, e -> e.taps(e.taps().stream().filter(t -> !t.name().equals(tapName)).toList()));
     }
 
     /** A launcher call for the VMI {@code key} (from pod {@code podUid}) failed. */

@@ -276,4 +276,172 @@ class CoreLauncherBackendTest {
                 "tap0,tap1")));
         assertThat(backend.release(who).removedTaps()).containsExactly("tap0", "tap1");
     }
+    // ---- NIC hotplug: PrepareNetwork after the VMI gained an interface, ReleaseInterface after it lost one ----
+
+    private static final String POD_B = "6d1f0c1e-0000-4000-8000-00000000000b";
+    private static final String TWO_CPUS = "resources: {limits: {cpu: 2}}";
+
+    /** default (pod network) plus the Multus networks {@code multus}, in this order in interfaces and networks. */
+    static VmiDocument withMultus(String rv, String... multus) {
+        StringBuilder ifaces = new StringBuilder("[{name: default, masquerade: {}}");
+        StringBuilder nets = new StringBuilder("[{name: default, pod: {}}");
+        for (String m : multus) {
+            ifaces.append(", {name: ").append(m).append(", bridge: {}}");
+            nets.append(", {name: ").append(m).append(", multus: {networkName: br-").append(m).append("}}");
+        }
+        return vmi(rv, TWO_CPUS, ifaces + "]", nets + "]");
+    }
+
+    private Map<String, String> record() {
+        return checkpoints.get("uid-a").orElseThrow().fields();
+    }
+
+    @Test
+    void anAddedInterfaceGetsOnlyItsTapCreatedAndPrepareNetworkReturnsAllTaps() {
+        callers.vmi(POD, withMultus("1"));
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::name).containsExactly("tap0");
+        callers.vmi(POD, withMultus("2", "b"));
+        assertThat(taps.log()).as("the VMI update alone changes nothing").containsExactly("create tap0 queues=2");
+        List<TapResult> r = backend.prepareNetwork(who);
+        assertThat(r).extracting(TapResult::interfaceName, TapResult::name, TapResult::queues, TapResult::created)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("default", "tap0", 2, false),
+                        org.assertj.core.groups.Tuple.tuple("b", "tap1", 2, true));
+        assertThat(taps.log()).containsExactly("create tap0 queues=2", "create tap1 queues=2");
+        assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0,b=tap1")
+                .containsEntry(VmiStateRecorder.TAPS, "tap0,tap1").containsEntry(VmiStateRecorder.TAPS_POD, POD);
+    }
+
+    @Test
+    void anInterfaceInsertedBeforeAnExistingOneLeavesTheExistingTapsName() {
+        callers.vmi(POD, withMultus("1", "c"));
+        backend.prepareNetwork(who);
+        // b comes first in spec.networks now: by position it would be tap1 and c tap2
+        callers.vmi(POD, withMultus("2", "b", "c"));
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::interfaceName, TapResult::name)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("default", "tap0"),
+                        org.assertj.core.groups.Tuple.tuple("b", "tap2"), org.assertj.core.groups.Tuple.tuple("c", "tap1"));
+        assertThat(taps.log()).containsExactly("create tap0 queues=2", "create tap1 queues=2", "create tap2 queues=2");
+    }
+
+    @Test
+    void aNewInterfaceNeverGetsTheTapOfAnUnpluggedInterfaceNotReleasedYet() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        callers.vmi(POD, withMultus("2", "c")); // b unplugged, c plugged: by position c would be tap1, b's tap
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::name).containsExactly("tap0", "tap2");
+        assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0,b=tap1,c=tap2");
+        assertThat(backend.releaseInterface(who, "b").removedTaps()).containsExactly("tap1");
+        assertThat(taps.taps()).containsOnlyKeys("tap0", "tap2");
+        assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0,c=tap2")
+                .containsEntry(VmiStateRecorder.TAPS, "tap0,tap2");
+    }
+
+    @Test
+    void releaseInterfaceOfAnInterfaceTheVmiStillNamesIsFailedPreconditionAndDeletesNothing() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        Status s = status(() -> backend.releaseInterface(who, "b"));
+        assertThat(s.getCode()).isEqualTo(Status.Code.FAILED_PRECONDITION);
+        assertThat(s.getDescription()).isEqualTo("interface b is still in the spec of VMI ns/vm-a:"
+                + " ReleaseInterface follows its removal (or state: absent) from the VMI");
+        assertThat(taps.taps()).containsOnlyKeys("tap0", "tap1");
+        assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0,b=tap1");
+    }
+
+    @Test
+    void anInterfaceMarkedAbsentGetsNoTapAndItsTapCanBeReleased() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        callers.vmi(POD, vmi("2", TWO_CPUS, "[{name: default, masquerade: {}}, {name: b, bridge: {}, state: absent}]",
+                "[{name: default, pod: {}}, {name: b, multus: {networkName: br-b}}]"));
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::name).containsExactly("tap0");
+        assertThat(backend.releaseInterface(who, "b").removedTaps()).containsExactly("tap1");
+        assertThat(taps.taps()).containsOnlyKeys("tap0");
+    }
+
+    @Test
+    void releaseInterfaceTwiceOrOfAnUnrecordedInterfaceIsSuccessWithTheInterfaceSkipped() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        callers.vmi(POD, withMultus("2"));
+        var first = backend.releaseInterface(who, "b");
+        assertThat(first.removedTaps()).containsExactly("tap1");
+        assertThat(first.skipped()).isEmpty();
+        var second = backend.releaseInterface(who, "b");
+        assertThat(second.removedTaps()).isEmpty();
+        assertThat(second.skipped()).extracting(io.vmhandler.grpc.Skipped::item).containsExactly("b");
+        var never = backend.releaseInterface(who, "x");
+        assertThat(never.removedTaps()).isEmpty();
+        assertThat(never.skipped()).containsExactly(new io.vmhandler.grpc.Skipped("x",
+                "no tap created by vmhandler is recorded for this interface of the caller's pod"));
+        assertThat(taps.log()).containsExactly("create tap0 queues=2", "create tap1 queues=2", "delete tap1");
+    }
+
+    @Test
+    void aRecordedTapAlreadyGoneIsReportedSkippedAndForgotten() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        callers.vmi(POD, withMultus("2"));
+        taps.delete((io.vmhandler.nativeio.Fd) null, "tap1"); // the pod's netns lost it some other way
+        var r = backend.releaseInterface(who, "b");
+        assertThat(r.removedTaps()).isEmpty();
+        assertThat(r.skipped()).containsExactly(new io.vmhandler.grpc.Skipped("b",
+                "tap tap1 was already gone from the pod's network namespace"));
+        assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0");
+    }
+
+    @Test
+    void aTapVmhandlerDidNotCreateIsNeverDeletedByReleaseInterface() throws IOException {
+        // someone made tap1 with the launcher's owner before the interface was plugged: PrepareNetwork adopts it
+        taps.create((io.vmhandler.nativeio.Fd) null, new io.vmhandler.net.TapSpec("tap1", 2, 107, 107, null));
+        callers.vmi(POD, withMultus("1", "b"));
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::name, TapResult::created)
+                .containsExactly(org.assertj.core.groups.Tuple.tuple("tap0", true),
+                        org.assertj.core.groups.Tuple.tuple("tap1", false));
+        callers.vmi(POD, withMultus("2"));
+        var r = backend.releaseInterface(who, "b");
+        assertThat(r.removedTaps()).isEmpty();
+        assertThat(r.skipped()).extracting(io.vmhandler.grpc.Skipped::item).containsExactly("b");
+        assertThat(taps.taps()).containsKey("tap1");
+    }
+
+    @Test
+    void anotherPodsRecordOfTheSameVmiIsNeverUsed() throws IOException {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        // the VMI's launcher pod is another one now (its record entry is POD's), with b already unplugged
+        Process other = child();
+        callers.inPod(other.pid(), POD_B).vmi(POD_B, withMultus("2"));
+        CallerIdentity b = new CallerIdentity((int) other.pid(), 107, 107);
+        var r = backend.releaseInterface(b, "b");
+        assertThat(r.removedTaps()).isEmpty();
+        assertThat(r.skipped()).extracting(io.vmhandler.grpc.Skipped::item).containsExactly("b");
+        assertThat(taps.taps()).containsOnlyKeys("tap0", "tap1");
+        assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0,b=tap1")
+                .containsEntry(VmiStateRecorder.TAPS_POD, POD);
+    }
+
+    @Test
+    void releaseInterfaceOfARecordWrittenBeforeInterfacesWereRecordedSkipsAndReleaseStillDeletes() throws IOException {
+        callers.vmi(POD, withMultus("5"));
+        taps.create((io.vmhandler.nativeio.Fd) null, new io.vmhandler.net.TapSpec("tap0", 1, 107, 107, null));
+        taps.create((io.vmhandler.nativeio.Fd) null, new io.vmhandler.net.TapSpec("tap1", 1, 107, 107, null));
+        checkpoints.put(CheckpointRecord.of("uid-a", Map.of(VmiStateRecorder.KEY, "ns/vm-a", VmiStateRecorder.POD, POD,
+                VmiStateRecorder.TAPS, "tap0,tap1")));
+        assertThat(backend.releaseInterface(who, "b").skipped()).extracting(io.vmhandler.grpc.Skipped::item)
+                .containsExactly("b");
+        assertThat(taps.taps()).containsOnlyKeys("tap0", "tap1");
+        assertThat(backend.release(who).removedTaps()).containsExactly("tap0", "tap1");
+    }
+
+    @Test
+    void releaseDeletesTheTapOfAnUnpluggedInterfaceNotReleasedYetAndForgetsTheRecord() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        callers.vmi(POD, withMultus("2"));
+        backend.prepareNetwork(who);
+        assertThat(backend.release(who).removedTaps()).containsExactly("tap0", "tap1");
+        assertThat(record()).doesNotContainKeys(VmiStateRecorder.TAPS, VmiStateRecorder.TAP_IFACES,
+                VmiStateRecorder.TAPS_POD);
+    }
 }

@@ -69,6 +69,10 @@ class VmiReconcilerTest {
 
     /** {@code devices}: extra YAML under spec.domain.devices. */
     private static VmiDocument vmi(String rv, String domain, String devices) {
+        return vmi(rv, domain, devices, "[{name: default, masquerade: {}}]", "[{name: default, pod: {}}]");
+    }
+
+    private static VmiDocument vmi(String rv, String domain, String devices, String interfaces, String networks) {
         return VmiDocument.parse("""
                 apiVersion: kubevirt.io/v1
                 kind: VirtualMachineInstance
@@ -84,12 +88,12 @@ class VmiReconcilerTest {
                 %s
                     devices:
                       networkInterfaceMultiqueue: true
-                      interfaces: [{name: default, masquerade: {}}]
+                      interfaces: %s
                 %s
-                  networks: [{name: default, pod: {}}]
+                  networks: %s
                 status:
                   activePods: {pod-a: n1}
-                """.formatted(rv, domain.indent(4).stripTrailing(), devices.indent(6).stripTrailing()));
+                """.formatted(rv, domain.indent(4).stripTrailing(), interfaces, devices.indent(6).stripTrailing(), networks));
     }
 
     private ReconcileResult reconcile(VmiDocument v) throws Exception {
@@ -164,5 +168,24 @@ class VmiReconcilerTest {
         assertThat(store.list()).isEmpty();
         assertThat(planner.size()).isZero();
         assertThat(directory.get(KEY)).isEmpty();
+    }
+    @Test
+    void aVmiGainingOrLosingAnInterfaceChangesNoTapAndNoTapRecord() throws Exception {
+        // the reconciler holds no tap devices at all; this pins that a VMI update leaves the taps' record alone,
+        // so the taps change only when the launcher calls PrepareNetwork or ReleaseInterface (docs/hotplug.md)
+        Map<String, String> fields = Map.of(VmiStateRecorder.KEY, KEY, VmiStateRecorder.POD, "pod-a",
+                VmiStateRecorder.TAPS, "tap0", VmiStateRecorder.TAP_IFACES, "default=tap0",
+                VmiStateRecorder.TAPS_POD, "pod-a", VmiStateRecorder.TAPS_PLAN, "1");
+        store.put(CheckpointRecord.of(UID, fields));
+        String ifaces = "[{name: default, masquerade: {}}, {name: b, bridge: {}}]";
+        String nets = "[{name: default, pod: {}}, {name: b, multus: {networkName: br}}]";
+        assertThat(reconcile(vmi("2", "", "", ifaces, nets))).isEqualTo(ReconcileResult.done());
+        assertThat(planner.plan(directory.byPodUid("pod-a").orElseThrow()).tapNames()).containsExactly("tap0", "tap1");
+        assertThat(store.get(UID).orElseThrow().fields()).isEqualTo(fields);
+        assertThat(reconcile(vmi("3", ""))).isEqualTo(ReconcileResult.done());
+        assertThat(store.get(UID).orElseThrow().fields()).isEqualTo(fields);
+        assertThat(notes).isEmpty();
+        assertThat(limits.log()).isEmpty();
+        assertThat(pinner.log()).isEmpty();
     }
 }
