@@ -10,6 +10,7 @@ import io.vmhandler.grpc.v1.PinVcpusResponse;
 import io.vmhandler.grpc.v1.PrepareNetworkResponse;
 import io.vmhandler.grpc.v1.GrantedDevice;
 import io.vmhandler.grpc.v1.PrepareDevicesResponse;
+import io.vmhandler.grpc.v1.ReleaseInterfaceResponse;
 import io.vmhandler.grpc.v1.ReleaseResponse;
 import io.vmhandler.grpc.v1.SysctlSetting;
 import io.vmhandler.grpc.v1.SetMemoryLockResponse;
@@ -48,6 +49,8 @@ public final class LauncherCommand implements Command {
                   set-memlock --pid P [--libvirt-version V] apply the VMI's RLIMIT_MEMLOCK to pid P of this pod
                   pin-vcpus --pid P                        pin the vCPU threads of QEMU pid P of this pod
                   release                                  delete the VMI's taps
+                  release-interface --interface NAME       delete the tap of NAME, an interface unplugged from the
+                                                           VMI (NIC hot-unplug, docs/hotplug.md)
                   prepare-devices                          make the VMI's device nodes this uid's (in this mount
                                                            namespace) and set this netns's port/ping sysctls
                   info                                     API versions, daemon version, node facts
@@ -57,9 +60,10 @@ public final class LauncherCommand implements Command {
 
     @Override
     public int run(List<String> argv, PrintStream out, PrintStream err) {
-        Args a = Args.parse(argv, Set.of("socket", "pid", "libvirt-version", "timeout"), Set.of("json"));
+        Args a = Args.parse(argv, Set.of("socket", "pid", "libvirt-version", "timeout", "interface"), Set.of("json"));
         if (a.positionals().size() != 1) {
-            throw new UsageException("name exactly one call: prepare-network, set-memlock, pin-vcpus, release, prepare-devices or info");
+            throw new UsageException("name exactly one call: prepare-network, set-memlock, pin-vcpus, release,"
+                    + " release-interface, prepare-devices or info");
         }
         String call = a.positionals().get(0);
         Path socket = Path.of(a.required("socket"));
@@ -76,10 +80,12 @@ public final class LauncherCommand implements Command {
                 }
                 case "pin-vcpus" -> print(out, json, client.pinVcpus(a.intValue("pid", 1, Integer.MAX_VALUE)));
                 case "release" -> print(out, json, client.release());
+                case "release-interface" -> print(out, json, client.releaseInterface(a.required("interface")));
                 case "prepare-devices" -> print(out, json, client.prepareDevices());
                 case "info" -> print(out, json, client.info());
                 default -> throw new UsageException("unknown call '" + call
-                        + "': use prepare-network, set-memlock, pin-vcpus, release, prepare-devices or info");
+                        + "': use prepare-network, set-memlock, pin-vcpus, release, release-interface, prepare-devices"
+                        + " or info");
             }
             return 0;
         } catch (StatusRuntimeException e) {
@@ -122,8 +128,9 @@ public final class LauncherCommand implements Command {
             }
             printSkipped(out, r.getSkippedList());
         } else if (m instanceof ReleaseResponse r) {
-            out.println("removed taps: " + (r.getRemovedTapsCount() == 0 ? "none" : String.join(", ", r.getRemovedTapsList())));
-            printSkipped(out, r.getSkippedList());
+            printRemoved(out, r.getRemovedTapsList(), r.getSkippedList());
+        } else if (m instanceof ReleaseInterfaceResponse r) {
+            printRemoved(out, r.getRemovedTapsList(), r.getSkippedList());
         } else if (m instanceof PrepareDevicesResponse r) {
             for (GrantedDevice g : r.getGrantedList()) {
                 out.printf("granted %s (%s)%s%n", g.getPath(), g.getDevice(), g.getChanged() ? "" : ", unchanged");
@@ -140,6 +147,11 @@ public final class LauncherCommand implements Command {
         } else {
             out.println(m);
         }
+    }
+
+    private static void printRemoved(PrintStream out, List<String> removed, List<Skipped> skipped) {
+        out.println("removed taps: " + (removed.isEmpty() ? "none" : String.join(", ", removed)));
+        printSkipped(out, skipped);
     }
 
     private static void printSkipped(PrintStream out, List<Skipped> skipped) {

@@ -52,7 +52,14 @@ class CoreNodeStatusProviderTest {
             public MemlockResult setMemoryLock(CallerIdentity c, int pid, Optional<String> v) { throw failure; }
             public PinResult pinVcpus(CallerIdentity c, int pid) { throw failure; }
             public ReleaseResult release(CallerIdentity c) { throw failure; }
+            public ReleaseResult releaseInterface(CallerIdentity c, String iface) { throw failure; }
         };
+    }
+
+    /** The recording backend over {@link #failing}, attributing every caller to default/vm-a in pod-a. */
+    private StatusRecordingBackend failingForVmA(RuntimeException failure) {
+        return new StatusRecordingBackend(failing(failure), book,
+                caller -> Optional.of(new StatusRecordingBackend.Target("default/vm-a", "pod-a")));
     }
 
     @Test
@@ -80,8 +87,7 @@ class CoreNodeStatusProviderTest {
     void aFailedCallIsRecordedOnTheCallersVmiWithTheCodeTheLauncherGotAndRethrownUnchanged() {
         directory.put(vmi("vm-a", "pod-a"));
         LauncherException refused = LauncherException.conflict("the node refused the memlock limit: 1207959552 bytes");
-        StatusRecordingBackend backend = new StatusRecordingBackend(failing(refused), book,
-                caller -> Optional.of(new StatusRecordingBackend.Target("default/vm-a", "pod-a")));
+        StatusRecordingBackend backend = failingForVmA(refused);
         CallerIdentity caller = new CallerIdentity(4711, 107, 107);
         assertThatThrownBy(() -> backend.setMemoryLock(caller, 12, Optional.empty())).isSameAs(refused);
         assertThat(provider.nodeStatus().vmis().get(0).lastError()).contains(new NodeStatus.CallError("SetMemoryLock",
@@ -132,5 +138,37 @@ class CoreNodeStatusProviderTest {
                 List.of("x.json: bad checksum")));
         assertThat(provider.nodeStatus().checkpoint())
                 .isEqualTo(new NodeStatus.Checkpoint(true, "read-only file system", 3, 1));
+    }
+    private static io.vmhandler.core.launcher.LauncherNetwork.PreparedTap tap(String iface, String name) {
+        return new io.vmhandler.core.launcher.LauncherNetwork.PreparedTap(iface, new io.vmhandler.net.TapResult(
+                io.vmhandler.net.TapResult.Outcome.CREATED, 2,
+                new io.vmhandler.net.TapState(name, true, true, false, true, 107, 107, 1500, 0)));
+    }
+
+    @Test
+    void theTapOfAnUnpluggedInterfaceIsListedUntilReleaseInterfaceDeletesIt() throws Exception {
+        VmiDocument v = vmi("vm-a", "pod-a");
+        directory.put(v);
+        try (var ctx = new io.vmhandler.core.launcher.LauncherContext(
+                new io.vmhandler.core.launcher.Caller((int) ProcessHandle.current().pid(), 107, 107),
+                io.vmhandler.proc.ProcessRef.open(Path.of("/proc"), (int) ProcessHandle.current().pid()), "pod-a", v)) {
+            book.networkPrepared(ctx, null, List.of(tap("default", "tap0"), tap("b", "tap1")));
+            book.networkPrepared(ctx, null, List.of(tap("default", "tap0"))); // b unplugged, its tap not released
+            assertThat(provider.nodeStatus().vmis().get(0).taps()).extracting(NodeStatus.Tap::name)
+                    .containsExactly("tap0", "tap1");
+            book.interfaceReleased(ctx, "b", "tap1", true);
+            assertThat(provider.nodeStatus().vmis().get(0).taps()).extracting(NodeStatus.Tap::name)
+                    .containsExactly("tap0");
+        }
+    }
+
+    @Test
+    void aFailedReleaseInterfaceIsRecordedOnTheCallersVmi() {
+        directory.put(vmi("vm-a", "pod-a"));
+        LauncherException refused = LauncherException.conflict("interface b is still in the spec of VMI default/vm-a");
+        assertThatThrownBy(() -> failingForVmA(refused).releaseInterface(new CallerIdentity(4711, 107, 107), "b"))
+                .isSameAs(refused);
+        assertThat(provider.nodeStatus().vmis().get(0).lastError()).map(NodeStatus.CallError::method)
+                .contains("ReleaseInterface");
     }
 }
