@@ -16,9 +16,9 @@ public interface TapRecords {
     Optional<List<String>> recordedTaps(String checkpointUid);
 
     /**
-     * Interface name -> tap name, in recording order, of the taps PrepareNetwork created or adopted for the pod
-     * {@code podUid} of the VMI with this checkpoint uid, including interfaces the VMI no longer names whose tap
-     * was not released yet. Empty when nothing is recorded for that pod: a record another pod of the same VMI
+     * Interface name -> tap name, in recording order, of the taps PrepareNetwork created for the pod {@code podUid}
+     * of the VMI with this checkpoint uid (a tap it only adopted is not among them), including interfaces the VMI
+     * no longer names whose tap was not released yet. Empty when nothing is recorded for that pod: a record another pod of the same VMI
      * wrote (a migration's other end, an earlier launcher) is never used, and a record written before interfaces
      * were recorded has tap names only.
      */
