@@ -68,13 +68,24 @@ public final class LauncherBench {
         String uid = UUID.randomUUID().toString();
         String ns = "vmh-lbench-" + ProcessHandle.current().pid();
         Path base = Files.createTempDirectory("vmh-lbench-");
+        Path cpusetRoot = Path.of("/sys/fs/cgroup/cpuset");
         List<Path> made = new ArrayList<>();
         Daemon daemon = null;
         GrpcEchoFloor echoDirect = null;
         GrpcEchoFloor echoDefault = null;
         run("ip", "netns", "add", ns);
         try {
-            Path leaf = kubeletCgroup(uid, made);
+            Path leaf = cpusetRoot;
+            for (String part : List.of("kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", ""))) {
+                Path parent = leaf;
+                leaf = leaf.resolve(part);
+                if (!Files.isDirectory(leaf)) {
+                    Files.createDirectory(leaf);
+                    made.add(0, leaf);
+                    Files.writeString(leaf.resolve("cpuset.cpus"), Files.readString(parent.resolve("cpuset.cpus")).trim());
+                    Files.writeString(leaf.resolve("cpuset.mems"), Files.readString(parent.resolve("cpuset.mems")).trim());
+                }
+            }
             Path vmis = Files.createDirectories(base.resolve("vmis"));
             Files.writeString(vmis.resolve("vm.yaml"), """
                     apiVersion: kubevirt.io/v1
@@ -125,25 +136,6 @@ public final class LauncherBench {
             run("ip", "netns", "del", ns);
             run("rm", "-rf", base.toString());
         }
-    }
-
-    /**
-     * A container cgroup of pod {@code uid} as kubelet's cgroupfs driver names it, under the cpuset hierarchy; the
-     * directories it made are prepended to {@code made} (deepest first, the order to remove them in).
-     */
-    static Path kubeletCgroup(String uid, List<Path> made) throws IOException {
-        Path leaf = Path.of("/sys/fs/cgroup/cpuset");
-        for (String part : List.of("kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", ""))) {
-            Path parent = leaf;
-            leaf = leaf.resolve(part);
-            if (!Files.isDirectory(leaf)) {
-                Files.createDirectory(leaf);
-                made.add(0, leaf);
-                Files.writeString(leaf.resolve("cpuset.cpus"), Files.readString(parent.resolve("cpuset.cpus")).trim());
-                Files.writeString(leaf.resolve("cpuset.mems"), Files.readString(parent.resolve("cpuset.mems")).trim());
-            }
-        }
-        return leaf;
     }
 
     private static void client(Path daemonSocket, int calls, Path echoDirectSock, Path echoDefaultSock, String warmup)

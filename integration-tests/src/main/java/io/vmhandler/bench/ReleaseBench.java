@@ -22,7 +22,7 @@ import java.util.UUID;
  * <ol>
  *   <li>kernel: 100 taps of 4 queues deleted one after the other ({@link IoctlTapDevices#delete}: one
  *       RTM_GETLINK and one RTM_DELLINK each) in a netns of the bench's own; the wall time of the 100;
- *   <li>Release: a caller in a fake pod (netns + kubelet-named cpuset cgroup, as LauncherBench's) runs 100
+ *   <li>Release: a caller in a fake pod (netns + kubelet-named cpuset cgroup, as SoakBench's) runs 100
  *       cycles of PrepareNetwork (4 taps, not timed) and Release (timed): Release p50 and p99, the sum of the
  *       100 Release calls, and how long after the last Release answered the last retired tap was deleted.
  * </ol>
@@ -57,7 +57,8 @@ public final class ReleaseBench {
             System.out.printf("kernel: %d taps of %d queues deleted one after the other: %.1f ms (%.2f ms each); load1 %s%n",
                     cycles, TAPS, kernel / 1e6, kernel / 1e6 / cycles, TapBench.loadAverage().split(" ")[0]);
 
-            Path leaf = LauncherBench.kubeletCgroup(uid, made);
+            Path leaf = SoakBench.mkCpuset(Path.of("/sys/fs/cgroup/cpuset"),
+                    List.of("kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", "")), made);
             Path vmis = Files.createDirectories(base.resolve("vmis"));
             StringBuilder ifs = new StringBuilder("{name: default, masquerade: {}}");
             StringBuilder nets = new StringBuilder("{name: default, pod: {}}");

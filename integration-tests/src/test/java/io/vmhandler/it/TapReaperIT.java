@@ -6,15 +6,11 @@ import static org.awaitility.Awaitility.await;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -85,17 +81,7 @@ class TapReaperIT {
         List<String> argv = new ArrayList<>(List.of(FakePod.javaBin(), "-Dvmhandler.log.level=WARN", "-cp",
                 System.getProperty("java.class.path")));
         argv.addAll(mainAndArgs);
-        Process p = host.process(new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD));
-        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        String line = CompletableFuture.supplyAsync(() -> {
-            try {
-                return r.readLine();
-            } catch (Exception e) {
-                return null;
-            }
-        }).get(60, TimeUnit.SECONDS);
-        assertThat(line).startsWith("vmhandler ready");
-        return p;
+        return DaemonSpawn.ready(host, argv);
     }
 
     @Test
