@@ -37,8 +37,9 @@ import org.slf4j.LoggerFactory;
  * <p>Checkpoint: before the first tap of a Release is renamed, {@link #plan} writes one record per pod (uid
  * {@code tap-reap.<pod uid>}, separate from the VMI records, which the reconciler removes with the VMI) holding
  * the pod uid, the caller's host pid and start time (to find the netns again after a restart) and one field per
- * tombstone ({@code tombstone.<name>} = the tap's name). A tombstone is forgotten once the kernel has deleted it
- * (or it is found gone), and the record is removed with its last tombstone. {@link #resume} finishes the
+ * tombstone ({@code tombstone.<name>} = the tap's name). Tombstones are forgotten once the kernel has deleted them
+ * (or they are found gone), one checkpoint write per Release's batch, and the record is removed with its last
+ * tombstone. {@link #resume} finishes the
  * recorded deletions of a previous run: in the netns of the recorded process if it still is that process
  * (same start time), else of any process of the pod, found by its cgroup; with no process of the pod left its
  * netns and taps are gone with it and the record is dropped. Only tombstone names recorded here are ever
@@ -160,15 +161,15 @@ public final class TapReaper implements AutoCloseable {
             }
             return;
         }
-        SharedFd fd = new SharedFd(netns, retired.size());
+        Handover h = new Handover(podUid, netns, retired.size());
         for (String t : retired) {
             pending.incrementAndGet();
             try {
-                pool.execute(new Deletion(podUid, fd, t, System.nanoTime()));
+                pool.execute(new Deletion(h, t, System.nanoTime()));
             } catch (java.util.concurrent.RejectedExecutionException e) {
                 // shut down: the tombstone stays checkpointed for the next start
                 pending.decrementAndGet();
-                fd.release();
+                h.release();
             }
         }
     }
@@ -219,32 +220,41 @@ public final class TapReaper implements AutoCloseable {
                 forget(pod, tombs);
                 return;
             }
+            List<String> done = new ArrayList<>();
             try (Fd fd = netns.get()) {
                 for (String t : tombs) {
-                    deleteNow(pod, fd, t, System.nanoTime());
+                    if (deleteNow(pod, fd, t, System.nanoTime())) {
+                        done.add(t);
+                    }
                 }
             }
+            forget(pod, done);
         } catch (IOException | RuntimeException e) {
             log.atError().addKeyValue("pod", pod).setCause(e)
                     .log("finishing the tap deletions of pod {} failed, kept for the next start: {}", pod, e.getMessage());
         }
     }
 
-    /** One kernel deletion; on success (or a tombstone already gone) the tombstone leaves the record. */
-    private void deleteNow(String pod, Fd netns, String tombstone, long handedOver) {
+    /**
+     * One kernel deletion; true on success or for a tombstone already gone (the caller then forgets it: a
+     * hand-over's tombstones leave the record together, one checkpoint write, and deleting one again after a
+     * restart finds it gone, which is fine).
+     */
+    private boolean deleteNow(String pod, Fd netns, String tombstone, long handedOver) {
         long t0 = System.nanoTime();
         Throwable failure = null;
         try {
             boolean existed = taps.delete(netns, tombstone);
-            forget(pod, List.of(tombstone));
             log.atDebug().addKeyValue("pod", pod).addKeyValue("tombstone", tombstone).addKeyValue("existed", existed)
                     .addKeyValue("waitedMs", (t0 - handedOver) / 1_000_000)
                     .log("deleted retired tap {} of pod {}", tombstone, pod);
+            return true;
         } catch (IOException | RuntimeException e) {
             failure = e;
             log.atError().addKeyValue("pod", pod).addKeyValue("tombstone", tombstone).setCause(e)
                     .log("deleting retired tap {} of pod {} failed, kept for the next start: {}", tombstone, pod,
                             e.getMessage());
+            return false;
         } finally {
             if (metrics != null) {
                 metrics.record(PrivilegedOp.TAP_REAP, Duration.ofNanos(System.nanoTime() - t0), failure);
@@ -296,7 +306,8 @@ public final class TapReaper implements AutoCloseable {
                 List<Runnable> left = pool.shutdownNow();
                 for (Runnable r : left) {
                     if (r instanceof Deletion d) {
-                        d.fd.release();
+                        pending.decrementAndGet();
+                        d.handover.release();
                     }
                 }
                 log.atWarn().addKeyValue("abandoned", left.size())
@@ -310,14 +321,12 @@ public final class TapReaper implements AutoCloseable {
 
     /** One tombstone to delete, queued on the pool. */
     private final class Deletion implements Runnable {
-        final String pod;
-        final SharedFd fd;
+        final Handover handover;
         final String tombstone;
         final long handedOver;
 
-        Deletion(String pod, SharedFd fd, String tombstone, long handedOver) {
-            this.pod = pod;
-            this.fd = fd;
+        Deletion(Handover handover, String tombstone, long handedOver) {
+            this.handover = handover;
             this.tombstone = tombstone;
             this.handedOver = handedOver;
         }
@@ -325,20 +334,28 @@ public final class TapReaper implements AutoCloseable {
         @Override
         public void run() {
             try {
-                deleteNow(pod, fd.fd, tombstone, handedOver);
+                if (deleteNow(handover.pod, handover.fd, tombstone, handedOver)) {
+                    handover.done.add(tombstone);
+                }
             } finally {
                 pending.decrementAndGet();
-                fd.release();
+                handover.release();
             }
         }
     }
 
-    /** A netns fd shared by one hand-over's deletions: closed by the last of them. */
-    private static final class SharedFd {
+    /**
+     * One Release's tombstones: they share its netns fd, closed by the last deletion, which also forgets the
+     * deleted ones from the checkpoint in one write.
+     */
+    private final class Handover {
+        final String pod;
         final Fd fd;
+        final java.util.Queue<String> done = new java.util.concurrent.ConcurrentLinkedQueue<>();
         private final AtomicInteger users;
 
-        SharedFd(Fd fd, int users) {
+        Handover(String pod, Fd fd, int users) {
+            this.pod = pod;
             this.fd = fd;
             this.users = new AtomicInteger(users);
         }
@@ -346,6 +363,7 @@ public final class TapReaper implements AutoCloseable {
         void release() {
             if (users.decrementAndGet() == 0) {
                 fd.close();
+                forget(pod, List.copyOf(done));
             }
         }
     }
