@@ -282,6 +282,8 @@ public final class Daemon implements AutoCloseable {
             TapReaper reaper = new TapReaper(reaperTapSeam.apply(new IoctlTapDevices(reapNetns)), store, metrics,
                     REAPER_WORKERS, REAPER_QUEUE);
             stack.push(reaper);
+            // its record is on Release's path and names taps that no reboot keeps: no fsync (docs/launcher-api.md §3.5)
+            store.withoutFsync(TapReaper.RECORD_PREFIX);
             metrics.watchTapDeletions(reaper::pending);
             reaper.resume(new PodNetnsLocator(new ProcFs(config.procRoot()), new CgroupPodResolver(cgroups)));
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)),
