@@ -91,6 +91,9 @@ public final class ReleaseBench {
                 if (p.waitFor() != 0) {
                     throw new IOException("bench client failed with exit " + p.exitValue());
                 }
+                // where a Release's time goes, from the daemon's own histograms (warm-up included)
+                System.out.printf("daemon side, mean per call: %s%n", String.join(", ", opMeans(daemon,
+                        List.of("identity_resolve", "tap_delete", "tap_reap"))));
             }
             System.out.printf("same run: kernel, %d sequential deletions: %.1f ms%n", cycles, kernel / 1e6);
             System.out.printf("load average at end %s%n", TapBench.loadAverage());
@@ -102,6 +105,23 @@ public final class ReleaseBench {
             DaemonProcess.run("ip", "netns", "del", scratch);
             DaemonProcess.run("rm", "-rf", base.toString());
         }
+    }
+
+    /** "op mean ms (count)" for each op, from vmhandler_privileged_operation_duration_seconds. */
+    private static List<String> opMeans(Daemon daemon, List<String> ops) {
+        List<String> out = new ArrayList<>();
+        for (var m : daemon.metrics().registry().scrape()) {
+            if (m instanceof io.prometheus.metrics.model.snapshots.HistogramSnapshot h
+                    && h.getMetadata().getName().equals("vmhandler_privileged_operation_duration_seconds")) {
+                for (var d : h.getDataPoints()) {
+                    String op = d.getLabels().get("op");
+                    if (ops.contains(op) && d.getCount() > 0) {
+                        out.add(String.format("%s %.3f ms (%d)", op, d.getSum() * 1e3 / d.getCount(), d.getCount()));
+                    }
+                }
+            }
+        }
+        return out;
     }
 
     /** Makes {@code n} taps of {@link #TAPS} queues, then deletes them one after the other; the deletions' wall time. */

@@ -144,8 +144,9 @@ public final class LauncherNetwork {
      * that carries the from-guest one) go first.
      *
      * <p>With a {@link TapReaper}, a tap is not deleted here but retired: set down and renamed to a tombstone name
-     * recorded in the reaper's checkpoint first, which takes microseconds and frees the name for the pod's next
-     * PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of this netns.
+     * recorded in the reaper's checkpoint first, which waits for no RCU grace period and frees the name for the
+     * pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
+     * this netns.
      * Without one (or when the pod has too many deletions pending already) the taps are deleted before this
      * returns, waiting for the kernel's RCU grace period per tap.
      *

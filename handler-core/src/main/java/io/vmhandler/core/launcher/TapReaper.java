@@ -148,8 +148,9 @@ public final class TapReaper implements AutoCloseable {
 
     /**
      * Takes over {@code netns} (closed after the last deletion) and deletes the {@code retired} tombstones in the
-     * background ({@code netns} may be null when nothing was retired); the other tombstones {@link #plan} named ({@code planned} minus {@code retired}: taps that
-     * were already gone, or a Release that failed midway) are forgotten at once. Never throws for a deletion.
+     * background ({@code netns} may be null when nothing was retired); the other tombstones {@link #plan} named
+     * ({@code planned} minus {@code retired}: taps that were already gone, or a Release that failed midway) are
+     * forgotten at once. Never throws for a deletion.
      */
     public void reap(String podUid, Fd netns, Collection<String> planned, Collection<String> retired) {
         List<String> unused = new ArrayList<>(planned);
