@@ -241,11 +241,7 @@ public final class IoctlTapDevices implements TapDevices {
                 if (link == null) {
                     return false;
                 }
-                if (!link.isTap()) {
-                    throw new IllegalArgumentException("interface " + name + " in " + ns.label()
-                            + " is not a tap (kind " + (link.kind() == null ? "none" : link.kind())
-                            + "); refusing to delete it");
-                }
+                requireTap(link, ns, "delete");
                 boolean deleted = nl.delete(link);
                 if (deleted) {
                     log.atInfo().addKeyValue("tap", name).addKeyValue("netns", ns.label())
@@ -254,6 +250,37 @@ public final class IoctlTapDevices implements TapDevices {
                 return deleted;
             }
         });
+    }
+
+    @Override
+    public boolean retire(Fd ns, String name, String tombstone) throws IOException {
+        TapSpec.validateName(name);
+        TapSpec.validateName(tombstone);
+        return netns.run(ns, () -> {
+            try (Netlink nl = Netlink.open()) {
+                LinkInfo link = nl.link(name);
+                if (link == null) {
+                    return false;
+                }
+                requireTap(link, ns, "retire");
+                boolean retired = nl.downAndRename(link, tombstone);
+                if (retired) {
+                    log.atInfo().addKeyValue("tap", name).addKeyValue("tombstone", tombstone)
+                            .addKeyValue("netns", ns.label())
+                            .log("retired tap {} in {} as {}", name, ns.label(), tombstone);
+                }
+                return retired;
+            }
+        });
+    }
+
+    /** Only taps are ever deleted or retired here: any other kind of interface is refused. */
+    private static void requireTap(LinkInfo link, Fd ns, String verb) {
+        if (!link.isTap()) {
+            throw new IllegalArgumentException("interface " + link.name() + " in " + ns.label()
+                    + " is not a tap (kind " + (link.kind() == null ? "none" : link.kind()) + "); refusing to "
+                    + verb + " it");
+        }
     }
 
     @Override

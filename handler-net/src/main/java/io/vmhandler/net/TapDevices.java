@@ -39,4 +39,13 @@ public interface TapDevices {
     boolean delete(Fd netns, String name) throws IOException;
 
     TapState inspect(Fd netns, String name) throws IOException;
+
+    /**
+     * Takes the tap out of use without waiting for the kernel to free it: sets it down and renames it to
+     * {@code tombstone}, so its name is free for a new tap at once and nothing in the namespace can bring it up
+     * again without CAP_NET_ADMIN. Deleting the tombstone ({@link #delete(Fd, String)}) is left to the caller.
+     * Returns false if there was no interface called {@code name}; refuses an interface that is not a tap, and a
+     * tombstone name that is taken (EEXIST).
+     */
+    boolean retire(Fd netns, String name, String tombstone) throws IOException;
 }

@@ -230,4 +230,34 @@ class IoctlTapDevicesIT {
         assertThat(ipLink("tapp")).contains("multi_queue");
         assertThat(taps.inspect(procPath, "tapp").owner()).isEqualTo(107);
     }
+
+    @Test
+    void retireSetsTheTapDownAndRenamesItSoItsNameIsFreeAtOnce() throws Exception {
+        taps.create(ns, new TapSpec("tap0", 4, 107, 107, null));
+        Cmd.run("ip", "-n", nsName, "link", "set", "tap0", "up").ok();
+        try (var fd = NetNamespace.openNetns(ns)) {
+            assertThat(taps.retire(fd, "tap0", "vmhdel-0000001")).isTrue();
+            // the name is free: a new tap of the same name is created, not adopted
+            assertThat(taps.create(fd, new TapSpec("tap0", 4, 107, 107, null)).outcome())
+                    .isEqualTo(TapResult.Outcome.CREATED);
+            assertThat(taps.retire(fd, "tapx", "vmhdel-0000002")).as("no such tap").isFalse();
+            // a taken tombstone name is refused, the tap keeps its name
+            assertThatThrownBy(() -> taps.retire(fd, "tap0", "vmhdel-0000001"))
+                    .isInstanceOfSatisfying(SyscallException.class,
+                            e -> assertThat(e.errnoName()).isEqualTo("EEXIST"));
+            assertThat(ipLink("tap0")).contains("tap0");
+            assertThat(taps.delete(fd, "vmhdel-0000001")).isTrue();
+        }
+        assertThat(Cmd.run("ip", "-n", nsName, "link", "show", "vmhdel-0000001").exit()).isNotZero();
+    }
+
+    @Test
+    void retireRefusesAnInterfaceThatIsNotATap() throws Exception {
+        Cmd.run("ip", "-n", nsName, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0").ok();
+        try (var fd = NetNamespace.openNetns(ns)) {
+            assertThatThrownBy(() -> taps.retire(fd, "eth0", "vmhdel-0000003"))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("refusing to retire");
+        }
+        assertThat(ipLink("eth0")).contains("eth0@peer0");
+    }
 }

@@ -271,7 +271,7 @@ public final class SoakBench {
         return new Figures(daemon.fds(), daemon.threads(), heap, daemon.rssBytes(), taps);
     }
 
-    private static Path mkCpuset(Path root, List<String> parts, List<Path> made) throws IOException {
+    static Path mkCpuset(Path root, List<String> parts, List<Path> made) throws IOException {
         Path leaf = root;
         for (String part : parts) {
             Path parent = leaf;

@@ -7,9 +7,6 @@ import io.vmhandler.cli.demo.EmbeddedApiServer;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
-import java.io.BufferedReader;
-import java.io.InputStreamReader;
-import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.attribute.PosixFilePermissions;
@@ -35,17 +32,7 @@ class DaemonRestartIT {
                 System.getProperty("java.class.path"), "io.vmhandler.cli.Main", "run", "--node", "node1",
                 "--master", api.url(), "--socket", socket.toString(), "--metrics-port", "-1", "--checkpoint-dir",
                 ckpt.toString(), "--selinux", "off");
-        Process p = host.process(new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD));
-        BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
-        String line = CompletableFuture.supplyAsync(() -> {
-            try {
-                return r.readLine();
-            } catch (Exception e) {
-                return null;
-            }
-        }).get(60, TimeUnit.SECONDS);
-        assertThat(line).startsWith("vmhandler ready");
-        return p;
+        return DaemonSpawn.ready(host, argv);
     }
 
     private static long taps(FakePod pod) {

@@ -137,6 +137,18 @@ final class FakePod {
                         "networks: [{name: default, pod: {}}, {name: second, multus: {networkName: br}}]");
     }
 
+    /** The same VMI with {@code taps} interfaces (tap0..tapN-1): the pod network and Multus bridges. */
+    String vmiWithTaps(String name, String node, int taps) {
+        StringBuilder ifs = new StringBuilder("{name: default, masquerade: {}}");
+        StringBuilder nets = new StringBuilder("{name: default, pod: {}}");
+        for (int i = 1; i < taps; i++) {
+            ifs.append(", {name: net").append(i).append(", bridge: {}}");
+            nets.append(", {name: net").append(i).append(", multus: {networkName: br").append(i).append("}}");
+        }
+        return vmi(name, node, "").replace("interfaces: [{name: default, masquerade: {}}]", "interfaces: [" + ifs + "]")
+                .replace("networks: [{name: default, pod: {}}]", "networks: [" + nets + "]");
+    }
+
     /** A VMI file scheduled to {@code node} with this pod as its active launcher pod. */
     String vmi(String name, String node, String extraDevices) {
         return vmi(name, node, 2, extraDevices);

@@ -21,6 +21,7 @@ final class PausingTaps implements TapDevices {
     final Hold afterCreate = new Hold();
     /** After a tap was deleted. */
     final Hold afterDelete = new Hold();
+    private volatile boolean holdDeletes;
 
     PausingTaps(TapDevices real) {
         this.real = real;
@@ -73,8 +74,32 @@ final class PausingTaps implements TapDevices {
         return real.verify(netns, spec);
     }
 
+    /** Release retires each tap (down and renamed, docs/launcher-api.md §3.5): the same pause as a deletion. */
+    @Override
+    public boolean retire(Fd netns, String name, String tombstone) throws IOException {
+        boolean retired = real.retire(netns, name, tombstone);
+        afterDelete.pause();
+        return retired;
+    }
+
+    /**
+     * From now on every delete waits (up to ten minutes) before the kernel step: a daemon whose background
+     * deletions are held this way can be killed between Release's answer and the deletion (TapReaperIT).
+     */
+    void holdEveryDelete() {
+        holdDeletes = true;
+    }
+
     @Override
     public boolean delete(Fd netns, String name) throws IOException {
+        if (holdDeletes) {
+            try {
+                Thread.sleep(java.time.Duration.ofMinutes(10).toMillis());
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                throw new IOException("interrupted while holding a tap deletion", e);
+            }
+        }
         boolean deleted = real.delete(netns, name);
         afterDelete.pause();
         return deleted;

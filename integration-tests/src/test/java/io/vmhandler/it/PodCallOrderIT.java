@@ -1,10 +1,12 @@
 package io.vmhandler.it;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.awaitility.Awaitility.await;
 
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
+import java.time.Duration;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
@@ -49,6 +51,10 @@ class PodCallOrderIT {
         assertThat(link).contains("multi_queue").contains("persist on").contains("user 107").contains("group 107");
         Cmd.Result rel = pod.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
+        // Release retires the tap (down, renamed) and deletes it in the background (docs/launcher-api.md §3.5):
+        // no tap of the pod's names when it answers, and no retired one shortly after
         assertThat(Cmd.run("ip", "-n", pod.netnsName, "link").ok().out()).doesNotContain("tap");
+        await().atMost(Duration.ofSeconds(10))
+                .until(() -> !Cmd.run("ip", "-n", pod.netnsName, "link").ok().out().contains("vmhdel-"));
     }
 }

@@ -12,6 +12,8 @@ import io.vmhandler.core.launcher.CoreLauncherBackend;
 import io.vmhandler.core.launcher.LauncherEvents;
 import io.vmhandler.core.launcher.LauncherMemlock;
 import io.vmhandler.core.launcher.LauncherNetwork;
+import io.vmhandler.core.launcher.PodNetnsLocator;
+import io.vmhandler.core.launcher.TapReaper;
 import io.vmhandler.core.launcher.LauncherPinning;
 import io.vmhandler.core.memlock.MemlockApplier;
 import io.vmhandler.core.memlock.MemlockLimits;
@@ -85,6 +87,14 @@ public final class Daemon implements AutoCloseable {
      */
     static final Duration CHECKPOINT_RETRY = Duration.ofSeconds(5);
 
+    /**
+     * Threads deleting released taps: deletions of different taps overlap in the kernel (docs/launcher-api.md
+     * §3.5), and the threads mostly sleep in the RCU wait, so a few drain a burst without taking the CPUs.
+     */
+    static final int REAPER_WORKERS = 4;
+    /** Deletions queued beyond the workers; past this a Release deletes its taps itself (backpressure). */
+    static final int REAPER_QUEUE = 1024;
+
     private final DaemonConfig config;
     private final Deque<AutoCloseable> stack = new ArrayDeque<>();
     private final CountDownLatch stopped = new CountDownLatch(1);
@@ -97,6 +107,7 @@ public final class Daemon implements AutoCloseable {
     private ControllerLoop<String> loop;
     private java.util.function.Consumer<Throwable> fatal = err -> { };
     private UnaryOperator<TapDevices> tapSeam = UnaryOperator.identity();
+    private UnaryOperator<TapDevices> reaperTapSeam = UnaryOperator.identity();
     private UnaryOperator<MemlockLimits> memlockSeam = UnaryOperator.identity();
     private UnaryOperator<Pinner> pinnerSeam = UnaryOperator.identity();
     private DeviceSettings deviceSettings = DeviceSettings.fromEnvironment();
@@ -128,6 +139,15 @@ public final class Daemon implements AutoCloseable {
      */
     public Daemon decorateTaps(UnaryOperator<TapDevices> decorator) {
         this.tapSeam = java.util.Objects.requireNonNull(decorator, "decorator");
+        return this;
+    }
+
+    /**
+     * The same seam for the tap devices the background deleter ({@link TapReaper}) deletes released taps with
+     * (tests only; identity by default): a test holds a deletion to kill the daemon before it.
+     */
+    public Daemon decorateReaperTaps(UnaryOperator<TapDevices> decorator) {
+        this.reaperTapSeam = java.util.Objects.requireNonNull(decorator, "decorator");
         return this;
     }
 
@@ -256,8 +276,18 @@ public final class Daemon implements AutoCloseable {
             }
             log.atInfo().addKeyValue("records", checkpointed).log("checkpointed VMIs queued for reconcile");
 
+            // released taps are deleted in the background, on netns workers of their own (docs/launcher-api.md §3.5)
+            NetNamespace reapNetns = new NetNamespace("tap-reaper", REAPER_WORKERS);
+            stack.push(reapNetns);
+            TapReaper reaper = new TapReaper(reaperTapSeam.apply(new IoctlTapDevices(reapNetns)), store, metrics,
+                    REAPER_WORKERS, REAPER_QUEUE);
+            stack.push(reaper);
+            // its record is on Release's path and names taps that no reboot keeps: no fsync (docs/launcher-api.md §3.5)
+            store.withoutFsync(TapReaper.RECORD_PREFIX);
+            metrics.watchTapDeletions(reaper::pending);
+            reaper.resume(new PodNetnsLocator(new ProcFs(config.procRoot()), new CgroupPodResolver(cgroups)));
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)),
-                    new RtnetlinkTapQos(netns, psched), metrics);
+                    new RtnetlinkTapQos(netns, psched), metrics, reaper);
             CoreLauncherBackend backend = new CoreLauncherBackend(resolver, planner, network, memlock,
                     new LauncherPinning(resolver, pinnerSeam.apply(pinner)), new PidNamespaces(config.procRoot()), metrics,
                     book.after(recorder), recorder, deviceSettings.podDevices(config.procRoot(), netns));

@@ -183,6 +183,15 @@ final class CheckpointDir implements Closeable {
     }
 
     void writeAtomically(String name, byte[] data) throws IOException {
+        writeAtomically(name, data, true);
+    }
+
+    /**
+     * Temp file, then rename over {@code name}. With {@code sync} the file and the directory are fsynced (durable
+     * across a node crash); without, the rename is still atomic for every reader and survives the daemon's death
+     * (the page cache belongs to the kernel), only not a crash of the node.
+     */
+    void writeAtomically(String name, byte[] data, boolean sync) throws IOException {
         Path tmp = Path.of(TMP_PREFIX + name + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         boolean renamed = false;
         try {
@@ -192,11 +201,15 @@ final class CheckpointDir implements Closeable {
                 while (buf.hasRemaining()) {
                     ch.write(buf);
                 }
-                ((FileChannel) ch).force(true);
+                if (sync) {
+                    ((FileChannel) ch).force(true);
+                }
             }
             dir.move(tmp, dir, Path.of(name));
             renamed = true;
-            syncDir();
+            if (sync) {
+                syncDir();
+            }
         } finally {
             if (!renamed) {
                 deleteQuietly(tmp);
@@ -206,12 +219,19 @@ final class CheckpointDir implements Closeable {
 
     /** Deletes {@code name}; false when it was not there. */
     boolean delete(String name) throws IOException {
+        return delete(name, true);
+    }
+
+    /** The same; {@code sync} as for {@link #writeAtomically(String, byte[], boolean)}. */
+    boolean delete(String name, boolean sync) throws IOException {
         try {
             dir.deleteFile(Path.of(name));
         } catch (NoSuchFileException e) {
             return false;
         }
-        syncDir();
+        if (sync) {
+            syncDir();
+        }
         return true;
     }
 

@@ -44,6 +44,8 @@ public final class CheckpointStore implements Checkpoints, Closeable {
     private final Set<String> pending = new LinkedHashSet<>();
     private final List<String> corrupt = new ArrayList<>();
     private String degradedReason;
+    /** Uid prefixes of records written without fsync ({@link #withoutFsync}). */
+    private final Set<String> unsynced = new HashSet<>();
     private ScheduledExecutorService retry;
 
     private CheckpointStore(Path path) {
@@ -104,6 +106,16 @@ public final class CheckpointStore implements Checkpoints, Closeable {
         records.remove(uid);
         pending.add(uid);
         return flushLocked() && !pending.contains(uid);
+    }
+
+    /**
+     * From now on, records whose uid starts with {@code uidPrefix} are written and removed without fsync: still
+     * atomically (temp file and rename), so they survive the daemon's death (SIGKILL, OOM) but not a crash of the
+     * node. For state that a reboot makes moot, on a path that cannot wait for the disk (the background tap
+     * deleter's record, written on Release's path: the taps it names live in a pod netns no reboot keeps).
+     */
+    public synchronized void withoutFsync(String uidPrefix) {
+        unsynced.add(Objects.requireNonNull(uidPrefix, "uidPrefix"));
     }
 
     /** Retries whatever is not on disk yet (e.g. after a read-only filesystem was remounted rw). */
@@ -244,10 +256,11 @@ public final class CheckpointStore implements Checkpoints, Closeable {
             String name = uid + CheckpointDir.SUFFIX;
             CheckpointRecord r = records.get(uid);
             try {
+                boolean sync = unsynced.stream().noneMatch(uid::startsWith);
                 if (r != null) {
-                    dir.writeAtomically(name, CheckpointCodec.encode(r));
+                    dir.writeAtomically(name, CheckpointCodec.encode(r), sync);
                 } else {
-                    dir.delete(name);
+                    dir.delete(name, sync);
                 }
                 pending.remove(uid);
             } catch (IOException e) {

@@ -14,6 +14,8 @@ import io.vmhandler.net.TapResult;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
+import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -26,7 +28,10 @@ import org.slf4j.LoggerFactory;
  * <p>Each tap also gets the plan's bandwidth limits (the pod's {@code kubernetes.io/ingress-bandwidth} and
  * {@code egress-bandwidth} annotations, docs/tap-qos.md), applied and read back on every PrepareNetwork, so a
  * changed annotation takes effect with the launcher's next PrepareNetwork and a removed one removes the limits;
- * Release removes them (and the ifb that carries the from-guest limit) before it deletes the tap.
+ * Release removes them (and the ifb that carries the from-guest limit) before it deletes (or retires) the tap.
+ *
+ * <p>Release with a {@link TapReaper} answers before the kernel has deleted the taps: each is set down and
+ * renamed to a checkpointed tombstone name, and the reaper deletes it in the background (see {@link #release}).
  *
  * <p>Stateless: two calls at once for the same pod both create-or-adopt, and the tap devices make
  * that safe (an existing tap with the same settings is adopted); the backend orders calls per pod.
@@ -40,6 +45,7 @@ public final class LauncherNetwork {
     private final TapDevices taps;
     private final TapQos qos;
     private final DaemonMetrics metrics;
+    private final TapReaper reaper;
 
     /** Without tap QoS: a plan that asks for bandwidth limits is refused (unit tests on fake tap devices). */
     public LauncherNetwork(TapDevices taps) {
@@ -48,9 +54,15 @@ public final class LauncherNetwork {
 
     /** @param qos the tap bandwidth limits; {@code metrics} times their apply and removal (null: not timed) */
     public LauncherNetwork(TapDevices taps, TapQos qos, DaemonMetrics metrics) {
+        this(taps, qos, metrics, null);
+    }
+
+    /** @param reaper deletes released taps in the background (null: Release deletes them itself) */
+    public LauncherNetwork(TapDevices taps, TapQos qos, DaemonMetrics metrics, TapReaper reaper) {
         this.taps = taps;
         this.qos = qos;
         this.metrics = metrics;
+        this.reaper = reaper;
     }
 
     /**
@@ -127,36 +139,84 @@ public final class LauncherNetwork {
     }
 
     /**
-     * Deletes the named taps (those PrepareNetwork recorded, else the plan's) from the caller's netns;
-     * returns how many existed and adds their names to {@code removed}. Idempotent.
+     * Takes the named taps (those PrepareNetwork recorded, else the plan's) out of the caller's netns; returns how
+     * many existed and adds their names to {@code removed}. Idempotent. Each tap's bandwidth limits (and the ifb
+     * that carries the from-guest one) go first.
+     *
+     * <p>With a {@link TapReaper}, a tap is not deleted here but retired: set down and renamed to a tombstone name
+     * recorded in the reaper's checkpoint first, which waits for no RCU grace period and frees the name for the
+     * pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
+     * this netns.
+     * Without one (or when the pod has too many deletions pending already) the taps are deleted before this
+     * returns, waiting for the kernel's RCU grace period per tap.
      *
      * <p>Like {@link #prepare}, the whole call works in one netns fd taken at its start: a caller killed between
-     * two deletions would otherwise make the next setns through its pidfd fail (ESRCH) and leave the rest of its
-     * taps behind, half released.
+     * two taps would otherwise make the next setns through its pidfd fail (ESRCH) and leave the rest of its
+     * taps behind, half released. Two Releases of one pod at once (the backend orders them, but a direct caller
+     * may not) each retire what they find; a tap one of them renamed is gone for the other.
      */
     public int release(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
+        Optional<Map<String, String>> plan = reaper == null ? Optional.empty()
+                : reaper.plan(ctx.podUid(), ctx.process().pid(), ctx.process().info().startTime(), tapNames);
+        int done = plan.isPresent() ? retire(ctx, plan.get(), removed) : delete(ctx, tapNames, removed);
+        log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
+                .addKeyValue("taps", done).addKeyValue("background", plan.isPresent())
+                .log("released network of {}: {} tap(s) {}", ctx.vmi().key(), done,
+                        plan.isPresent() ? "retired, deletion in the background" : "deleted");
+        return done;
+    }
+
+    private int delete(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
         int deleted = 0;
         try (Fd netns = ctx.process().openNetns()) {
             for (String name : tapNames) {
-                if (qos != null) {
-                    // the from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave
-                    try {
-                        qos.remove(netns, name);
-                    } catch (SyscallException e) {
-                        if (!"ENODEV".equals(e.errnoName())) {
-                            throw e;
-                        }
-                        // no such tap: already released, nothing to limit
-                    }
-                }
+                removeQos(netns, name);
                 if (taps.delete(netns, name)) {
                     deleted++;
                     removed.add(name);
                 }
             }
         }
-        log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
-                .log("released network of {}: {} tap(s) deleted", ctx.vmi().key(), deleted);
         return deleted;
+    }
+
+    /** @param plan tombstone name → tap name, as the reaper recorded them */
+    private int retire(LauncherContext ctx, Map<String, String> plan, List<String> removed) throws IOException {
+        Fd netns;
+        try {
+            netns = ctx.process().openNetns();
+        } catch (IOException | RuntimeException e) {
+            reaper.reap(ctx.podUid(), null, plan.keySet(), List.of());
+            throw e;
+        }
+        List<String> retired = new ArrayList<>();
+        try {
+            for (Map.Entry<String, String> e : plan.entrySet()) {
+                removeQos(netns, e.getValue());
+                if (taps.retire(netns, e.getValue(), e.getKey())) {
+                    retired.add(e.getKey());
+                    removed.add(e.getValue());
+                }
+            }
+        } finally {
+            // also after a failure midway: what was retired is deleted, the rest of the plan forgotten
+            reaper.reap(ctx.podUid(), netns, plan.keySet(), retired);
+        }
+        return retired.size();
+    }
+
+    /** The from-guest limit lives on an ifb of the pod's netns, which deleting or renaming the tap would leave. */
+    private void removeQos(Fd netns, String name) throws IOException {
+        if (qos == null) {
+            return;
+        }
+        try {
+            qos.remove(netns, name);
+        } catch (SyscallException e) {
+            if (!"ENODEV".equals(e.errnoName())) {
+                throw e;
+            }
+            // no such tap: already released, nothing to limit
+        }
     }
 }

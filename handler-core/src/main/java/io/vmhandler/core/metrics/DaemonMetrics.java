@@ -282,6 +282,13 @@ public final class DaemonMetrics {
                 }).register(registry);
     }
 
+    /** Exports the released taps whose kernel deletion is still pending, read at scrape time. Call once per registry. */
+    public void watchTapDeletions(IntSupplier pending) {
+        GaugeWithCallback.builder().name("vmhandler_tap_deletions_pending")
+                .help("Released taps (retired: down and renamed) whose deletion in the background has not finished")
+                .callback(cb -> cb.call(pending.getAsInt())).register(registry);
+    }
+
     /**
      * Exports readiness as 0/1, read at scrape time (like kubevirt_virt_handler_ready_status). Call
      * once per registry.

@@ -10,8 +10,10 @@ import java.util.Locale;
 public enum PrivilegedOp {
     /** Create (or adopt) a tap in a launcher pod's netns. */
     TAP_CREATE,
-    /** Delete a tap from a launcher pod's netns. */
+    /** Delete a tap from a launcher pod's netns, or, with background deletion, retire it (down and renamed). */
     TAP_DELETE,
+    /** Delete a retired tap in the background, after Release answered (the kernel's RCU wait is here). */
+    TAP_REAP,
     /** Read back a tap and compare it with its spec. */
     TAP_VERIFY,
     /** Install or change a tap's bandwidth limits (TBF qdiscs, ingress redirect to an ifb) in a pod's netns. */

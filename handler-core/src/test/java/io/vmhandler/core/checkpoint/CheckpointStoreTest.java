@@ -95,6 +95,26 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aRecordWrittenWithoutFsyncIsStillReplacedByRenameAndReadBackAfterReopen() throws Exception {
+        Path dir = tmp.resolve("cp");
+        String uid = "tap-reap." + UID_A;
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            s.withoutFsync("tap-reap.");
+            assertThat(s.put(taps(uid, "tap0"))).isTrue();
+            Object inode1 = Files.getAttribute(dir.resolve(uid + ".json"), "unix:ino");
+            assertThat(s.put(taps(uid, "tap0,tap1"))).isTrue();
+            assertThat(Files.getAttribute(dir.resolve(uid + ".json"), "unix:ino")).isNotEqualTo(inode1);
+            assertThat(s.put(taps(UID_B, "tap0"))).as("other records as before").isTrue();
+        }
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            assertThat(s.get(uid).orElseThrow().get("taps")).contains("tap0,tap1");
+            assertThat(s.remove(uid)).isTrue();
+        }
+        assertThat(dir.resolve(uid + ".json")).doesNotExist();
+        assertThat(dir.resolve(UID_B + ".json")).exists();
+    }
+
+    @Test
     void removeDeletesTheFile() throws Exception {
         Path dir = tmp.resolve("cp");
         try (CheckpointStore s = CheckpointStore.open(dir)) {

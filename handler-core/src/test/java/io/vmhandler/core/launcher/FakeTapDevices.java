@@ -29,6 +29,17 @@ final class FakeTapDevices implements TapDevices {
     private final Map<String, TapState> taps = new LinkedHashMap<>();
     private final List<String> log = new ArrayList<>();
     private Hook hook = spec -> { };
+    private DeleteHook deleteHook = name -> { };
+
+    /** Runs before a delete, outside the lock (so a delete held here does not stop other calls); may throw. */
+    @FunctionalInterface
+    interface DeleteHook {
+        void beforeDelete(String name) throws IOException;
+    }
+
+    synchronized void onDelete(DeleteHook h) {
+        this.deleteHook = h;
+    }
 
     synchronized void onCreate(Hook h) {
         this.hook = h;
@@ -38,7 +49,7 @@ final class FakeTapDevices implements TapDevices {
         return new LinkedHashMap<>(taps);
     }
 
-    /** "create tap0", "delete tap0", in order. */
+    /** "create tap0", "delete tap0", "retire tap0 as vmhdel-...", in order. */
     synchronized List<String> log() {
         return List.copyOf(log);
     }
@@ -83,11 +94,36 @@ final class FakeTapDevices implements TapDevices {
     }
 
     @Override
-    public synchronized boolean delete(Fd netns, String name) {
+    public boolean delete(Fd netns, String name) throws IOException {
+        DeleteHook h;
+        synchronized (this) {
+            h = deleteHook;
+        }
+        h.beforeDelete(name);
+        return deleteNow(name);
+    }
+
+    private synchronized boolean deleteNow(String name) {
         if (taps.remove(name) == null) {
             return false;
         }
         log.add("delete " + name);
+        return true;
+    }
+
+    @Override
+    public synchronized boolean retire(Fd netns, String name, String tombstone) throws IOException {
+        TapState have = taps.get(name);
+        if (have == null) {
+            return false;
+        }
+        if (taps.containsKey(tombstone)) {
+            throw new io.vmhandler.nativeio.SyscallException("netlink(RTM_SETLINK)", 17, tombstone); // EEXIST
+        }
+        taps.remove(name);
+        taps.put(tombstone, new TapState(tombstone, have.multiQueue(), have.vnetHdr(), have.pi(), have.persist(),
+                have.owner(), have.group(), have.mtu(), have.attachedQueues()));
+        log.add("retire " + name + " as " + tombstone);
         return true;
     }
 
@@ -107,7 +143,7 @@ final class FakeTapDevices implements TapDevices {
     }
 
     @Override
-    public boolean delete(String netnsPath, String name) {
+    public boolean delete(String netnsPath, String name) throws IOException {
         return delete((Fd) null, name);
     }
 

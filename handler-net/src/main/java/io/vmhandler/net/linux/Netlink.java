@@ -57,6 +57,9 @@ public final class Netlink implements AutoCloseable {
     private static final int IFLA_TUN_NUM_DISABLED_QUEUES = 9;
     private static final int NLA_F_NESTED = 0x8000;
     private static final int IFLA_EXT_MASK = 29;
+    /** IFF_UP ({@code <linux/if.h>}) and the offset of ifinfomsg.ifi_change after the 16-byte nlmsghdr. */
+    private static final int IFF_UP = 0x1;
+    private static final int IFI_CHANGE_OFFSET = 16 + 12;
     /**
      * Leaves IFLA_STATS/IFLA_STATS64 out of a single-link reply ({@code <linux/rtnetlink.h>}); a kernel
      * without it ignores the bit.
@@ -160,6 +163,31 @@ public final class Netlink implements AutoCloseable {
                 }
                 off += align(mlen);
             }
+        }
+    }
+
+    /**
+     * Sets the link down and renames it, by its index: two RTM_SETLINK requests, each acked. Down first because
+     * the kernel refuses to rename a link that is up (dev_change_name returns EBUSY unless the driver sets
+     * IFF_LIVE_RENAME_OK, which tun does not; net/core/dev.c), and do_setlink applies IFLA_IFNAME before the
+     * flags, so both cannot travel in one message. Neither waits for RCU, unlike RTM_DELLINK: the old name is
+     * free for a new link as soon as this returns. Returns false if the link was gone already.
+     */
+    public boolean downAndRename(LinkInfo link, String newName) throws SyscallException {
+        try {
+            // built one after the other: exchange() waits for the reply to the latest sequence number
+            ByteBuffer down = request(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, link.index());
+            down.putInt(IFI_CHANGE_OFFSET, IFF_UP); // ifi_flags stays 0: clear IFF_UP only
+            exchange(down, "RTM_SETLINK", link.name() + " down", false);
+            ByteBuffer rename = request(RTM_SETLINK, NLM_F_REQUEST | NLM_F_ACK, link.index());
+            putAttr(rename, IFLA_IFNAME, cString(newName));
+            exchange(rename, "RTM_SETLINK", link.name() + " name " + newName, false);
+            return true;
+        } catch (SyscallException e) {
+            if (e.errno() == Errno.ENODEV) {
+                return false;
+            }
+            throw e;
         }
     }
 
