@@ -378,7 +378,7 @@ class CoreLauncherBackendTest {
     }
 
     @Test
-    void aRecordedTapAlreadyGoneIsReportedSkippedAndForgotten() {
+    void aRecordedTapAlreadyGoneIsReportedSkippedAndForgotten() throws IOException {
         callers.vmi(POD, withMultus("1", "b"));
         backend.prepareNetwork(who);
         callers.vmi(POD, withMultus("2"));
