@@ -50,6 +50,8 @@ class CoreLauncherBackendTest {
     private Process launcher;
     private CallerIdentity who;
 
+    private final DaemonMetrics metrics = DaemonMetrics.create();
+
     @BeforeEach
     void setUp() throws IOException {
         VmiPlanner planner = new VmiPlanner(new VmiMemlockMapper(VmiMemlockMapper.KubevirtDevices.NONE, "x86_64"),
@@ -57,7 +59,7 @@ class CoreLauncherBackendTest {
         VmiStateRecorder recorder = new VmiStateRecorder(checkpoints, VmiNotifier.NONE);
         backend = new CoreLauncherBackend(callers, planner, new LauncherNetwork(taps),
                 new LauncherMemlock(callers, new MemlockFormula(), limits), new LauncherPinning(callers, pinner),
-                new PidNamespaces(Path.of("/proc")), DaemonMetrics.create(), recorder, recorder);
+                new PidNamespaces(Path.of("/proc")), metrics, recorder, recorder);
         launcher = child();
         who = new CallerIdentity((int) launcher.pid(), 107, 107);
         callers.inPod(launcher.pid(), POD);
@@ -334,6 +336,29 @@ class CoreLauncherBackendTest {
         assertThat(taps.taps()).containsOnlyKeys("tap0", "tap2");
         assertThat(record()).containsEntry(VmiStateRecorder.TAP_IFACES, "default=tap0,c=tap2")
                 .containsEntry(VmiStateRecorder.TAPS, "tap0,tap2");
+    }
+
+    @Test
+    void theVmiTapsGaugeFollowsPlugAndUnplug() {
+        callers.vmi(POD, withMultus("1", "b"));
+        backend.prepareNetwork(who);
+        assertThat(tapsGauge()).isEqualTo(2.0);
+        callers.vmi(POD, withMultus("2"));
+        backend.releaseInterface(who, "b");
+        assertThat(tapsGauge()).isEqualTo(1.0);
+        backend.release(who);
+        assertThat(tapsGauge()).isEqualTo(0.0);
+    }
+
+    /** vmhandler_vmi_taps of the test's VMI, read from the registry as a scrape would. */
+    private double tapsGauge() {
+        return metrics.registry().scrape().stream()
+                .filter(m -> m.getMetadata().getPrometheusName().equals("vmhandler_vmi_taps"))
+                .flatMap(m -> m.getDataPoints().stream())
+                .map(d -> (io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot) d)
+                .filter(d -> "ns/vm-a".equals(d.getLabels().get("vmi")))
+                .mapToDouble(io.prometheus.metrics.model.snapshots.GaugeSnapshot.GaugeDataPointSnapshot::getValue)
+                .findFirst().orElseThrow(() -> new AssertionError("no vmhandler_vmi_taps series for ns/vm-a"));
     }
 
     @Test
