@@ -67,6 +67,9 @@ class LibvirtSessionHotplugIT {
         long qemu = libvirtd.qemuPid(DOMAIN).orElseThrow();
         assertThat(Files.readString(Path.of("/proc/" + qemu + "/status")))
                 .containsPattern("Uid:\\s+107\\s+107\\s+107\\s+107").containsPattern("CapEff:\\s+0+\\n");
+        // an unprivileged libvirt makes no cgroups: QEMU stays in the pod's, where PinVcpus looks for it
+        assertThat(QemuProbes.cpusetLine(qemu)).isEqualTo(QemuProbes.cpusetLine(libvirtd.pid()))
+                .endsWith(":cpuset:/" + Path.of("/sys/fs/cgroup/cpuset").relativize(pod.cpuset));
         awaitMillis("QEMU holds tap0's queues", 10, () -> QemuProbes.tunFds(qemu, "tap0") == QUEUES);
         firstTapUntouched(pod, tap0, qemu);
 
