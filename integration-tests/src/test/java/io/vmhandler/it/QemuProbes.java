@@ -42,6 +42,12 @@ final class QemuProbes {
         }
     }
 
+    /** The cpuset line of /proc/PID/cgroup ("N:cpuset:/path"), or "" when there is none. */
+    static String cpusetLine(long pid) throws IOException {
+        return Files.readAllLines(Path.of("/proc/" + pid + "/cgroup")).stream().filter(l -> l.contains(":cpuset:"))
+                .findFirst().orElse("");
+    }
+
     /** vCPU threads: "CPU n/KVM" or "CPU n/TCG", names QEMU gives only with -name ...,debug-threads=on. */
     static List<String> vcpuTids(long pid) {
         return tids(pid, "CPU \\d+/(KVM|TCG)");

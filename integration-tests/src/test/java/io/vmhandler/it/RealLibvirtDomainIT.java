@@ -122,7 +122,7 @@ class RealLibvirtDomainIT {
         // libvirt agreed with vmhandler's formula: it set QEMU to exactly the value vmhandler computed
         assertThat(RealLibvirtd.memlock(qemu)).containsExactly(bytes, bytes);
         // QEMU stayed in the pod (libvirt's cgroups are off), which is what lets PinVcpus accept it
-        assertThat(cpusetOf(qemu)).isEqualTo(cpusetOf(libvirtd.pid()))
+        assertThat(QemuProbes.cpusetLine(qemu)).isEqualTo(QemuProbes.cpusetLine(libvirtd.pid()))
                 .endsWith(":cpuset:/" + Path.of("/sys/fs/cgroup/cpuset").relativize(pod.cpuset));
 
         // libvirtd (root) opened the tap's queues itself and passed QEMU the fds
@@ -263,10 +263,5 @@ class RealLibvirtDomainIT {
     private static boolean hasCapSysResource() throws Exception {
         Matcher m = Pattern.compile("CapEff:\\s+([0-9a-f]+)").matcher(Files.readString(Path.of("/proc/self/status")));
         return m.find() && (Long.parseUnsignedLong(m.group(1), 16) >>> 24 & 1) == 1;
-    }
-
-    private static String cpusetOf(long pid) throws Exception {
-        return Files.readAllLines(Path.of("/proc/" + pid + "/cgroup")).stream().filter(l -> l.contains(":cpuset:"))
-                .findFirst().orElse("");
     }
 }
