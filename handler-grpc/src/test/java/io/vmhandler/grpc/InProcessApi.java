@@ -1,6 +1,7 @@
 package io.vmhandler.grpc;
 
 import io.grpc.Attributes;
+import io.grpc.BindableService;
 import io.grpc.ForwardingServerCall.SimpleForwardingServerCall;
 import io.grpc.ManagedChannel;
 import io.grpc.Metadata;
@@ -46,10 +47,16 @@ final class InProcessApi implements AutoCloseable {
     /** With a launcher backend other than the fake (one call overridden), the fake still answering Info. */
     InProcessApi(LauncherBackend backend, InfoProvider info, int maxRequestBytes, int perCaller, int workerThreads)
             throws IOException {
+        this(List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)), maxRequestBytes, perCaller, workerThreads);
+    }
+
+    /** Any services behind the pipeline (a test service that looks at its call from the inside). */
+    InProcessApi(List<? extends BindableService> services, int maxRequestBytes, int perCaller, int workerThreads)
+            throws IOException {
         pipeline = new ApiPipeline(maxRequestBytes, perCaller);
         workers = Executors.newFixedThreadPool(workerThreads);
         InProcessServerBuilder b = InProcessServerBuilder.forName(name).executor(workers);
-        for (ServerServiceDefinition def : pipeline.wrap(List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)))) {
+        for (ServerServiceDefinition def : pipeline.wrap(services)) {
             b.addService(ServerInterceptors.intercept(def, new TestIdentity()));
         }
         server = b.build().start();

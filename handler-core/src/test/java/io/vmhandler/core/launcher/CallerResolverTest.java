@@ -1,0 +1,160 @@
+package io.vmhandler.core.launcher;
+
+import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
+
+import io.vmhandler.core.directory.VmiDirectory;
+import io.vmhandler.core.model.VmiDocument;
+import io.vmhandler.proc.ProcessGoneException;
+import io.vmhandler.proc.ProcessRef;
+import io.vmhandler.testing.HostCleanup;
+import io.vmhandler.testing.OpenFds;
+import java.io.IOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.Optional;
+import org.junit.jupiter.api.BeforeEach;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
+import org.junit.jupiter.api.io.TempDir;
+
+/**
+ * {@link CallerResolver} with real child processes (real pidfds) and a /proc tree that mirrors their
+ * entries, so a test can also list a pid that no longer exists. Pod membership comes from a map (the
+ * cgroup side is {@link CgroupPodResolverTest}'s); the VMIs from a real {@link VmiDirectory}.
+ */
+class CallerResolverTest {
+    private static final String NODE = "node1";
+
+    @RegisterExtension
+    final HostCleanup host = new HostCleanup();
+
+    @TempDir
+    Path proc;
+
+    private final Map<Integer, String> podOf = new HashMap<>();
+    private final VmiDirectory directory = new VmiDirectory(NODE);
+    /** Runs inside the pod lookup: what happens to the caller while its cgroup is read. */
+    private Runnable duringLookup = () -> { };
+    private CallerResolver resolver;
+
+    @BeforeEach
+    void setUp() throws IOException {
+        Files.writeString(proc.resolve("nsfs-host"), "host");
+        directory.put(vmi("vm-a", "pod-a"));
+        directory.put(vmi("vm-b", "pod-b"));
+        resolver = new CallerResolver(proc, pid -> {
+            duringLookup.run();
+            return Optional.ofNullable(podOf.get(pid));
+        }, directory);
+    }
+
+    private static VmiDocument vmi(String name, String pod) {
+        return VmiDocument.parse("{apiVersion: kubevirt.io/v1, kind: VirtualMachineInstance, metadata: {name: " + name
+                + ", namespace: default, labels: {kubevirt.io/nodeName: " + NODE + "}}, status: {activePods: {" + pod
+                + ": " + NODE + "}}}");
+    }
+
+    /** A real child, listed in the mirrored /proc as a host-namespace process of {@code pod} (null: no pod). */
+    private int child(String pod) throws IOException {
+        int pid = (int) host.process(new ProcessBuilder("sleep", "60")).pid();
+        list(pid, Files.readString(Path.of("/proc/" + pid + "/stat")), Files.readString(Path.of("/proc/" + pid + "/status")));
+        if (pod != null) {
+            podOf.put(pid, pod);
+        }
+        return pid;
+    }
+
+    private void list(int pid, String stat, String status) throws IOException {
+        Path dir = Files.createDirectories(proc.resolve(pid + "/ns"));
+        Files.createSymbolicLink(dir.resolve("pid"), proc.resolve("nsfs-host"));
+        Files.writeString(proc.resolve(pid + "/stat"), stat);
+        Files.writeString(proc.resolve(pid + "/status"), status);
+    }
+
+    private static void kill(int pid) {
+        ProcessHandle.of(pid).ifPresent(h -> {
+            h.destroyForcibly();
+            h.onExit().join();
+        });
+    }
+
+    @Test
+    void aCallerInTheActivePodOfAVmiIsBoundToItsPodVmiAndProcess() throws Exception {
+        int pid = child("pod-a");
+        Caller caller = new Caller(pid, 107, 107);
+        try (LauncherContext ctx = resolver.resolve(caller)) {
+            assertThat(ctx.caller()).isEqualTo(caller);
+            assertThat(ctx.podUid()).isEqualTo("pod-a");
+            assertThat(ctx.vmi().key()).isEqualTo("default/vm-a");
+            assertThat(ctx.process().pid()).isEqualTo(pid);
+            ctx.process().verifyUnchanged();
+        }
+    }
+
+    @Test
+    void aCallerOutsideAnyPodOrInAPodOfNoVmiHereIsDeniedAndItsPidfdClosed() throws Exception {
+        int loose = child(null);
+        int stranger = child("pod-z");
+        long fds = OpenFds.count(OpenFds.PIDFD);
+        assertThatThrownBy(() -> resolver.resolve(new Caller(loose, 0, 0))).isInstanceOf(CallerDeniedException.class)
+                .hasMessage("the calling process " + loose + " is not in a Kubernetes pod");
+        assertThatThrownBy(() -> resolver.resolve(new Caller(stranger, 0, 0))).isInstanceOf(CallerDeniedException.class)
+                .hasMessage("pod pod-z is not the active launcher pod of any VMI on node node1");
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+    }
+
+    @Test
+    void aCallerThatExitedIsDeniedAndOneThatExitsDuringTheLookupIsGone() throws Exception {
+        int gone = child("pod-a");
+        kill(gone);
+        assertThatThrownBy(() -> resolver.resolve(new Caller(gone, 0, 0))).isInstanceOf(CallerDeniedException.class)
+                .hasMessage("the calling process " + gone + " exited");
+
+        int dying = child("pod-a");
+        duringLookup = () -> kill(dying);
+        long fds = OpenFds.count(OpenFds.PIDFD);
+        // the cgroup read may belong to a successor of the pid: the pidfd says the caller is gone
+        assertThatThrownBy(() -> resolver.resolve(new Caller(dying, 0, 0))).isInstanceOf(ProcessGoneException.class);
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+    }
+
+    @Test
+    void aTargetInTheCallersPodIsPinnedAndAnyOtherIsDeniedInTheSameWords() throws Exception {
+        int launcher = child("pod-a");
+        int qemu = child("pod-a");
+        int otherPod = child("pod-b");
+        int noPod = child(null);
+        int gone = child("pod-a");
+        kill(gone); // still listed in the mirrored /proc: pidfd_open says ESRCH
+        try (LauncherContext ctx = resolver.resolve(new Caller(launcher, 0, 0))) {
+            try (ProcessRef ref = resolver.target(ctx, qemu)) {
+                assertThat(ref.pid()).isEqualTo(qemu);
+                ref.verifyUnchanged();
+            }
+            long fds = OpenFds.count(OpenFds.PIDFD);
+            for (int pid : new int[] {otherPod, noPod, gone, 999_999_999}) {
+                assertThatThrownBy(() -> resolver.target(ctx, pid)).isInstanceOf(CallerDeniedException.class)
+                        .hasMessage("pid " + pid + " is not a process in the caller's pod");
+            }
+            assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+            assertThatThrownBy(() -> resolver.target(ctx, 0)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessage("pid must be > 0, got 0");
+            assertThatThrownBy(() -> resolver.target(ctx, -5)).isInstanceOf(IllegalArgumentException.class);
+
+            int dying = child("pod-a");
+            duringLookup = () -> kill(dying);
+            assertThatThrownBy(() -> resolver.target(ctx, dying)).isInstanceOf(ProcessGoneException.class);
+            assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+        }
+    }
+
+    @Test
+    void aCallerPidMustBePositive() {
+        assertThatThrownBy(() -> new Caller(0, 0, 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("caller pid must be > 0, got 0");
+        assertThat(new Caller(1, 0, 0).pid()).isEqualTo(1);
+    }
+}
