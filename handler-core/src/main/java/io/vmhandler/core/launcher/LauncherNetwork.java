@@ -145,8 +145,8 @@ public final class LauncherNetwork {
      * (and the ifb that carries the from-guest one) removed first; a retired one has them removed by the reaper.
      *
      * <p>With a {@link TapReaper}, a tap is not deleted here but retired: set down and renamed to a tombstone name
-     * recorded in the reaper's checkpoint first, which waits for no RCU grace period and frees the name for the
-     * pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
+     * recorded in the reaper's checkpoint first, which does not wait for the device to be freed and frees the name
+     * for the pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
      * this netns.
      * Without one (or when the pod has too many deletions pending already) the taps are deleted before this
      * returns, waiting for the kernel's RCU grace period per tap.
@@ -212,8 +212,13 @@ public final class LauncherNetwork {
         return retired.size();
     }
 
-    /** The from-guest limit lives on an ifb of the pod's netns, which deleting or renaming the tap would leave. */
+    /** The from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave. */
     private void removeQos(Fd netns, String name) throws IOException {
+        removeQos(qos, netns, name);
+    }
+
+    /** Removes the tap's limits and their ifb, if {@code qos} is given; a tap that is gone has none left. */
+    static void removeQos(TapQos qos, Fd netns, String name) throws IOException {
         if (qos == null) {
             return;
         }
