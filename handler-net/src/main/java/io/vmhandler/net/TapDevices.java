@@ -3,6 +3,7 @@ package io.vmhandler.net;
 import io.vmhandler.nativeio.Fd;
 import java.io.IOException;
 import java.util.List;
+import java.util.Map;
 
 /**
  * Persistent taps inside a target network namespace, given as a path ({@code /proc/<pid>/ns/net} or
@@ -48,4 +49,18 @@ public interface TapDevices {
      * tombstone name that is taken (EEXIST).
      */
     boolean retire(Fd netns, String name, String tombstone) throws IOException;
+
+    /**
+     * {@link #retire} for several taps: {@code plan} maps each tombstone name to the tap to retire under it. Adds
+     * to {@code retired} the tombstones of the taps it retired, also when it then throws, so the caller knows
+     * which tombstones exist; a tap that is not there is skipped. This default retires one tap after the other and
+     * stops at the first failure; an implementation may do all of them in one namespace entry.
+     */
+    default void retireAll(Fd netns, Map<String, String> plan, List<String> retired) throws IOException {
+        for (Map.Entry<String, String> e : plan.entrySet()) {
+            if (retire(netns, e.getValue(), e.getKey())) {
+                retired.add(e.getKey());
+            }
+        }
+    }
 }

@@ -11,6 +11,10 @@ import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -258,6 +262,65 @@ class IoctlTapDevicesIT {
             assertThatThrownBy(() -> taps.retire(fd, "eth0", "vmhdel-0000003"))
                     .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("refusing to retire");
         }
+        assertThat(ipLink("eth0")).contains("eth0@peer0");
+    }
+
+    @Test
+    void retireAllRetiresEveryTapOfThePlanInOneGoAndSkipsAMissingOne() throws Exception {
+        for (String t : List.of("tap0", "tap1", "tap2")) {
+            taps.create(ns, new TapSpec(t, 4, 107, 107, null));
+            Cmd.run("ip", "-n", nsName, "link", "set", t, "up").ok();
+        }
+        Map<String, String> plan = new LinkedHashMap<>();
+        plan.put("vmhdel-000000a0", "tap0");
+        plan.put("vmhdel-000000a1", "tapx"); // no such tap
+        plan.put("vmhdel-000000a2", "tap2");
+        List<String> retired = new ArrayList<>();
+        try (var fd = NetNamespace.openNetns(ns)) {
+            taps.retireAll(fd, plan, retired);
+            assertThat(retired).containsExactly("vmhdel-000000a0", "vmhdel-000000a2");
+            assertThat(ipLink("vmhdel-000000a0")).doesNotContain("UP");
+            assertThat(ipLink("tap1")).as("not in the plan").contains(",UP");
+            assertThat(taps.create(fd, new TapSpec("tap0", 4, 107, 107, null)).outcome())
+                    .as("the name is free at once").isEqualTo(TapResult.Outcome.CREATED);
+        }
+    }
+
+    @Test
+    void retireAllReportsATakenTombstoneAfterRetiringTheOthers() throws Exception {
+        for (String t : List.of("tap0", "tap1", "vmhdel-000000b1")) {
+            taps.create(ns, new TapSpec(t, 1, 107, 107, null));
+        }
+        Map<String, String> plan = new LinkedHashMap<>();
+        plan.put("vmhdel-000000b0", "tap0");
+        plan.put("vmhdel-000000b1", "tap1"); // taken
+        List<String> retired = new ArrayList<>();
+        try (var fd = NetNamespace.openNetns(ns)) {
+            assertThatThrownBy(() -> taps.retireAll(fd, plan, retired))
+                    .isInstanceOfSatisfying(SyscallException.class, e -> {
+                        assertThat(e.errnoName()).isEqualTo("EEXIST");
+                        assertThat(e.getMessage()).contains("RTM_SETLINK").contains("tap1 name vmhdel-000000b1");
+                    });
+        }
+        assertThat(retired).containsExactly("vmhdel-000000b0");
+        assertThat(ipLink("tap1")).as("the tap keeps its name").contains("tap1");
+        assertThat(Cmd.run("ip", "-n", nsName, "link", "show", "tap0").exit()).isNotZero();
+    }
+
+    @Test
+    void retireAllChangesNothingWhenANameIsNotATap() throws Exception {
+        taps.create(ns, new TapSpec("tap0", 1, 107, 107, null));
+        Cmd.run("ip", "-n", nsName, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0").ok();
+        Map<String, String> plan = new LinkedHashMap<>();
+        plan.put("vmhdel-000000c0", "tap0");
+        plan.put("vmhdel-000000c1", "eth0");
+        List<String> retired = new ArrayList<>();
+        try (var fd = NetNamespace.openNetns(ns)) {
+            assertThatThrownBy(() -> taps.retireAll(fd, plan, retired))
+                    .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("refusing to retire");
+        }
+        assertThat(retired).isEmpty();
+        assertThat(ipLink("tap0")).contains("tap0");
         assertThat(ipLink("eth0")).contains("eth0@peer0");
     }
 }

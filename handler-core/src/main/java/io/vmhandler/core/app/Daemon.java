@@ -279,8 +279,8 @@ public final class Daemon implements AutoCloseable {
             // released taps are deleted in the background, on netns workers of their own (docs/launcher-api.md §3.5)
             NetNamespace reapNetns = new NetNamespace("tap-reaper", REAPER_WORKERS);
             stack.push(reapNetns);
-            TapReaper reaper = new TapReaper(reaperTapSeam.apply(new IoctlTapDevices(reapNetns)), store, metrics,
-                    REAPER_WORKERS, REAPER_QUEUE);
+            TapReaper reaper = new TapReaper(reaperTapSeam.apply(new IoctlTapDevices(reapNetns)),
+                    new RtnetlinkTapQos(reapNetns, psched), store, metrics, REAPER_WORKERS, REAPER_QUEUE);
             stack.push(reaper);
             // its record is on Release's path and names taps that no reboot keeps: no fsync (docs/launcher-api.md §3.5)
             store.withoutFsync(TapReaper.RECORD_PREFIX);

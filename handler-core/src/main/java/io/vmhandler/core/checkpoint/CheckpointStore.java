@@ -46,6 +46,8 @@ public final class CheckpointStore implements Checkpoints, Closeable {
     private String degradedReason;
     /** Uid prefixes of records written without fsync ({@link #withoutFsync}). */
     private final Set<String> unsynced = new HashSet<>();
+    /** Uids whose pending write goes without fsync ({@link #putWithoutFsync}); any durable change clears it. */
+    private final Set<String> unsyncedOnce = new HashSet<>();
     private ScheduledExecutorService retry;
 
     private CheckpointStore(Path path) {
@@ -87,13 +89,32 @@ public final class CheckpointStore implements Checkpoints, Closeable {
      */
     @Override
     public synchronized boolean put(CheckpointRecord record) {
+        return putLocked(record, true);
+    }
+
+    /**
+     * {@link #put} written atomically but without fsync, like the records of {@link #withoutFsync}, for this write
+     * only: a later {@link #put} of the uid is durable again (and carries this change to the disk with it).
+     */
+    @Override
+    public synchronized boolean putWithoutFsync(CheckpointRecord record) {
+        return putLocked(record, false);
+    }
+
+    private boolean putLocked(CheckpointRecord record, boolean durable) {
         Objects.requireNonNull(record, "record");
-        if (record.equals(records.get(record.uid())) && !pending.contains(record.uid())) {
+        String uid = record.uid();
+        if (record.equals(records.get(uid)) && !pending.contains(uid)) {
             return true;
         }
-        records.put(record.uid(), record);
-        pending.add(record.uid());
-        return flushLocked() && !pending.contains(record.uid());
+        records.put(uid, record);
+        if (durable) {
+            unsyncedOnce.remove(uid);
+        } else if (!pending.contains(uid)) {
+            unsyncedOnce.add(uid); // a durable write still pending stays durable
+        }
+        pending.add(uid);
+        return flushLocked() && !pending.contains(uid);
     }
 
     /**
@@ -105,6 +126,7 @@ public final class CheckpointStore implements Checkpoints, Closeable {
         CheckpointRecord.checkUid(uid);
         records.remove(uid);
         pending.add(uid);
+        unsyncedOnce.remove(uid);
         return flushLocked() && !pending.contains(uid);
     }
 
@@ -256,13 +278,14 @@ public final class CheckpointStore implements Checkpoints, Closeable {
             String name = uid + CheckpointDir.SUFFIX;
             CheckpointRecord r = records.get(uid);
             try {
-                boolean sync = unsynced.stream().noneMatch(uid::startsWith);
+                boolean sync = !unsyncedOnce.contains(uid) && unsynced.stream().noneMatch(uid::startsWith);
                 if (r != null) {
                     dir.writeAtomically(name, CheckpointCodec.encode(r), sync);
                 } else {
                     dir.delete(name, sync);
                 }
                 pending.remove(uid);
+                unsyncedOnce.remove(uid);
             } catch (IOException e) {
                 degrade("cannot write " + path.resolve(name) + ": " + e);
                 return false;

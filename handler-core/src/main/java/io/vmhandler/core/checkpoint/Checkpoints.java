@@ -16,6 +16,14 @@ public interface Checkpoints {
     /** Stores {@code record}, replacing the previous one of its uid; false when it is kept in memory only. */
     boolean put(CheckpointRecord record);
 
+    /**
+     * {@link #put}, but the write need not survive a crash of the node, only the daemon's death: for a change a
+     * reboot makes moot, on a path that cannot wait for the disk. This default is a durable {@link #put}.
+     */
+    default boolean putWithoutFsync(CheckpointRecord record) {
+        return put(record);
+    }
+
     /** Removes the record of {@code uid}; false when the removal is kept in memory only. */
     boolean remove(String uid);
 }

@@ -28,7 +28,8 @@ import org.slf4j.LoggerFactory;
  * <p>Each tap also gets the plan's bandwidth limits (the pod's {@code kubernetes.io/ingress-bandwidth} and
  * {@code egress-bandwidth} annotations, docs/tap-qos.md), applied and read back on every PrepareNetwork, so a
  * changed annotation takes effect with the launcher's next PrepareNetwork and a removed one removes the limits;
- * Release removes them (and the ifb that carries the from-guest limit) before it deletes (or retires) the tap.
+ * Release removes them (and the ifb that carries the from-guest limit) before it deletes the tap; a retired tap
+ * keeps them until the reaper removes the ifb and deletes the tap.
  *
  * <p>Release with a {@link TapReaper} answers before the kernel has deleted the taps: each is set down and
  * renamed to a checkpointed tombstone name, and the reaper deletes it in the background (see {@link #release}).
@@ -140,12 +141,12 @@ public final class LauncherNetwork {
 
     /**
      * Takes the named taps (those PrepareNetwork recorded, else the plan's) out of the caller's netns; returns how
-     * many existed and adds their names to {@code removed}. Idempotent. Each tap's bandwidth limits (and the ifb
-     * that carries the from-guest one) go first.
+     * many existed and adds their names to {@code removed}. Idempotent. A tap deleted here has its bandwidth limits
+     * (and the ifb that carries the from-guest one) removed first; a retired one has them removed by the reaper.
      *
      * <p>With a {@link TapReaper}, a tap is not deleted here but retired: set down and renamed to a tombstone name
-     * recorded in the reaper's checkpoint first, which waits for no RCU grace period and frees the name for the
-     * pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
+     * recorded in the reaper's checkpoint first, which does not wait for the device to be freed and frees the name
+     * for the pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
      * this netns.
      * Without one (or when the pod has too many deletions pending already) the taps are deleted before this
      * returns, waiting for the kernel's RCU grace period per tap.
@@ -180,7 +181,14 @@ public final class LauncherNetwork {
         return deleted;
     }
 
-    /** @param plan tombstone name → tap name, as the reaper recorded them */
+    /**
+     * All of the plan's taps in one call of the tap devices (one netns entry, one batch of netlink requests).
+     * Their bandwidth limits are left on them: the tap's own qdiscs go with the tap when the kernel deletes it, and
+     * the ifb that carries the from-guest limit, a device of its own, is removed by the reaper before it deletes
+     * the tombstone (after a restart too), so Release spends no qdisc dump on them.
+     *
+     * @param plan tombstone name → tap name, as the reaper recorded them
+     */
     private int retire(LauncherContext ctx, Map<String, String> plan, List<String> removed) throws IOException {
         Fd netns;
         try {
@@ -191,22 +199,26 @@ public final class LauncherNetwork {
         }
         List<String> retired = new ArrayList<>();
         try {
+            taps.retireAll(netns, plan, retired);
+        } finally {
+            // also after a failure midway: what was retired is deleted, the rest of the plan forgotten
             for (Map.Entry<String, String> e : plan.entrySet()) {
-                removeQos(netns, e.getValue());
-                if (taps.retire(netns, e.getValue(), e.getKey())) {
-                    retired.add(e.getKey());
+                if (retired.contains(e.getKey())) {
                     removed.add(e.getValue());
                 }
             }
-        } finally {
-            // also after a failure midway: what was retired is deleted, the rest of the plan forgotten
             reaper.reap(ctx.podUid(), netns, plan.keySet(), retired);
         }
         return retired.size();
     }
 
-    /** The from-guest limit lives on an ifb of the pod's netns, which deleting or renaming the tap would leave. */
+    /** The from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave. */
     private void removeQos(Fd netns, String name) throws IOException {
+        removeQos(qos, netns, name);
+    }
+
+    /** Removes the tap's limits and their ifb, if {@code qos} is given; a tap that is gone has none left. */
+    static void removeQos(TapQos qos, Fd netns, String name) throws IOException {
         if (qos == null) {
             return;
         }

@@ -6,6 +6,7 @@ import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.PrivilegedOp;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.net.TapDevices;
+import io.vmhandler.net.TapQos;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -24,8 +25,8 @@ import org.slf4j.LoggerFactory;
 
 /**
  * Deletes released taps after Release has answered. Release takes a tap out of the pod's use at once by setting
- * it down and renaming it to a tombstone name ({@link TapDevices#retire}: no RCU wait, and the old name is free
- * for the next PrepareNetwork of the pod); the RTM_DELLINK that does wait for RCU in unregister_netdevice
+ * it down and renaming it to a tombstone name ({@link TapDevices#retireAll}: no wait for the device to be freed,
+ * and the old name is free for the next PrepareNetwork of the pod); the RTM_DELLINK that does wait for RCU in unregister_netdevice
  * (about 16 ms per tap here) runs here, on a small pool of background threads.
  *
  * <p>Why a pool and one deletion per task: on this kernel (6.18) deletions of different taps from different
@@ -83,6 +84,7 @@ public final class TapReaper implements AutoCloseable {
     }
 
     private final TapDevices taps;
+    private final TapQos qos;
     private final Checkpoints store;
     private final DaemonMetrics metrics;
     private final ThreadPoolExecutor pool;
@@ -95,6 +97,15 @@ public final class TapReaper implements AutoCloseable {
      * @param metrics times each deletion as {@link PrivilegedOp#TAP_REAP}; null: not timed
      */
     public TapReaper(TapDevices taps, Checkpoints store, DaemonMetrics metrics, int workers, int queue) {
+        this(taps, null, store, metrics, workers, queue);
+    }
+
+    /**
+     * @param qos removes a tombstone's bandwidth limits before its deletion (null: taps without limits only). Release
+     *            leaves them on the retired tap: its qdiscs die with it, but the ifb that carries its from-guest
+     *            limit is a device of its own that would outlive it (docs/tap-qos.md)
+     */
+    public TapReaper(TapDevices taps, TapQos qos, Checkpoints store, DaemonMetrics metrics, int workers, int queue) {
         if (workers < 1) {
             throw new IllegalArgumentException("tap reaper workers must be >= 1, got " + workers);
         }
@@ -102,6 +113,7 @@ public final class TapReaper implements AutoCloseable {
             throw new IllegalArgumentException("tap reaper queue must be >= 1, got " + queue);
         }
         this.taps = taps;
+        this.qos = qos;
         this.store = store;
         this.metrics = metrics;
         AtomicInteger seq = new AtomicInteger();
@@ -245,6 +257,7 @@ public final class TapReaper implements AutoCloseable {
         long t0 = System.nanoTime();
         Throwable failure = null;
         try {
+            removeLimits(netns, tombstone);
             boolean existed = taps.delete(netns, tombstone);
             log.atDebug().addKeyValue("pod", pod).addKeyValue("tombstone", tombstone).addKeyValue("existed", existed)
                     .addKeyValue("waitedMs", (t0 - handedOver) / 1_000_000)
@@ -261,6 +274,15 @@ public final class TapReaper implements AutoCloseable {
                 metrics.record(PrivilegedOp.TAP_REAP, Duration.ofNanos(System.nanoTime() - t0), failure);
             }
         }
+    }
+
+    /**
+     * The ifb is named after the tap's ifindex, which the rename kept, so it is found from the tombstone; it goes
+     * before the tap, while that index cannot have been given to another device. A tombstone already gone had its
+     * ifb removed before it (this order), or had none.
+     */
+    private void removeLimits(Fd netns, String tombstone) throws IOException {
+        LauncherNetwork.removeQos(qos, netns, tombstone);
     }
 
     private void forget(String pod, Collection<String> tombs) {

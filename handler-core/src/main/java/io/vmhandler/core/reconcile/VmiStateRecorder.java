@@ -162,9 +162,16 @@ public final class VmiStateRecorder implements LauncherEvents, TapRecords {
         notifier.normal(ctx.vmi(), "VcpusPinned", r.vcpus().size() + " vCPU thread(s) pinned");
     }
 
+    /**
+     * Without fsync: this write is on Release's path, and a node crash that lost it cannot leave a wrong state. It
+     * survives the daemon's death (the page cache is the kernel's); only a crash of the node can bring back the
+     * tap fields, and after it the pod whose taps they name, with its netns, is gone: the next PrepareNetwork of
+     * the VMI is another pod's and replaces them (tapsPod), and a Release before it retires, in the caller's own
+     * netns, taps of the names the VMI's plan gives anyway (its fallback without a record).
+     */
     @Override
     public void released(LauncherContext ctx, int tapsDeleted) {
-        store.put(base(ctx).without(TAPS).without(TAPS_PLAN).without(TAP_IFACES).without(TAPS_POD));
+        store.putWithoutFsync(base(ctx).without(TAPS).without(TAPS_PLAN).without(TAP_IFACES).without(TAPS_POD));
     }
 
     @Override

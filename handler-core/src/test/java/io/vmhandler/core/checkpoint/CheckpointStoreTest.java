@@ -115,6 +115,22 @@ class CheckpointStoreTest {
     }
 
     @Test
+    void aPutWithoutFsyncIsWrittenByRenameAndReadBackAfterReopenAndTheNextPutIsDurableAgain() throws Exception {
+        Path dir = tmp.resolve("cp");
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            assertThat(s.put(taps(UID_A, "tap0"))).isTrue();
+            Object inode1 = Files.getAttribute(dir.resolve(UID_A + ".json"), "unix:ino");
+            assertThat(s.putWithoutFsync(taps(UID_A, "tap0,tap1"))).isTrue();
+            assertThat(Files.getAttribute(dir.resolve(UID_A + ".json"), "unix:ino")).isNotEqualTo(inode1);
+            assertThat(s.putWithoutFsync(taps(UID_A, "tap0,tap1"))).as("unchanged: nothing written").isTrue();
+            assertThat(s.put(taps(UID_A, "tap2"))).isTrue();
+        }
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            assertThat(s.get(UID_A).orElseThrow().get("taps")).contains("tap2");
+        }
+    }
+
+    @Test
     void removeDeletesTheFile() throws Exception {
         Path dir = tmp.resolve("cp");
         try (CheckpointStore s = CheckpointStore.open(dir)) {

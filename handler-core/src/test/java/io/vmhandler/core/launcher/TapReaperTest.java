@@ -18,6 +18,9 @@ import io.vmhandler.grpc.TapResult;
 import io.vmhandler.memlock.LibvirtVersion;
 import io.vmhandler.memlock.MemlockFormula;
 import io.vmhandler.nativeio.Fd;
+import io.vmhandler.net.QosSpec;
+import io.vmhandler.net.QosState;
+import io.vmhandler.net.TapQos;
 import io.vmhandler.proc.PidNamespaces;
 import io.vmhandler.proc.ProcessRef;
 import java.io.IOException;
@@ -85,10 +88,14 @@ class TapReaperTest {
     }
 
     private CoreLauncherBackend backend(TapReaper reaper) {
+        return backend(reaper, null);
+    }
+
+    private CoreLauncherBackend backend(TapReaper reaper, TapQos qos) {
         VmiPlanner planner = new VmiPlanner(new VmiMemlockMapper(VmiMemlockMapper.KubevirtDevices.NONE, "x86_64"),
                 new MemlockFormula(), LibvirtVersion.DEFAULT);
         VmiStateRecorder recorder = new VmiStateRecorder(checkpoints, VmiNotifier.NONE);
-        return new CoreLauncherBackend(callers, planner, new LauncherNetwork(taps, null, null, reaper),
+        return new CoreLauncherBackend(callers, planner, new LauncherNetwork(taps, qos, null, reaper),
                 new LauncherMemlock(callers, new MemlockFormula(), new FakeMemlockLimits()),
                 new LauncherPinning(callers, new FakePinner()), new PidNamespaces(Path.of("/proc")),
                 DaemonMetrics.create(), recorder, recorder);
@@ -189,5 +196,61 @@ class TapReaperTest {
         assertThat(backend.release(who).removedTaps()).isEmpty();
         assertThat(checkpoints.get(RECORD)).isEmpty();
         assertThat(reaper.pending()).isZero();
+    }
+
+    /**
+     * Release leaves a retired tap's limits on it (no qdisc work on its path); the reaper removes them, and so the
+     * ifb that would outlive the tap, before it deletes the tombstone.
+     */
+    @Test
+    void theReaperRemovesATombstonesLimitsBeforeDeletingItAndReleaseLeavesThemAlone() {
+        List<String> removals = new java.util.concurrent.CopyOnWriteArrayList<>();
+        TapQos qos = new RecordingQos((name) -> removals.add(name + (taps.taps().containsKey(name) ? " present" : " gone")));
+        TapReaper reaper = new TapReaper(taps, qos, checkpoints, null, 2, 16);
+        reapers.add(reaper);
+        CoreLauncherBackend backend = backend(reaper, qos);
+        backend.prepareNetwork(who);
+        backend.release(who);
+        List<String> pending = tombstones();
+        assertThat(pending).hasSize(2);
+
+        deletions.countDown();
+        await().atMost(Duration.ofSeconds(10)).until(() -> tombstones().isEmpty() && reaper.pending() == 0);
+        // only tombstones, each while it still existed: none of the pod's tap names (Release's path would use those)
+        assertThat(removals).containsExactlyInAnyOrderElementsOf(pending.stream().map(t -> t + " present").toList());
+    }
+
+    /** Records {@link TapQos#remove(Fd, String)} calls; nothing else is expected of it here. */
+    private record RecordingQos(java.util.function.Consumer<String> onRemove) implements TapQos {
+        @Override
+        public QosState apply(String netnsPath, String tap, QosSpec spec) {
+            throw new UnsupportedOperationException("apply");
+        }
+
+        @Override
+        public QosState read(String netnsPath, String tap) {
+            throw new UnsupportedOperationException("read");
+        }
+
+        @Override
+        public boolean remove(String netnsPath, String tap) {
+            throw new UnsupportedOperationException("remove by path");
+        }
+
+        @Override
+        public QosState apply(Fd netns, String tap, QosSpec spec) {
+            throw new UnsupportedOperationException("apply");
+        }
+
+        @Override
+        public QosState read(Fd netns, String tap) {
+            throw new UnsupportedOperationException("read");
+        }
+
+        @Override
+        public boolean remove(Fd netns, String tap) {
+            onRemove.accept(tap);
+            return false;
+        }
     }
 }
