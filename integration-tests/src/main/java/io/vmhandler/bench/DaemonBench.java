@@ -1,6 +1,10 @@
 package io.vmhandler.bench;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
+import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.cli.demo.EmbeddedApiServer;
@@ -19,18 +23,22 @@ import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.TimeUnit;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 import java.util.stream.Collectors;
 
 /**
  * The daemon with N VMIs on its node (default 500), against the embedded API server:
  * <ol>
- *   <li>separate {@code vmhandler run} processes started as the image starts them (AppCDS archive) and,
- *       as the baseline, without the archive: time from spawn to ready (informer synced, socket up),
- *       CPU time to ready, and RSS after the sync and after the churn;
- *   <li>in this JVM: every VMI edited once (an annotation, like a controller's status churn); the
- *       latency from the API write returning to the reconciler having put the new version in the
- *       directory, p50/p99.
+ *   <li>separate {@code vmhandler run} processes started as the image starts them (its JVM flags, read from the
+ *       deployment, and its AppCDS archive) and, as the baseline, without the archive: time from spawn to ready
+ *       (informer synced, socket up) and where it went, CPU time to ready, and RSS after the sync and after
+ *       every VMI was updated once;
+ *   <li>in this JVM: every VMI edited once per round (an annotation, like a controller's status churn); the
+ *       latency from the write being sent to the reconciler having put the new version in the directory,
+ *       split into API server, watch and daemon time.
  * </ol>
+ * Every figure is the median of {@code -Dbench.runs} (default 3) runs.
  * Usage: {@code bin/bench-daemon [vmis]} as root.
  */
 public final class DaemonBench {
@@ -65,22 +73,31 @@ public final class DaemonBench {
         }
     }
 
-    /** {@code -Dbench.childLog=FILE}: the child daemon's INFO log goes there, to see where its startup time goes. */
-    private static final String CHILD_LOG = System.getProperty("bench.childLog");
+    private static final int RUNS = Integer.getInteger("bench.runs", 3);
+    /** {@code -Dbench.childJvm="FLAGS"}: more JVM flags for the separate daemon (e.g. -Xlog:class+load:file=F). */
+    private static final List<String> CHILD_EXTRA = List.of(System.getProperty("bench.childJvm", "").trim().split("\\s+"))
+            .stream().filter(f -> !f.isEmpty()).toList();
+    /** {@code -Dbench.nmt=true}: the first image start runs with native memory tracking and prints its summary. */
+    private static final boolean NMT = Boolean.getBoolean("bench.nmt");
+    private static final Pattern PHASE = Pattern.compile("\\{\"startupMs\\.(\\w+)\":\"?(-?\\d+)\"?}");
 
     /**
-     * Starts separate daemon processes as the image does (deploy/Containerfile: jars only, the AppCDS
-     * archive deploy/cds/build-archive makes) and, alternating with them, the same without the archive
-     * as the baseline; {@code -Dbench.starts=K} pairs (default 3), medians reported. The first start
-     * with the archive is then churned and its RSS measured.
-     * {@code -Dbench.dumpClassList=FILE}: only one start, without the archive, writing the classes it
-     * loads to FILE (bin/cds-classlist).
+     * Starts separate daemon processes as the image does: the JVM flags of deploy/Containerfile and the DaemonSet
+     * ({@link DeploymentJvm}), jars only, the AppCDS archive deploy/cds/build-archive makes; {@code -Dbench.runs=K}
+     * times (default 3), each start synced, churned once ({@code n} updates) and measured, then stopped, and, as
+     * the baseline, the same start without the archive. Medians reported.
+     * {@code -Dbench.dumpClassList=FILE}: only one start, without the archive, writing the classes it loads to FILE
+     * (bin/cds-classlist).
      */
     private static void childProcesses(EmbeddedApiServer api, Path base, int n) throws Exception {
         String cp = jarClasspath();
+        DeploymentJvm deployment = DeploymentJvm.ofRepository();
+        System.out.printf("daemon JVM flags (deploy/Containerfile, deploy/base/daemonset.yaml): %s%n", deployment.flags());
         String dump = System.getProperty("bench.dumpClassList");
         if (dump != null) {
-            Start s = startChild(api, base, n, cp, List.of("-XX:DumpLoadedClassList=" + dump));
+            List<String> jvm = new ArrayList<>(deployment.flags());
+            jvm.add("-XX:DumpLoadedClassList=" + dump);
+            Start s = startChild(api, base, n, cp, jvm, "dumping its class list", 0);
             s.stop();
             System.out.printf("class list of a start to ready with %d VMIs written to %s%n", n, dump);
             return;
@@ -94,33 +111,37 @@ public final class DaemonBench {
         }
         System.out.printf("AppCDS archive for %d jars built in %d ms (deploy/cds/build-archive, once per image)%n",
                 cp.split(":").length, (System.nanoTime() - a0) / 1_000_000);
-        List<String> withCds = List.of("-XX:SharedArchiveFile=" + archive, "-Xshare:auto");
-        int starts = Integer.getInteger("bench.starts", 3);
         List<Start> image = new ArrayList<>();
         List<Start> plain = new ArrayList<>();
-        for (int i = 0; i < starts; i++) {
-            Start s = startChild(api, base, n, cp, withCds);
+        List<Long> rssSync = new ArrayList<>();
+        List<Long> rssChurn = new ArrayList<>();
+        for (int i = 0; i < RUNS; i++) {
+            List<String> jvm = new ArrayList<>(deployment.flagsWithArchive(archive));
+            if (NMT && i == 0) {
+                jvm.add("-XX:NativeMemoryTracking=summary");
+            }
+            Start s = startChild(api, base, n, cp, jvm, "image, AppCDS", i);
             image.add(s);
-            if (i == 0) {
-                Thread.sleep(2000);
-                System.out.printf("  RSS after sync (image, AppCDS): %d MiB%n", rssMiB(s.process.pid()));
-                churn(api, n, "child");
-                Thread.sleep(3000);
-                System.out.printf("  RSS after %d updates (image, AppCDS): %d MiB%n", n, rssMiB(s.process.pid()));
+            Thread.sleep(2000);
+            rssSync.add(rssMiB(s.process.pid()));
+            churn(api, n, "child" + i);
+            Thread.sleep(3000);
+            rssChurn.add(rssMiB(s.process.pid()));
+            System.out.printf("  RSS (image, AppCDS): %d MiB after sync, %d MiB after %d updates; load average %s%n",
+                    rssSync.get(i), rssChurn.get(i), n, load());
+            if (NMT && i == 0) {
+                System.out.println(DaemonProcess.run(Path.of(System.getProperty("java.home"), "bin", "jcmd").toString(),
+                        Long.toString(s.process.pid()), "VM.native_memory", "summary"));
             }
             s.stop();
-            Start b = startChild(api, base, n, cp, List.of());
+            Start b = startChild(api, base, n, cp, deployment.flags(), "no archive", i);
             plain.add(b);
-            if (i == 0) {
-                Thread.sleep(2000);
-                System.out.printf("  RSS after sync (no archive): %d MiB%n", rssMiB(b.process.pid()));
-            }
             b.stop();
         }
-        System.out.printf("separate daemon process, spawn -> ready with %d VMIs, median of %d: image (AppCDS) %d ms, "
-                        + "CPU %d ms; without the archive %d ms, CPU %d ms; ratio %.2f%n", n, starts,
-                median(image, st -> st.readyMs), median(image, st -> st.cpuMs), median(plain, st -> st.readyMs),
-                median(plain, st -> st.cpuMs), (double) median(plain, st -> st.readyMs) / median(image, st -> st.readyMs));
+        System.out.printf("separate daemon process with %d VMIs, median of %d: spawn -> ready image (AppCDS) %d ms, CPU %d ms;"
+                        + " without the archive %d ms, CPU %d ms; RSS after sync %d MiB, after %d updates %d MiB; load average %s%n",
+                n, RUNS, median(image, Start::readyMs), median(image, Start::cpuMs), median(plain, Start::readyMs),
+                median(plain, Start::cpuMs), medianOf(rssSync), n, medianOf(rssChurn), load());
     }
 
     private record Start(Process process, long readyMs, long cpuMs) {
@@ -132,36 +153,60 @@ public final class DaemonBench {
         }
     }
 
-    private static Start startChild(EmbeddedApiServer api, Path base, int n, String cp, List<String> jvm)
-            throws Exception {
-        Path run = Files.createDirectories(base.resolve("child-run"));
-        // the JVM flags the image and the DaemonSet use (deploy/Containerfile; MaxRAMPercentage=50 of the
-        // 384Mi limit in deploy/base/daemonset.yaml = 192m)
-        List<String> argv = new ArrayList<>(List.of(javaBin(), "-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
-                "-Xmx192m"));
+    private static Start startChild(EmbeddedApiServer api, Path base, int n, String cp, List<String> jvm, String what,
+            int run) throws Exception {
+        Path dir = Files.createDirectories(base.resolve("child-run"));
+        Path log = base.resolve("child-" + what.replaceAll("\\W+", "-") + "-" + run + ".log");
+        List<String> argv = new ArrayList<>(List.of(javaBin()));
         argv.addAll(jvm);
-        argv.addAll(List.of("-Dvmhandler.log.level=" + (CHILD_LOG == null ? "WARN" : "INFO"), "-cp", cp,
-                "io.vmhandler.cli.Main",
-                "run", "--node", "bench-node", "--master", api.url(), "--socket", run.resolve("l.sock").toString(),
+        argv.addAll(CHILD_EXTRA);
+        // the log level is the deployment's (INFO): the ready line carries the start's phases
+        argv.addAll(List.of("-cp", cp, "io.vmhandler.cli.Main",
+                "run", "--node", "bench-node", "--master", api.url(), "--socket", dir.resolve("l.sock").toString(),
                 "--metrics-port", "0", "--metrics-address", "127.0.0.1", "--checkpoint-dir",
                 base.resolve("child-ckpt").toString(), "--selinux", "off"));
         long t0 = System.nanoTime();
-        Process p = new ProcessBuilder(argv).redirectError(CHILD_LOG == null ? ProcessBuilder.Redirect.DISCARD
-                : ProcessBuilder.Redirect.appendTo(new java.io.File(CHILD_LOG))).start();
+        Process p = new ProcessBuilder(argv).redirectError(log.toFile()).start();
         BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         String line = r.readLine();
         long readyMs = (System.nanoTime() - t0) / 1_000_000;
         if (line == null || !line.startsWith("vmhandler ready")) {
             p.destroyForcibly();
-            throw new IllegalStateException("daemon did not start: " + line);
+            throw new IllegalStateException("daemon did not start: " + line + "; log " + log);
         }
         long cpuMs = cpuMs(p.pid());
         // CPU time is what the start costs; wall time also holds the wait for CPUs other work holds
         System.out.printf("separate daemon process (%s): ready %d ms after spawn (JVM start, %d VMIs synced, socket up);"
-                        + " CPU time (user+sys, all threads) %d ms; load average %s%n",
-                jvm.isEmpty() ? "no archive" : jvm.get(0).startsWith("-XX:Dump") ? "dumping its class list" : "image, AppCDS",
-                readyMs, n, cpuMs, Files.readString(Path.of("/proc/loadavg")).split(" ")[0]);
+                + " CPU time (user+sys, all threads) %d ms; load average %s%n    %s%n", what, readyMs, n, cpuMs, load(),
+                phases(log, readyMs));
         return new Start(p, readyMs, cpuMs);
+    }
+
+    /**
+     * The start's phases from the daemon's ready line (Daemon's startup timeline): before {@code Daemon.start()}
+     * (JVM, class loading, CLI) is what the spawn-to-ready time leaves.
+     */
+    private static String phases(Path log, long readyMs) throws Exception {
+        String ready = null;
+        for (int i = 0; i < 50 && ready == null; i++) {
+            ready = Files.readAllLines(log).stream().filter(l -> l.contains("\"ready: launcher API")).findFirst().orElse(null);
+            if (ready == null) {
+                Thread.sleep(10);
+            }
+        }
+        if (ready == null) {
+            return "(no ready line in " + log + ")";
+        }
+        StringBuilder out = new StringBuilder();
+        long total = -1;
+        for (Matcher m = PHASE.matcher(ready); m.find(); ) {
+            if (m.group(1).equals("total")) {
+                total = Long.parseLong(m.group(2));
+            } else {
+                out.append(' ').append(m.group(1)).append('=').append(m.group(2));
+            }
+        }
+        return "phases (ms): beforeDaemonStart=" + (readyMs - total) + " daemonStart=" + total + " ->" + out;
     }
 
     /** The jars of this JVM's classpath, sorted: CDS takes jar files only and checks their order. */
@@ -171,68 +216,164 @@ public final class DaemonBench {
     }
 
     private static long median(List<Start> starts, java.util.function.ToLongFunction<Start> f) {
-        long[] v = starts.stream().mapToLong(f).sorted().toArray();
+        return medianOf(starts.stream().map(f::applyAsLong).toList());
+    }
+
+    private static long medianOf(List<Long> values) {
+        long[] v = values.stream().mapToLong(Long::longValue).sorted().toArray();
         return v[v.length / 2];
+    }
+
+    private static double medianOfDoubles(List<Double> values) {
+        double[] v = values.stream().mapToDouble(Double::doubleValue).sorted().toArray();
+        return v[v.length / 2];
+    }
+
+    private static String load() throws Exception {
+        return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
     }
 
     private static String javaBin() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 
+    /**
+     * The in-process daemon, churned {@code bench.runs} times after a warm-up round. Each update is timed from
+     * the write being sent to the reconciler having put the new version in the daemon's directory (end to end),
+     * and split: the API round trip (write sent -> the client's edit returned), the watch (write sent -> the
+     * event reached a second watcher the bench holds on the same API server, as the daemon's informer gets it),
+     * after the watch (that event -> reconciled: the daemon's informer, queue and reconcile, approximately, since
+     * the two watches are served separately), and the daemon's own work-queue histograms (queue wait, reconcile
+     * run), which hold no API server time at all.
+     */
     private static void inProcessChurn(EmbeddedApiServer api, Path base, int n) throws Exception {
         Path run = Files.createDirectories(base.resolve("run"));
         Map<String, Long> writes = new ConcurrentHashMap<>();
-        List<Long> latencies = java.util.Collections.synchronizedList(new ArrayList<>());
+        Map<String, Long> returned = new ConcurrentHashMap<>();
+        Map<String, Long> seen = new ConcurrentHashMap<>();
+        Map<String, Long> reconciled = new ConcurrentHashMap<>();
+        String[] tag = {""};
+        List<Double> p99s = new ArrayList<>();
+        List<Double> afterWatchP99s = new ArrayList<>();
+        List<Double> workP99s = new ArrayList<>();
         try (Daemon d = new Daemon(DaemonConfig.standalone("bench-node", null, run.resolve("l.sock"),
-                base.resolve("ckpt")).withMaster(api.url()).withMetricsPort(-1))) {
+                base.resolve("ckpt")).withMaster(api.url()).withMetricsPort(-1));
+             Watch w = api.client().genericKubernetesResources(VmiResources.CONTEXT).inNamespace("default")
+                     .watch(new Watcher<GenericKubernetesResource>() {
+                         @Override
+                         public void eventReceived(Action action, GenericKubernetesResource r) {
+                             Map<String, String> a = r.getMetadata().getAnnotations();
+                             if (a != null && tag[0].equals(a.get("bench/churn"))) {
+                                 seen.putIfAbsent("default/" + r.getMetadata().getName(), System.nanoTime());
+                             }
+                         }
+
+                         @Override
+                         public void onClose(WatcherException cause) {
+                         }
+                     })) {
             long t0 = System.nanoTime();
             d.start();
             System.out.printf("in-process daemon: ready in %d ms with %d VMIs%n", (System.nanoTime() - t0) / 1_000_000,
                     d.directory().size());
             d.directory().addListener(key -> {
-                Long w = writes.remove(key);
-                if (w != null) {
-                    latencies.add(System.nanoTime() - w);
+                if (writes.containsKey(key)) {
+                    reconciled.putIfAbsent(key, System.nanoTime());
                 }
             });
-            for (int round = 0; round < 2; round++) { // round 0 warms the JIT, round 1 is measured
-                latencies.clear();
-                writes.clear();
+            PrometheusRegistry registry = d.metrics().registry();
+            for (int round = 0; round <= RUNS; round++) { // round 0 warms the JIT, the others are measured
+                for (Map<String, Long> m : List.of(writes, returned, seen, reconciled)) {
+                    m.clear();
+                }
+                tag[0] = "r" + round;
+                LoopTimes queue0 = LoopTimes.read(registry, QUEUE_SECONDS);
+                LoopTimes work0 = LoopTimes.read(registry, WORK_SECONDS);
                 long c0 = System.nanoTime();
-                churn(api, n, "r" + round, writes);
+                churn(api, n, tag[0], writes, returned);
                 long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
-                while (latencies.size() < n && System.nanoTime() < deadline) {
+                while (reconciled.size() < writes.size() && System.nanoTime() < deadline) {
                     Thread.sleep(20);
                 }
-                if (round == 1) {
-                    long[] l = latencies.stream().mapToLong(Long::longValue).toArray();
-                    Arrays.sort(l);
-                    System.out.printf("  %d VMI updates, API write -> reconciled: p50 %.1f ms, p99 %.1f ms, max %.1f ms;"
-                            + " %d/%d done in %.1f s%n", n, l[l.length / 2] / 1e6, l[(int) (l.length * 0.99)] / 1e6,
-                            l[l.length - 1] / 1e6, l.length, n, (System.nanoTime() - c0) / 1e9);
+                Thread.sleep(200); // the last reconciles' histogram updates
+                if (round == 0) {
+                    continue;
                 }
+                LoopTimes queue = LoopTimes.read(registry, QUEUE_SECONDS).since(queue0);
+                LoopTimes work = LoopTimes.read(registry, WORK_SECONDS).since(work0);
+                Percentiles e2e = Percentiles.of(writes, reconciled);
+                Percentiles rtt = Percentiles.of(writes, returned);
+                Percentiles watch = Percentiles.of(writes, seen);
+                Percentiles afterWatch = Percentiles.of(seen, reconciled);
+                p99s.add(e2e.p99());
+                afterWatchP99s.add(afterWatch.p99());
+                workP99s.add(work.p99BoundMs());
+                System.out.printf("  round %d: %d updates, %d/%d reconciled in %.1f s; load average %s%n"
+                                + "    write sent -> reconciled (end to end)   %s%n"
+                                + "    write sent -> edit returned (API RTT)   %s%n"
+                                + "    write sent -> event at a 2nd watcher    %s%n"
+                                + "    event at 2nd watcher -> reconciled      %s%n"
+                                + "    daemon's own: queue wait mean %.2f ms, p99 <= %.1f ms; reconcile run mean %.2f ms,"
+                                + " p99 <= %.1f ms (%d runs)%n",
+                        round, n, reconciled.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(), e2e, rtt,
+                        watch, afterWatch, queue.meanMs(), queue.p99BoundMs(), work.meanMs(), work.p99BoundMs(),
+                        work.count());
             }
+        }
+        System.out.printf("in-process reconcile, median of %d rounds: end-to-end p99 %.1f ms; after the watch p99 %.1f ms;"
+                        + " daemon's reconcile run p99 <= %.1f ms; load average %s%n", RUNS, medianOfDoubles(p99s),
+                medianOfDoubles(afterWatchP99s), medianOfDoubles(workP99s), load());
+    }
+
+    private static final String QUEUE_SECONDS = "vmhandler_workqueue_queue_duration_seconds";
+    private static final String WORK_SECONDS = "vmhandler_workqueue_work_duration_seconds";
+
+    /** Per-key latencies from one stamp map to another, keys missing from either left out. */
+    private record Percentiles(long[] sortedNanos) {
+        static Percentiles of(Map<String, Long> from, Map<String, Long> to) {
+            long[] l = from.entrySet().stream().filter(e -> to.containsKey(e.getKey()))
+                    .mapToLong(e -> Math.max(0, to.get(e.getKey()) - e.getValue())).sorted().toArray();
+            return new Percentiles(l);
+        }
+
+        double p99() {
+            return sortedNanos.length == 0 ? Double.NaN : sortedNanos[(int) (sortedNanos.length * 0.99)] / 1e6;
+        }
+
+        @Override
+        public String toString() {
+            if (sortedNanos.length == 0) {
+                return "none";
+            }
+            return String.format("p50 %5.1f ms, p99 %5.1f ms, max %5.1f ms (%d)", sortedNanos[sortedNanos.length / 2] / 1e6,
+                    p99(), sortedNanos[sortedNanos.length - 1] / 1e6, sortedNanos.length);
         }
     }
 
     private static void churn(EmbeddedApiServer api, int n, String tag) {
-        churn(api, n, tag, null);
+        churn(api, n, tag, null, null);
     }
 
-    private static void churn(EmbeddedApiServer api, int n, String tag, Map<String, Long> writes) {
+    private static void churn(EmbeddedApiServer api, int n, String tag, Map<String, Long> writes,
+            Map<String, Long> returned) {
         var vmis = api.client().genericKubernetesResources(VmiResources.CONTEXT).inNamespace("default");
         for (int i = 0; i < n; i++) {
             String name = "vm-" + i;
+            String key = "default/" + name;
             // stamped before the write: the watch event can reach the daemon before edit() returns
             if (writes != null) {
-                writes.put("default/" + name, System.nanoTime());
+                writes.put(key, System.nanoTime());
             }
             GenericKubernetesResource edited = vmis.withName(name).edit(r -> {
                 r.getMetadata().getAnnotations().put("bench/churn", tag);
                 return r;
             });
-            if (edited == null && writes != null) {
-                writes.remove("default/" + name);
+            if (writes != null) {
+                if (edited == null) {
+                    writes.remove(key);
+                } else {
+                    returned.put(key, System.nanoTime());
+                }
             }
         }
     }

@@ -20,15 +20,10 @@ import java.util.concurrent.TimeUnit;
  * <p>Not thread-safe: one thread starts, measures and kills it.
  */
 public final class DaemonProcess implements AutoCloseable {
-    /**
-     * The image's JVM flags (deploy/Containerfile ENTRYPOINT and the DaemonSet's JAVA_TOOL_OPTIONS), plus
-     * {@code -XX:MaxRAM} set to the DaemonSet's memory limit (384Mi): outside a container the JVM would
-     * size its heap from the host's RAM, inside the pod it sizes it from the cgroup limit.
-     */
-    public static final List<String> DEPLOYMENT_JVM = List.of("-XX:+UseSerialGC", "-XX:TieredStopAtLevel=1", "-Xss512k",
-            "-XX:MaxRAMPercentage=50", "-XX:+ExitOnOutOfMemoryError", "-XX:MaxRAM=384m");
+    /** The image's JVM flags, read from the deployment files ({@link DeploymentJvm}), without the AppCDS archive. */
+    public static final List<String> DEPLOYMENT_JVM = DeploymentJvm.ofRepository().flags();
     /** deploy/base/daemonset.yaml: resources.limits.memory of the daemon container. */
-    public static final long CONTAINER_MEMORY_LIMIT_BYTES = 384L << 20;
+    public static final long CONTAINER_MEMORY_LIMIT_BYTES = DeploymentJvm.ofRepository().memoryLimitBytes();
 
     private final Process process;
 

@@ -76,7 +76,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The node daemon: wires the capabilities, the VMI source, metrics and the launcher socket, in the
  * startup order the operators rely on (native check, node facts logged once, metrics and health,
- * the VMI source synced, then the socket), and stops them in reverse on {@link #close()}.
+ * the VMI source synced, then the socket, then the reconcile workers), and stops them in reverse on
+ * {@link #close()}. The ready line logs how long each phase of the start took ({@link StartupTimeline}).
  */
 public final class Daemon implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(Daemon.class);
@@ -170,9 +171,11 @@ public final class Daemon implements AutoCloseable {
 
     public Daemon start() throws IOException {
         try {
+            StartupTimeline timeline = new StartupTimeline();
             EarlyStart early = EarlyStart.begin(config);
             stack.push(early);
             NativeSupport.ensureAvailable();
+            timeline.mark("native");
             NodeFacts facts = new NodeProbe(Path.of("/"), new ProcFs(config.procRoot())).probe();
             log.atInfo().addKeyValue("node", config.node()).addKeyValue("kernel", facts.kernel())
                     .addKeyValue("cgroups", facts.cgroupMode()).addKeyValue("selinux", facts.selinuxMode())
@@ -180,19 +183,24 @@ public final class Daemon implements AutoCloseable {
                             .map(c -> c.name() + "=" + (c.available() ? "yes" : "no")).toList().toString())
                     .log("vmhandler {} starting on node {}", Version.current(), config.node());
 
-            metrics = DaemonMetrics.create();
+            timeline.mark("nodeFacts");
+            // the JVM's own metrics load java.lang.management: registered once ready (below), off the path to it
+            metrics = DaemonMetrics.daemonOnly();
             if (config.metricsPort() >= 0) {
                 metricsServer = MetricsServer.start(new InetSocketAddress(config.metricsAddress(), config.metricsPort()),
                         metrics.registry(), () -> readiness);
                 stack.push(metricsServer);
             }
             metrics.watchReadiness(() -> readiness.isReady());
+            timeline.mark("metrics");
             selinux(facts);
+            timeline.mark("selinux");
 
             CheckpointStore store = CheckpointStore.open(config.checkpointDir());
             stack.push(store);
             store.retryWhileDegraded(CHECKPOINT_RETRY);
             metrics.watchCheckpoint(store::degraded, store::corruptFiles);
+            timeline.mark("checkpoint");
 
             directory = new VmiDirectory(config.node());
             WatchTracker watch = new WatchTracker(config.standalone() ? "files" : "api", Clock.systemUTC());
@@ -210,11 +218,13 @@ public final class Daemon implements AutoCloseable {
             VcpuPinner pinner = new VcpuPinner(cgroups, config.procRoot());
             LiveProcesses processes = LiveProcesses.proc(config.procRoot());
 
+            timeline.mark("wiring");
             VmiNotifier notifier = VmiNotifier.NONE;
             KubernetesClient client = null;
             KubeEvents events = null;
             if (!config.standalone()) {
                 client = early.client();
+                timeline.mark("awaitClient");
                 stack.push(client);
                 events = new KubeEvents(client, config.node(), Clock.systemUTC());
                 stack.push(events);
@@ -231,7 +241,6 @@ public final class Daemon implements AutoCloseable {
                         formula, applier, pinner, processes, metrics, n)).workers(config.reconcileWorkers())
                         .listener(metrics.workQueueListener("vmi")).build();
                 stack.push(loop);
-                loop.start();
                 directory.addListener(loop::add);
                 vmiFiles = new VmiFileSource(config.vmiDir(), directory);
                 vmiFiles.start(1000);
@@ -246,7 +255,6 @@ public final class Daemon implements AutoCloseable {
                 holder[0] = informer;
                 metrics.watchApiServer(informer::isWatching, events::dropped, events::failed);
                 stack.push(loop);
-                loop.start();
                 stack.push(informer);
                 informer.stopped().whenComplete((v, err) -> {
                     if (err != null) {
@@ -256,12 +264,14 @@ public final class Daemon implements AutoCloseable {
                 });
                 readiness = Readiness.notReady("VMI informer not synced");
                 informer.start().toCompletableFuture().get(config.syncTimeoutSeconds(), TimeUnit.SECONDS);
+                timeline.mark("informerList");
                 // the directory must hold every VMI before the first launcher call is answered
                 for (String key : informer.keys()) {
                     informer.get(key).ifPresent(directory::put);
                 }
                 watch.synced();
                 watch.upWhen(informer::isWatching);
+                timeline.mark("directoryFill");
             }
             // A VMI deleted while the daemon was down exists only in the checkpoint: no event will ever name it, so
             // its key is reconciled now, after the first full read of the VMIs, and the reconciler drops its state
@@ -292,7 +302,9 @@ public final class Daemon implements AutoCloseable {
                     new LauncherPinning(resolver, pinnerSeam.apply(pinner)), new PidNamespaces(config.procRoot()), metrics,
                     book.after(recorder), recorder, deviceSettings.podDevices(config.procRoot(), netns));
 
+            timeline.mark("backend");
             early.awaitTransport();
+            timeline.mark("awaitTransport");
             ServerOptions.Builder opts = ServerOptions.builder(config.socket()).mode(config.socketMode())
                     .maxConcurrentCallsPerCaller(config.maxCallsPerCaller());
             if (config.socketGroup() != null) {
@@ -306,10 +318,21 @@ public final class Daemon implements AutoCloseable {
                             new ProcCallerFacts(config.procRoot(), pods, ProcCallerFacts.ownPod(config.procRoot(), pods))),
                     (method, code, took) -> metrics.grpcCall(method, code.name(), took));
             stack.push(socketServer);
+            timeline.mark("socket");
+            // Reconciles (every VMI once at start: taps, memlock, pinning re-checked) are not needed to answer
+            // launchers, whose calls read the directory filled above; run before ready, 500 of them took the
+            // CPUs the start needs (docs/deploy.md). Keys queued until now are kept and run from here.
+            loop.start();
             readiness = Readiness.ready();
-            log.atInfo().addKeyValue("socket", config.socket().toString())
-                    .addKeyValue("metricsPort", metricsPort())
+            timeline.record("earlyClient", early.clientMillis());
+            timeline.record("earlyTransport", early.transportMillis());
+            timeline.addTo(log.atInfo().addKeyValue("socket", config.socket().toString())
+                    .addKeyValue("metricsPort", metricsPort()))
                     .log("ready: launcher API on {}, {} VMI(s) known", config.socket(), directory.size());
+            // off the starting thread: the ready line (RunCommand) follows start() at once
+            Thread jvmMetrics = new Thread(metrics::registerJvmMetrics, "vmhandler-jvm-metrics");
+            jvmMetrics.setDaemon(true);
+            jvmMetrics.start();
             return this;
         } catch (IOException | RuntimeException e) {
             close();

@@ -19,6 +19,9 @@ final class EarlyStart implements AutoCloseable {
     private final CompletableFuture<KubernetesClient> client;
     private final CompletableFuture<Void> transport;
     private boolean clientTaken;
+    /** How long building the client and loading the transport took on the early thread (for the startup log). */
+    private volatile long clientMillis = -1;
+    private volatile long transportMillis = -1;
 
     private EarlyStart(CompletableFuture<KubernetesClient> client, CompletableFuture<Void> transport) {
         this.client = client;
@@ -29,20 +32,25 @@ final class EarlyStart implements AutoCloseable {
     static EarlyStart begin(DaemonConfig config) {
         CompletableFuture<KubernetesClient> client = new CompletableFuture<>();
         CompletableFuture<Void> transport = new CompletableFuture<>();
+        EarlyStart early = new EarlyStart(client, transport);
         Thread t = new Thread(() -> {
+            long t0 = System.nanoTime();
             if (config.standalone()) {
                 client.complete(null);
             } else {
                 complete(client, () -> KubeClients.connect(config.kubeconfig(), config.master()));
             }
+            long t1 = System.nanoTime();
+            early.clientMillis = (t1 - t0) / 1_000_000;
             complete(transport, () -> {
                 UnixSocketServer.loadTransport();
                 return null;
             });
+            early.transportMillis = (System.nanoTime() - t1) / 1_000_000;
         }, "vmhandler-early-start");
         t.setDaemon(true);
         t.start();
-        return new EarlyStart(client, transport);
+        return early;
     }
 
     /** The Kubernetes client, or null in standalone mode; the caller owns it from now on. */
@@ -54,6 +62,16 @@ final class EarlyStart implements AutoCloseable {
     /** Waits until the gRPC transport is loaded; throws what loading it threw. */
     void awaitTransport() throws InterruptedException {
         await(transport);
+    }
+
+    /** Milliseconds building the Kubernetes client took, -1 while it is not built. */
+    long clientMillis() {
+        return clientMillis;
+    }
+
+    /** Milliseconds loading the gRPC transport took, -1 while it is not loaded. */
+    long transportMillis() {
+        return transportMillis;
     }
 
     /** A client built but never taken (the start failed before it) is closed, now or when it is done. */

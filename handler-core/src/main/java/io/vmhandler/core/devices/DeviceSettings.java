@@ -41,7 +41,8 @@ public record DeviceSettings(Path hostDev, Path sysfsRoot, Path podResourcesSock
      * The returned client is connected lazily and lives as long as the process.
      */
     public PodDevices podDevices(Path procRoot, NetNamespace netns) {
-        PodResourcesLister kubelet = new KubeletPodResources(PodResourcesClient.connect(podResourcesSocket, KUBELET_DEADLINE));
+        PodResourcesLister kubelet = new LazyPodResources(
+                () -> new KubeletPodResources(PodResourcesClient.connect(podResourcesSocket, KUBELET_DEADLINE)));
         return new PodDevices(new HostDevices(hostDev, procRoot.resolve("devices")), new VfioGroups(kubelet, sysfsRoot),
                 new PodSysctls(netns, procRoot));
     }

@@ -47,12 +47,30 @@ public final class DaemonMetrics {
     private final Gauge vmiPinned;
     private final Gauge vmiBandwidth;
     private final StateSet selinux;
+    private boolean jvmRegistered;
 
     /** Registers the daemon's metrics and the JVM/process metrics on a new registry. */
     public static DaemonMetrics create() {
-        PrometheusRegistry r = new PrometheusRegistry();
-        JvmMetrics.builder().register(r);
-        return new DaemonMetrics(r);
+        DaemonMetrics m = daemonOnly();
+        m.registerJvmMetrics();
+        return m;
+    }
+
+    /**
+     * The daemon's metrics on a new registry, without the JVM/process ones: those load java.lang.management
+     * and its MXBeans (bin/bench-daemon: part of the start's class loading), which the daemon defers until it is
+     * ready with {@link #registerJvmMetrics()}.
+     */
+    public static DaemonMetrics daemonOnly() {
+        return new DaemonMetrics(new PrometheusRegistry());
+    }
+
+    /** Adds the JVM/process metrics ({@code jvm_*}, {@code process_*}) to this registry; once, later calls do nothing. */
+    public synchronized void registerJvmMetrics() {
+        if (!jvmRegistered) {
+            JvmMetrics.builder().register(registry);
+            jvmRegistered = true;
+        }
     }
 
     /** Registers the daemon's metrics (not the JVM ones) on {@code registry}. */

@@ -192,4 +192,21 @@ class DaemonMetricsTest {
         assertThat(Scrape.series(port, "process_resident_memory_bytes")).hasSize(1);
         assertThat(Scrape.series(port, "process_open_fds")).hasSize(1);
     }
+
+    @Test
+    void jvmMetricsCanComeAfterTheServerIsUpAndOnlyOnce() throws Exception {
+        DaemonMetrics late = DaemonMetrics.daemonOnly();
+        late.watchReadiness(() -> true);
+        try (MetricsServer s = MetricsServer.start(new InetSocketAddress("127.0.0.1", 0), late.registry(),
+                Readiness::ready)) {
+            assertThat(Scrape.series(s.port(), "jvm_")).isEmpty();
+            assertThat(Scrape.series(s.port(), "vmhandler_ready")).isNotEmpty();
+
+            late.registerJvmMetrics();
+            late.registerJvmMetrics();
+
+            assertThat(Scrape.series(s.port(), "jvm_threads_current")).hasSize(1);
+            assertThat(Scrape.series(s.port(), "process_resident_memory_bytes")).hasSize(1);
+        }
+    }
 }
