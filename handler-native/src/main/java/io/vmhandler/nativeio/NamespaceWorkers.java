@@ -62,13 +62,23 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
      * @throws SyscallException if the process's own netns cannot be opened (no procfs)
      */
     public NamespaceWorkers(String name, int slots) throws SyscallException {
+        this(name, slots, openHome());
+    }
+
+    /** @param home the netns every worker starts in and returns to; the pool owns it (tests pass their own) */
+    NamespaceWorkers(String name, int slots, Fd home) {
         if (slots < 1 || slots > 1024) {
+            home.close();
             throw new IllegalArgumentException("slots: must be between 1 and 1024, got " + slots);
         }
-        NativeSupport.ensureAvailable();
         this.name = name;
         this.slots = slots;
-        this.home = Syscalls.open("/proc/self/ns/net", O_RDONLY);
+        this.home = home;
+    }
+
+    private static Fd openHome() throws SyscallException {
+        NativeSupport.ensureAvailable();
+        return Syscalls.open("/proc/self/ns/net", O_RDONLY);
     }
 
     /** The CPUs this JVM may run on: the size that keeps every worker on a core. */
@@ -191,6 +201,20 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         startWorker(task);
     }
 
+    /**
+     * On a worker of this pool: runs {@code done} once the worker is ready for its next task (parked or holding the
+     * next one); elsewhere: runs it now. A caller that waits for a task's result is woken through it, so its next
+     * task finds this warm worker idle instead of making the pool start another thread.
+     */
+    public void afterTask(Runnable done) {
+        Worker w = CURRENT.get();
+        if (w != null && w.pool == this) {
+            w.afterTask = done;
+        } else {
+            done.run();
+        }
+    }
+
     /** Workers retired because they could not return to the daemon's netns. */
     public long retiredWorkers() {
         return retired.get();
@@ -199,6 +223,13 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
     /** Threads started since creation (a measure of reuse: a warm pool stops starting them). */
     public long startedThreads() {
         return started.get();
+    }
+
+    /** Workers parked, waiting for a task. */
+    int idleWorkers() {
+        synchronized (lock) {
+            return idle.size();
+        }
     }
 
     /** Threads alive now, parked or running. */
@@ -244,10 +275,13 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         closeHomeIfLast();
     }
 
+    private enum Step { EXIT, NEXT, IDLE }
+
     private final class Worker {
         final NamespaceWorkers pool = NamespaceWorkers.this;
         volatile Runnable next;
         volatile Thread thread;
+        Runnable afterTask;
         boolean stranded;
         int depth;
 
@@ -266,15 +300,12 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
             while (true) {
                 Runnable task = next;
                 next = null;
-                if (task != null && !stranded) {
-                    try {
-                        task.run();
-                    } catch (Throwable t) {
-                        log.atError().addKeyValue("pool", name).setCause(t).log("namespace worker task failed");
-                    }
-                } else if (task != null) {
-                    // could not even start at home: hand the task to another worker
-                    requeue(task);
+                // a stranded worker still runs its task: inside() refuses it, so work that needs a netns fails with
+                // a clear error instead of waiting for a worker a broken pool would never produce
+                try {
+                    task.run();
+                } catch (Throwable t) {
+                    log.atError().addKeyValue("pool", name).setCause(t).log("namespace worker task failed");
                 }
                 if (!takeNextOrPark()) {
                     return;
@@ -282,32 +313,48 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
             }
         }
 
-        private void requeue(Runnable task) {
-            try {
-                execute(task);
-            } catch (RejectedExecutionException e) {
-                log.atWarn().addKeyValue("pool", name).log("task dropped: pool closed while its worker retired");
-            }
-        }
-
         /** Returns false when this thread must exit: retired, surplus or closed. */
         private boolean takeNextOrPark() {
+            Step step = nextOrIdle();
+            Runnable done = afterTask;
+            afterTask = null;
+            if (done != null) {
+                // after the worker is idle (or holds its next task): the woken caller's next task finds it
+                try {
+                    done.run();
+                } catch (Throwable t) {
+                    log.atError().addKeyValue("pool", name).setCause(t).log("namespace worker completion failed");
+                }
+            }
+            return switch (step) {
+                case EXIT -> false;
+                case NEXT -> true;
+                case IDLE -> parkUntilNext();
+            };
+        }
+
+        /** Takes a queued task, or joins the idle stack, or leaves the pool. */
+        private Step nextOrIdle() {
             synchronized (lock) {
                 if (stranded) {
                     exit();
                     retired.incrementAndGet();
-                    return false;
+                    return Step.EXIT;
                 }
                 if (!pending.isEmpty() && !closed) {
                     next = pending.poll();
-                    return true;
+                    return Step.NEXT;
                 }
                 if (closed || threads - awaiting > slots) {
                     exit(); // closed, or an extra thread whose burst is over
-                    return false;
+                    return Step.EXIT;
                 }
                 idle.push(this);
+                return Step.IDLE;
             }
+        }
+
+        private boolean parkUntilNext() {
             while (next == null) {
                 LockSupport.park(this);
                 synchronized (lock) {

@@ -92,11 +92,14 @@ public final class NetNamespace implements AutoCloseable {
         }
         CompletableFuture<T> result = new CompletableFuture<>();
         workers.execute(() -> {
+            Runnable done;
             try {
-                result.complete(workers.inside(ns, task));
+                T value = workers.inside(ns, task);
+                done = () -> result.complete(value);
             } catch (Throwable t) {
-                result.completeExceptionally(t);
+                done = () -> result.completeExceptionally(t);
             }
+            workers.afterTask(done);
         });
         try {
             return workers.awaiting(result::get);
