@@ -46,10 +46,25 @@ final class InProcessApi implements AutoCloseable {
     /** With a launcher backend other than the fake (one call overridden), the fake still answering Info. */
     InProcessApi(LauncherBackend backend, InfoProvider info, int maxRequestBytes, int perCaller, int workerThreads)
             throws IOException {
+        this(backend, info, maxRequestBytes, perCaller, workerThreads, null);
+    }
+
+    /**
+     * As the daemon serves: gRPC calls the services on its own thread (directExecutor) and each launcher call is
+     * handed to {@code offload}; null: the services run on a pool of {@code workerThreads} gRPC executes them on.
+     */
+    InProcessApi(LauncherBackend backend, InfoProvider info, int maxRequestBytes, int perCaller, int workerThreads,
+                 java.util.concurrent.Executor offload) throws IOException {
         pipeline = new ApiPipeline(maxRequestBytes, perCaller);
         workers = Executors.newFixedThreadPool(workerThreads);
-        InProcessServerBuilder b = InProcessServerBuilder.forName(name).executor(workers);
-        for (ServerServiceDefinition def : pipeline.wrap(List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)))) {
+        InProcessServerBuilder b = InProcessServerBuilder.forName(name);
+        if (offload == null) {
+            b.executor(workers);
+        } else {
+            b.directExecutor();
+        }
+        LauncherServiceV1 launcher = offload == null ? new LauncherServiceV1(backend) : new LauncherServiceV1(backend, offload);
+        for (ServerServiceDefinition def : pipeline.wrap(List.of(launcher, new InfoServiceV1(info)))) {
             b.addService(ServerInterceptors.intercept(def, new TestIdentity()));
         }
         server = b.build().start();
