@@ -10,13 +10,11 @@ import io.vmhandler.grpc.v1.InfoGrpc;
 import io.vmhandler.grpc.v1.LauncherGrpc;
 import io.vmhandler.grpc.v1.PrepareNetworkRequest;
 import java.io.IOException;
-import java.util.List;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicReference;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.Test;
 
@@ -29,7 +27,6 @@ class OffloadTest {
     private static final CallerIdentity CALLER = new CallerIdentity(4242, 107, 108);
     private final ExecutorService pool = Executors.newSingleThreadExecutor(r -> new Thread(r, "offload-test"));
     private final AtomicInteger handOffs = new AtomicInteger();
-    private final AtomicReference<String> backendThread = new AtomicReference<>();
     private InProcessApi api;
 
     @AfterEach
@@ -41,67 +38,43 @@ class OffloadTest {
     }
 
     private final FakeLauncherBackend backend = new FakeLauncherBackend();
+    /** Backend calls made while an offloaded task ran: the backend ran on the offload executor. */
+    private final AtomicInteger offloadedCalls = new AtomicInteger();
 
-    /** The fake, noting the thread PrepareNetwork and Info run on. */
-    private final class ThreadNoting implements LauncherBackend, InfoProvider {
-        @Override
-        public List<TapResult> prepareNetwork(CallerIdentity caller) {
-            backendThread.set(Thread.currentThread().getName());
-            return backend.prepareNetwork(caller);
-        }
-
-        @Override
-        public MemlockResult setMemoryLock(CallerIdentity caller, int pid, java.util.Optional<String> libvirtVersion) {
-            return backend.setMemoryLock(caller, pid, libvirtVersion);
-        }
-
-        @Override
-        public PinResult pinVcpus(CallerIdentity caller, int qemuPid) {
-            return backend.pinVcpus(caller, qemuPid);
-        }
-
-        @Override
-        public ReleaseResult release(CallerIdentity caller) {
-            return backend.release(caller);
-        }
-
-        @Override
-        public DaemonInfo info() {
-            backendThread.set(Thread.currentThread().getName());
-            return backend.info();
-        }
+    /** Counts hand-offs and runs each on the pool, noting the backend calls it made. */
+    private void countingOffload(Runnable task) {
+        handOffs.incrementAndGet();
+        pool.execute(() -> {
+            int before = backend.calls().size();
+            task.run();
+            offloadedCalls.addAndGet(backend.calls().size() - before);
+        });
     }
 
     private void start(java.util.concurrent.Executor offload) throws IOException {
-        ThreadNoting noting = new ThreadNoting();
-        api = new InProcessApi(noting, noting, 1024, 4, 1, offload);
+        api = new InProcessApi(backend, backend, 1024, 4, 1, offload);
     }
 
     @Test
     void aLauncherCallIsHandedOnceToTheOffloadExecutorWithItsIdentity() throws Exception {
-        start(task -> {
-            handOffs.incrementAndGet();
-            pool.execute(task);
-        });
+        start(this::countingOffload);
         LauncherGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
                 .prepareNetwork(PrepareNetworkRequest.getDefaultInstance());
 
         assertThat(handOffs).hasValue(1);
-        assertThat(backendThread).hasValue("offload-test");
+        pool.shutdown();
+        assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
+        assertThat(offloadedCalls).hasValue(1);
         assertThat(backend.calls()).extracting(FakeLauncherBackend.Call::caller).containsExactly(CALLER);
     }
 
     @Test
     void infoIsAnsweredWithoutAHandOff() throws Exception {
-        start(task -> {
-            handOffs.incrementAndGet();
-            pool.execute(task);
-        });
+        start(this::countingOffload);
         InfoGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
                 .getInfo(GetInfoRequest.getDefaultInstance());
 
         assertThat(handOffs).hasValue(0);
-        assertThat(backendThread.get()).isNotEqualTo("offload-test");
     }
 
     @Test
