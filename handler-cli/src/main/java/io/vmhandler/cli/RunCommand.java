@@ -3,6 +3,7 @@ package io.vmhandler.cli;
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
 import io.vmhandler.memlock.LibvirtVersion;
+import io.vmhandler.nativeio.NamespaceWorkers;
 import java.io.PrintStream;
 import java.nio.file.Path;
 import java.util.List;
@@ -108,7 +109,7 @@ public final class RunCommand implements Command {
                         a.required("default-libvirt-version")) : LibvirtVersion.DEFAULT,
                 Path.of(or(a, "proc-root", "/proc")),
                 Path.of(or(a, "cgroup-root", "/sys/fs/cgroup")),
-                a.has("netns-workers") ? a.intValue("netns-workers", 1, 64) : 4,
+                a.has("netns-workers") ? a.intValue("netns-workers", 1, 64) : Math.min(64, NamespaceWorkers.cores()),
                 a.has("workers") ? a.intValue("workers", 1, 64) : 4,
                 selinux,
                 a.has("max-calls-per-caller") ? a.intValue("max-calls-per-caller", 1, 1024)

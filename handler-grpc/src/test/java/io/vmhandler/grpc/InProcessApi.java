@@ -47,15 +47,35 @@ final class InProcessApi implements AutoCloseable {
     /** With a launcher backend other than the fake (one call overridden), the fake still answering Info. */
     InProcessApi(LauncherBackend backend, InfoProvider info, int maxRequestBytes, int perCaller, int workerThreads)
             throws IOException {
-        this(List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)), maxRequestBytes, perCaller, workerThreads);
+        this(backend, info, maxRequestBytes, perCaller, workerThreads, null);
+    }
+
+    /**
+     * As the daemon serves: gRPC calls the services on its own thread (directExecutor) and each launcher call is
+     * handed to {@code offload}; null: the services run on a pool of {@code workerThreads} gRPC executes them on.
+     */
+    InProcessApi(LauncherBackend backend, InfoProvider info, int maxRequestBytes, int perCaller, int workerThreads,
+                 java.util.concurrent.Executor offload) throws IOException {
+        this(List.of(offload == null ? new LauncherServiceV1(backend) : new LauncherServiceV1(backend, offload),
+                new InfoServiceV1(info)), maxRequestBytes, perCaller, workerThreads, offload != null);
     }
 
     /** Any services behind the pipeline (a test service that looks at its call from the inside). */
     InProcessApi(List<? extends BindableService> services, int maxRequestBytes, int perCaller, int workerThreads)
             throws IOException {
+        this(services, maxRequestBytes, perCaller, workerThreads, false);
+    }
+
+    private InProcessApi(List<? extends BindableService> services, int maxRequestBytes, int perCaller,
+                         int workerThreads, boolean direct) throws IOException {
         pipeline = new ApiPipeline(maxRequestBytes, perCaller);
         workers = Executors.newFixedThreadPool(workerThreads);
-        InProcessServerBuilder b = InProcessServerBuilder.forName(name).executor(workers);
+        InProcessServerBuilder b = InProcessServerBuilder.forName(name);
+        if (direct) {
+            b.directExecutor();
+        } else {
+            b.executor(workers);
+        }
         for (ServerServiceDefinition def : pipeline.wrap(services)) {
             b.addService(ServerInterceptors.intercept(def, new TestIdentity()));
         }

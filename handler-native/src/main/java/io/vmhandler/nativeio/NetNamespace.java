@@ -4,31 +4,29 @@ import static io.vmhandler.nativeio.LinuxConstants.CLONE_NEWNET;
 import static io.vmhandler.nativeio.LinuxConstants.O_RDONLY;
 
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ExecutionException;
-import java.util.concurrent.LinkedBlockingQueue;
-import java.util.concurrent.atomic.AtomicInteger;
-import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.Executor;
 import jnr.constants.platform.Errno;
-import org.slf4j.Logger;
-import org.slf4j.LoggerFactory;
 
 /**
- * Runs tasks inside another network namespace on dedicated platform threads.
+ * Runs tasks inside another network namespace on the platform threads of a {@link NamespaceWorkers} pool.
  *
  * <p>setns(2) changes only the calling thread, so namespace work must never run on a pooled,
- * informer or gRPC thread. Each worker here is a platform thread that keeps an fd to its own
- * ("home") netns open, and for every task does: setns(target), run, setns(home) in finally. A worker
- * whose restore fails is retired and never runs another task; a fresh one replaces it (the
- * behaviour of CNI's {@code ns.Do}). Keeping the home fd open makes the round trip about 3 µs instead
- * of about 18 µs (docs/test-host.md A4).
+ * informer or gRPC thread. A worker does, for every task: setns(target), run, setns(the daemon's netns) in
+ * finally. A worker whose return fails is retired and never enters a namespace again (the behaviour of CNI's
+ * {@code ns.Do}). The daemon's netns fd stays open, which makes the round trip about 3 µs instead of about
+ * 18 µs (docs/test-host.md A4).
+ *
+ * <p>One hand-off per launcher call: {@link #run} called on one of this runner's own workers while it is at
+ * home (the launcher API offloads each call to {@link #executor()}) enters the namespace on that very thread
+ * instead of queueing the task for another one; from any other thread it queues the task and waits.
  *
  * <p>Threading: {@link #run} blocks the caller until the task has finished and the worker is back
- * home. Tasks run serially per worker, in parallel across workers.
+ * home. Tasks run in parallel across workers, at most as many at once as the pool has slots.
  */
 public final class NetNamespace implements AutoCloseable {
-    private static final Logger log = LoggerFactory.getLogger(NetNamespace.class);
-
     /** A unit of work that runs inside the target namespace. */
     @FunctionalInterface
     public interface Task<T> {
@@ -36,25 +34,41 @@ public final class NetNamespace implements AutoCloseable {
     }
 
     private final String name;
-    private final LinkedBlockingQueue<Job<?>> jobs = new LinkedBlockingQueue<>();
-    private final AtomicInteger workerSeq = new AtomicInteger();
-    private final AtomicLong retired = new AtomicLong();
+    private final NamespaceWorkers workers;
     private volatile boolean closed;
 
+    /**
+     * @param workers how many tasks run at once ({@link NamespaceWorkers#cores()} for the node); threads start
+     *     on first use
+     */
     public NetNamespace(String name, int workers) {
         if (workers < 1) {
             throw new IllegalArgumentException("workers must be >= 1, got " + workers);
         }
-        NativeSupport.ensureAvailable();
         this.name = name;
-        for (int i = 0; i < workers; i++) {
-            startWorker();
+        try {
+            this.workers = new NamespaceWorkers(name, workers);
+        } catch (SyscallException e) {
+            throw new UncheckedIOException("netns runner " + name + ": " + e.getMessage(), e);
         }
     }
 
     /** How many workers were retired because they could not return to their home namespace. */
     public long retiredWorkers() {
-        return retired.get();
+        return workers.retiredWorkers();
+    }
+
+    /**
+     * The workers as an executor: a task run there may call {@link #run} and enter the namespace on its own
+     * thread, with no further hand-off.
+     */
+    public Executor executor() {
+        return workers;
+    }
+
+    /** The pool itself, for its counters. */
+    public NamespaceWorkers workers() {
+        return workers;
     }
 
     /**
@@ -73,10 +87,22 @@ public final class NetNamespace implements AutoCloseable {
         if (closed) {
             throw new IllegalStateException("netns runner " + name + " is closed");
         }
-        Job<T> job = new Job<>(ns, task);
-        jobs.add(job);
+        if (workers.onHomeWorker()) {
+            return workers.inside(ns, task);
+        }
+        CompletableFuture<T> result = new CompletableFuture<>();
+        workers.execute(() -> {
+            Runnable done;
+            try {
+                T value = workers.inside(ns, task);
+                done = () -> result.complete(value);
+            } catch (Throwable t) {
+                done = () -> result.completeExceptionally(t);
+            }
+            workers.afterTask(done);
+        });
         try {
-            return job.result.get();
+            return workers.awaiting(result::get);
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             throw new IOException("interrupted while waiting for a task in " + ns.label(), e);
@@ -92,6 +118,10 @@ public final class NetNamespace implements AutoCloseable {
                 throw err;
             }
             throw new IOException(c);
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException(e);
         }
     }
 
@@ -122,92 +152,9 @@ public final class NetNamespace implements AutoCloseable {
         }
     }
 
-    private void startWorker() {
-        Thread t = new Thread(this::workerLoop, "netns-" + name + "-" + workerSeq.incrementAndGet());
-        t.setDaemon(true);
-        t.start();
-    }
-
-    private void workerLoop() {
-        Fd home;
-        try {
-            home = Syscalls.open("/proc/thread-self/ns/net", O_RDONLY);
-        } catch (SyscallException e) {
-            log.error("netns worker cannot open its own namespace; no worker for {}", name, e);
-            return;
-        }
-        try (home) {
-            while (!closed) {
-                Job<?> job;
-                try {
-                    job = jobs.take();
-                } catch (InterruptedException e) {
-                    return;
-                }
-                if (job == POISON) {
-                    return;
-                }
-                if (!job.execute(home)) {
-                    retired.incrementAndGet();
-                    if (!closed) {
-                        startWorker();
-                    }
-                    return; // this thread may be stranded in a foreign netns: it never runs again
-                }
-            }
-        }
-    }
-
     @Override
     public void close() {
         closed = true;
-        for (int i = 0; i < workerSeq.get(); i++) {
-            jobs.add(POISON);
-        }
-    }
-
-    private static final Job<Void> POISON = new Job<>(null, () -> null);
-
-    private static final class Job<T> {
-        final Fd ns;
-        final Task<T> task;
-        final CompletableFuture<T> result = new CompletableFuture<>();
-
-        Job(Fd ns, Task<T> task) {
-            this.ns = ns;
-            this.task = task;
-        }
-
-        /** Returns false if the worker could not get back home and must be retired. */
-        boolean execute(Fd home) {
-            try {
-                Syscalls.setns(ns, CLONE_NEWNET);
-            } catch (Throwable t) {
-                result.completeExceptionally(t);
-                return true; // setns failed, so this thread never left home
-            }
-            T value = null;
-            Throwable failure = null;
-            try {
-                value = task.call();
-            } catch (Throwable t) {
-                failure = t;
-            }
-            boolean restored;
-            try {
-                Syscalls.setns(home, CLONE_NEWNET);
-                restored = true;
-            } catch (Throwable t) {
-                log.error("netns worker {} could not return to its home namespace; retiring it",
-                        Thread.currentThread().getName(), t);
-                restored = false;
-            }
-            if (failure != null) {
-                result.completeExceptionally(failure);
-            } else {
-                result.complete(value);
-            }
-            return restored;
-        }
+        workers.close();
     }
 }

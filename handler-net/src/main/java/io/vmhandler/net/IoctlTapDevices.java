@@ -146,10 +146,11 @@ public final class IoctlTapDevices implements TapDevices {
                 throw new TapReadBackException(spec.name() + " in " + where
                         + ": read-back after setting the mtu of an adopted tap: mtu " + now.mtu() + " != " + mtu);
             }
-            log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
+            log.atDebug().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted tap {}: mtu {} -> {}", spec.name(), existing.mtu(), mtu);
         } else {
-            log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
+            // DEBUG: a launcher calls PrepareNetwork again on every restart; an adopt changes nothing worth a line
+            log.atDebug().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted existing tap {}", spec.name());
         }
         return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), toState(now));

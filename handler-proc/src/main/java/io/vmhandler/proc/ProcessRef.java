@@ -5,6 +5,7 @@ import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.nativeio.Syscalls;
 import java.io.IOException;
+import java.io.UncheckedIOException;
 import java.nio.file.Path;
 
 /**
@@ -24,11 +25,13 @@ import java.nio.file.Path;
 public final class ProcessRef implements AutoCloseable {
     private final ProcFs proc;
     private final Fd pidfd;
-    private final ProcessInfo info;
+    private final int pid;
+    private volatile ProcessInfo info;
 
-    private ProcessRef(ProcFs proc, Fd pidfd, ProcessInfo info) {
+    private ProcessRef(ProcFs proc, Fd pidfd, int pid, ProcessInfo info) {
         this.proc = proc;
         this.pidfd = pidfd;
+        this.pid = pid;
         this.info = info;
     }
 
@@ -48,7 +51,7 @@ public final class ProcessRef implements AutoCloseable {
         }
         try {
             ProcessInfo info = ProcessInfo.read(proc, pid);
-            ProcessRef ref = new ProcessRef(proc, fd, info);
+            ProcessRef ref = new ProcessRef(proc, fd, pid, info);
             ref.requireAlive();
             return ref;
         } catch (IOException | RuntimeException e) {
@@ -57,16 +60,54 @@ public final class ProcessRef implements AutoCloseable {
         }
     }
 
+    /**
+     * Only the pidfd: nothing is read from /proc until {@link #info()} is first asked for (and then proven this
+     * process's the same way {@link #open} does). A launcher call needs the caller's pidfd for every check but its
+     * start time, uids and comm only on Release, so its identity costs pidfd_open and no /proc/PID/stat or status
+     * read. Everything that acts through the ref guards against pid reuse exactly as an {@link #open}ed one does.
+     */
+    public static ProcessRef openPidfd(ProcFs proc, int pid) throws IOException {
+        if (pid <= 0) {
+            throw new IllegalArgumentException("pid must be > 0, got " + pid);
+        }
+        try {
+            return new ProcessRef(proc, Syscalls.pidfdOpen(pid), pid, null);
+        } catch (SyscallException e) {
+            throw ProcessGoneException.ifGone(e, pid);
+        }
+    }
+
     public static ProcessRef open(Path procRoot, int pid) throws IOException {
         return open(new ProcFs(procRoot), pid);
     }
 
     public int pid() {
-        return info.pid();
+        return pid;
     }
 
+    /**
+     * What /proc said about the process while the pidfd proved it alive; read on first use for a ref from
+     * {@link #openPidfd}.
+     *
+     * @throws UncheckedIOException ({@link ProcessGoneException} inside) if the process exited before a first read
+     */
     public ProcessInfo info() {
-        return info;
+        ProcessInfo i = info;
+        if (i == null) {
+            synchronized (this) {
+                i = info;
+                if (i == null) {
+                    try {
+                        i = ProcessInfo.read(proc, pid);
+                        requireAlive(); // what /proc said belonged to this very process
+                    } catch (IOException e) {
+                        throw new UncheckedIOException(e);
+                    }
+                    info = i;
+                }
+            }
+        }
+        return i;
     }
 
     /** The procfs this ref reads, for further reads about the same process. */
@@ -88,7 +129,7 @@ public final class ProcessRef implements AutoCloseable {
      * the pod's last process is gone: close it as soon as the call is done.
      */
     public Fd openNetns() throws IOException {
-        Fd ns = NetNamespace.openNetns(proc.namespacePath(info.pid(), "net").toString());
+        Fd ns = NetNamespace.openNetns(proc.namespacePath(pid, "net").toString());
         try {
             requireAlive();
             return ns;
@@ -103,7 +144,7 @@ public final class ProcessRef implements AutoCloseable {
         try {
             Syscalls.pidfdSendSignal(pidfd, 0);
         } catch (SyscallException e) {
-            throw ProcessGoneException.ifGone(e, info.pid());
+            throw ProcessGoneException.ifGone(e, pid);
         }
     }
 
@@ -112,10 +153,11 @@ public final class ProcessRef implements AutoCloseable {
      * of /proc/PID/stat, then the pidfd: if the process is alive after the read, the stat was its own.
      */
     public void verifyUnchanged() throws IOException {
-        long now = proc.stat(info.pid()).startTime();
+        long before = info().startTime();
+        long now = proc.stat(pid).startTime();
         requireAlive();
-        if (now != info.startTime()) {
-            throw new ProcessGoneException(info.pid());
+        if (now != before) {
+            throw new ProcessGoneException(pid);
         }
     }
 

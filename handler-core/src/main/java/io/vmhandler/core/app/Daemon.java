@@ -316,7 +316,9 @@ public final class Daemon implements AutoCloseable {
                     new CoreInfoProvider(config.node(), facts), nodeStatus,
                     new AdminAccess(config.adminGroup() == null ? OptionalInt.empty() : OptionalInt.of(config.adminGroup()),
                             new ProcCallerFacts(config.procRoot(), pods, ProcCallerFacts.ownPod(config.procRoot(), pods))),
-                    (method, code, took) -> metrics.grpcCall(method, code.name(), took));
+                    (method, code, took) -> metrics.grpcCall(method, code.name(), took),
+                    // one hand-off per launcher call: its worker resolves the caller and enters the netns itself
+                    netns.executor());
             stack.push(socketServer);
             timeline.mark("socket");
             // Reconciles (every VMI once at start: taps, memlock, pinning re-checked) are not needed to answer

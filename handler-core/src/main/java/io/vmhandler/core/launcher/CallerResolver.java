@@ -4,6 +4,7 @@ import io.vmhandler.proc.ProcessRef;
 import io.vmhandler.core.directory.VmiDirectory;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.proc.PidNamespaces;
+import io.vmhandler.proc.ProcFs;
 import io.vmhandler.proc.ProcessGoneException;
 import java.io.IOException;
 import java.nio.file.Path;
@@ -12,15 +13,21 @@ import java.util.Optional;
 /**
  * Caller identity, entirely from the kernel: SO_PEERCRED pid → pidfd → /proc/PID/cgroup → pod UID →
  * the VMI on this node whose status.activePods holds that UID. Nothing in a request takes part.
+ *
+ * <p>The caller costs one pidfd_open, one cgroup read and one pidfd liveness check after it: the pidfd is the
+ * pid-reuse guard, so the caller's /proc stat and status are read only if a call needs them
+ * ({@link ProcessRef#openPidfd}).
  */
 public final class CallerResolver implements LauncherCallers {
     private final Path procRoot;
+    private final ProcFs procFs;
     private final PodResolver pods;
     private final VmiDirectory directory;
     private final PidNamespaces pidNamespaces;
 
     public CallerResolver(Path procRoot, PodResolver pods, VmiDirectory directory) {
         this.procRoot = procRoot;
+        this.procFs = new ProcFs(procRoot);
         this.pods = pods;
         this.directory = directory;
         this.pidNamespaces = new PidNamespaces(procRoot);
@@ -31,7 +38,7 @@ public final class CallerResolver implements LauncherCallers {
     public LauncherContext resolve(Caller caller) throws IOException {
         ProcessRef ref;
         try {
-            ref = ProcessRef.open(procRoot, caller.pid());
+            ref = ProcessRef.openPidfd(procFs, caller.pid());
         } catch (ProcessGoneException e) {
             throw new CallerDeniedException("the calling process " + caller.pid() + " exited");
         }

@@ -44,6 +44,9 @@ public final class LauncherErrors {
      * @param requestPid the pid the request names, in the caller's pid namespace, or {@link #NO_PID}
      */
     public static RuntimeException translate(Throwable e, String what, CallerIdentity who, int requestPid) {
+        if (e instanceof java.io.UncheckedIOException u && u.getCause() instanceof ProcessGoneException g) {
+            e = g; // ProcessRef.info() read late, after the process exited
+        }
         if (e instanceof LauncherException l) {
             return l;
         }

@@ -18,6 +18,7 @@ import java.util.Map;
 import java.util.Optional;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.slf4j.event.Level;
 
 /**
  * PrepareNetwork and Release: the VMI's taps, in the caller's own network namespace (entered through
@@ -92,8 +93,10 @@ public final class LauncherNetwork {
                 throw e;
             }
         }
-        log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
-                .addKeyValue("taps", done.size())
+        // a launcher repeats PrepareNetwork (restarts, retries): a call that only adopted changed nothing, so DEBUG
+        boolean created = done.stream().anyMatch(t -> t.result().outcome() == TapResult.Outcome.CREATED);
+        log.atLevel(created ? Level.INFO : Level.DEBUG).addKeyValue("vmi", ctx.vmi().key())
+                .addKeyValue("pod", ctx.podUid()).addKeyValue("taps", done.size())
                 .log("prepared network of {}: {} tap(s) in the netns of pid {}", ctx.vmi().key(), done.size(),
                         ctx.caller().pid());
         return done;

@@ -1,6 +1,7 @@
 package io.vmhandler.grpc.server;
 
 import io.grpc.Attributes;
+import io.grpc.KnownLength;
 import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
 import io.grpc.SecurityLevel;
@@ -136,6 +137,23 @@ final class RequestGuard {
 
         @Override
         public Decoded<Q> parse(InputStream stream) {
+            if (stream instanceof KnownLength) {
+                // an uncompressed message grpc already holds in memory: its length is known exactly
+                // (io.grpc.KnownLength: available() is the remaining size), so it is checked and parsed in place,
+                // without copying it into a buffer of up to max + 1 bytes (8 KiB chunks for an empty request)
+                int size;
+                try {
+                    size = stream.available();
+                } catch (IOException e) {
+                    size = -1;
+                }
+                if (size > max) {
+                    return new Decoded<>(null, method + " request is larger than " + max + " bytes");
+                }
+                if (size >= 0) {
+                    return decode(stream);
+                }
+            }
             byte[] bytes;
             try {
                 bytes = stream.readNBytes(max + 1);
@@ -153,8 +171,12 @@ final class RequestGuard {
             if (bytes.length > max) {
                 return new Decoded<>(null, method + " request is larger than " + max + " bytes");
             }
+            return decode(new ByteArrayInputStream(bytes));
+        }
+
+        private Decoded<Q> decode(InputStream bounded) {
             try {
-                return new Decoded<>(inner.parse(new ByteArrayInputStream(bytes)), null);
+                return new Decoded<>(inner.parse(bounded), null);
             } catch (RuntimeException e) {
                 return new Decoded<>(null, method + " request is not a valid protobuf message");
             }

@@ -24,10 +24,12 @@ import io.vmhandler.grpc.v1.LauncherServiceV1;
 import java.io.IOException;
 import java.nio.file.Path;
 import java.util.List;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicInteger;
+import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -35,6 +37,13 @@ import org.slf4j.LoggerFactory;
  * The launcher API served on a unix socket: grpc-netty on epoll ({@code MultiThreadIoEventLoopGroup} +
  * {@code EpollIoHandler}, netty 4.2), SO_PEERCRED read per connection, the {@link ApiPipeline} limits,
  * a bounded worker pool for the blocking backend, and a socket file placed by {@link SocketFile}.
+ *
+ * <p>Threads of the launcher API ({@code startLauncherApi}): gRPC runs the services on the event loop
+ * ({@code directExecutor}), so Info is answered there with no hand-off at all, and each launcher or admin call is
+ * handed once to the offload executor ({@code UnaryCall.offload}), which the daemon makes its netns workers: the
+ * thread that takes the call resolves the caller, enters the caller's netns and talks netlink itself. Measured
+ * against a bare grpc-java echo in docs/launcher-perf.md. {@link #start} with arbitrary services keeps a worker
+ * pool as gRPC's executor, since those services may block.
  *
  * <p>Lifecycle: {@link #start} returns once the socket accepts calls; {@link #stop} (also
  * {@link #close}) stops accepting, waits up to the grace period for calls in flight, cancels the rest,
@@ -74,18 +83,30 @@ public final class UnixSocketServer implements AutoCloseable {
     /** The same, reporting every call's method, code and duration to {@code observer} (metrics). */
     public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info,
                                                     CallObserver observer) throws IOException {
-        return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info)), observer);
+        return start(options, offload -> List.of(new LauncherServiceV1(backend, offload), new InfoServiceV1(info)),
+                observer, null);
     }
 
     /**
      * The same, plus the admin service ({@code vmhandler.admin.v1.Admin}) on the same socket: node
-     * status from {@code status} for the callers {@code access} allows.
+     * status from {@code status} for the callers {@code access} allows. The launcher and admin calls run on a
+     * pool of {@link ServerOptions#workerThreads()} threads.
      */
     public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info,
                                                     NodeStatusProvider status, AdminAccess access,
                                                     CallObserver observer) throws IOException {
-        return start(options, List.of(new LauncherServiceV1(backend), new InfoServiceV1(info),
-                new AdminServiceV1(status, access)), observer);
+        return startLauncherApi(options, backend, info, status, access, observer, null);
+    }
+
+    /**
+     * The same, with the launcher and admin calls run on {@code offload} (null: a pool of
+     * {@link ServerOptions#workerThreads()} threads), which the caller owns and shuts down after {@link #stop}.
+     */
+    public static UnixSocketServer startLauncherApi(ServerOptions options, LauncherBackend backend, InfoProvider info,
+                                                    NodeStatusProvider status, AdminAccess access,
+                                                    CallObserver observer, Executor offload) throws IOException {
+        return start(options, o -> List.of(new LauncherServiceV1(backend, o), new InfoServiceV1(info),
+                new AdminServiceV1(status, access, o)), observer, offload);
     }
 
     /**
@@ -114,13 +135,32 @@ public final class UnixSocketServer implements AutoCloseable {
 
     public static UnixSocketServer start(ServerOptions options, List<? extends BindableService> services,
                                          CallObserver observer) throws IOException {
+        return serve(options, pool -> services, observer, null, false);
+    }
+
+    /** Services that answer on the event loop and offload blocking calls themselves. */
+    private static UnixSocketServer start(ServerOptions options,
+                                          Function<Executor, List<? extends BindableService>> services,
+                                          CallObserver observer, Executor offload) throws IOException {
+        return serve(options, services, observer, offload, true);
+    }
+
+    /**
+     * @param offload the executor the services offload to; null: the server's own worker pool
+     * @param direct gRPC calls the services on the event loop (they offload); else on the worker pool
+     */
+    private static UnixSocketServer serve(ServerOptions options,
+                                          Function<Executor, List<? extends BindableService>> serviceFactory,
+                                          CallObserver observer, Executor offload, boolean direct) throws IOException {
         Epoll.ensureAvailability();
         SocketFile file = SocketFile.prepare(options);
         EventLoopGroup boss = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("launcher-api-accept", true),
                 EpollIoHandler.newFactory());
         EventLoopGroup io = new MultiThreadIoEventLoopGroup(1, new DefaultThreadFactory("launcher-api-io", true),
                 EpollIoHandler.newFactory());
-        ExecutorService workers = Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
+        ExecutorService workers = offload != null ? null
+                : Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
+        List<? extends BindableService> services = serviceFactory.apply(offload != null ? offload : workers);
         ApiPipeline pipeline = ApiPipeline.of(options, observer);
         Server server = null;
         try {
@@ -129,12 +169,16 @@ public final class UnixSocketServer implements AutoCloseable {
                     .bossEventLoopGroup(boss)
                     .workerEventLoopGroup(io)
                     .protocolNegotiator(new PeerCredentialsNegotiator())
-                    .executor(workers)
                     .maxInboundMessageSize(options.maxTransportMessageBytes())
                     .maxInboundMetadataSize(StreamHeaderCheck.TRANSPORT_METADATA_BYTES)
                     .addStreamTracerFactory(StreamHeaderCheck.INSTANCE)
                     .decompressorRegistry(StreamHeaderCheck.decompressors())
                     .maxConcurrentCallsPerConnection(options.maxConcurrentCallsPerConnection());
+            if (direct) {
+                builder.directExecutor();
+            } else {
+                builder.executor(workers);
+            }
             for (ServerServiceDefinition s : pipeline.wrap(services)) {
                 builder.addService(s);
             }
@@ -202,7 +246,9 @@ public final class UnixSocketServer implements AutoCloseable {
     private static void shutdownThreads(EventLoopGroup boss, EventLoopGroup io, ExecutorService workers) {
         boss.shutdownGracefully(0, 1, TimeUnit.SECONDS);
         io.shutdownGracefully(0, 1, TimeUnit.SECONDS);
-        workers.shutdownNow();
+        if (workers != null) {
+            workers.shutdownNow();
+        }
     }
 
     private static java.util.concurrent.ThreadFactory daemonThreads() {

@@ -8,7 +8,8 @@ import java.util.Objects;
 /**
  * {@code vmhandler.launcher.v1.Info}: the API versions this module serves, plus the daemon version
  * and node facts from the {@link InfoProvider}. Any caller with SO_PEERCRED credentials may call it,
- * in a launcher pod or not. Stateless and thread-safe.
+ * in a launcher pod or not. Stateless and thread-safe. Answered on the thread gRPC calls it on (the event
+ * loop of the daemon's server): {@link InfoProvider#info()} must not block.
  */
 public final class InfoServiceV1 extends InfoGrpc.InfoImplBase {
     /** The proto packages served, newest last; derived from the generated service name. */

@@ -4,13 +4,15 @@ import io.grpc.stub.StreamObserver;
 import io.vmhandler.grpc.LauncherBackend;
 import java.util.Objects;
 import java.util.Optional;
+import java.util.concurrent.Executor;
 import java.util.regex.Pattern;
 
 /**
  * {@code vmhandler.launcher.v1.Launcher}: validates each request, calls the {@link LauncherBackend}
  * with the kernel's caller identity, and maps the result to the response. Register it through the
  * {@code ApiPipeline} (UnixSocketServer does), which supplies the identity and the limits.
- * Stateless and thread-safe; each call runs on one worker thread and blocks while the backend acts.
+ * Stateless and thread-safe; each call is handed once to the offload executor ({@link UnaryCall#offload}) and
+ * runs there, blocking that thread while the backend acts.
  */
 public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
     /** Linux PID_MAX_LIMIT on 64-bit (include/linux/threads.h): 4194304. */
@@ -20,19 +22,30 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
     private static final Pattern LIBVIRT_VERSION = Pattern.compile("\\d{1,4}\\.\\d{1,4}(\\.\\d{1,4})?");
 
     private final LauncherBackend backend;
+    private final Executor offload;
 
+    /** Runs each call on the thread gRPC calls the service on (a server with its own executor). */
     public LauncherServiceV1(LauncherBackend backend) {
+        this(backend, Runnable::run);
+    }
+
+    /**
+     * @param offload where each call runs: the server calls the service on its event loop, which must never
+     *     block; the daemon passes its netns workers, so the call enters the caller's netns on that same thread
+     */
+    public LauncherServiceV1(LauncherBackend backend, Executor offload) {
         this.backend = Objects.requireNonNull(backend, "backend");
+        this.offload = Objects.requireNonNull(offload, "offload");
     }
 
     @Override
     public void prepareNetwork(PrepareNetworkRequest request, StreamObserver<PrepareNetworkResponse> out) {
-        UnaryCall.run("PrepareNetwork", out, caller -> ProtoMapping.network(backend.prepareNetwork(caller)));
+        UnaryCall.offload(offload, "PrepareNetwork", out, caller -> ProtoMapping.network(backend.prepareNetwork(caller)));
     }
 
     @Override
     public void setMemoryLock(SetMemoryLockRequest request, StreamObserver<SetMemoryLockResponse> out) {
-        UnaryCall.run("SetMemoryLock", out, caller -> {
+        UnaryCall.offload(offload, "SetMemoryLock", out, caller -> {
             int pid = pid("pid", request.getPid());
             return ProtoMapping.memlock(backend.setMemoryLock(caller, pid, libvirtVersion(request.getLibvirtVersion())));
         });
@@ -40,23 +53,23 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
 
     @Override
     public void pinVcpus(PinVcpusRequest request, StreamObserver<PinVcpusResponse> out) {
-        UnaryCall.run("PinVcpus", out, caller ->
+        UnaryCall.offload(offload, "PinVcpus", out, caller ->
                 ProtoMapping.pinning(backend.pinVcpus(caller, pid("qemu_pid", request.getQemuPid()))));
     }
 
     @Override
     public void release(ReleaseRequest request, StreamObserver<ReleaseResponse> out) {
-        UnaryCall.run("Release", out, caller -> ProtoMapping.release(backend.release(caller)));
+        UnaryCall.offload(offload, "Release", out, caller -> ProtoMapping.release(backend.release(caller)));
     }
 
     @Override
     public void prepareDevices(PrepareDevicesRequest request, StreamObserver<PrepareDevicesResponse> out) {
-        UnaryCall.run("PrepareDevices", out, caller -> ProtoMapping.devices(backend.prepareDevices(caller)));
+        UnaryCall.offload(offload, "PrepareDevices", out, caller -> ProtoMapping.devices(backend.prepareDevices(caller)));
     }
 
     @Override
     public void releaseInterface(ReleaseInterfaceRequest request, StreamObserver<ReleaseInterfaceResponse> out) {
-        UnaryCall.run("ReleaseInterface", out, caller -> ProtoMapping.releaseInterface(
+        UnaryCall.offload(offload, "ReleaseInterface", out, caller -> ProtoMapping.releaseInterface(
                 backend.releaseInterface(caller, interfaceName(request.getInterfaceName()))));
     }
 

@@ -8,6 +8,8 @@ import io.grpc.stub.StreamObserver;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.server.PeerCredentialsInterceptor;
 import io.vmhandler.grpc.server.StatusMapper;
+import java.util.concurrent.Executor;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Function;
 import org.slf4j.Logger;
@@ -18,11 +20,31 @@ import org.slf4j.LoggerFactory;
  * request), refuse to act if the deadline has passed or the caller cancelled, run the body, and turn any
  * failure into a status through {@link StatusMapper}. Public for the other API packages served on the
  * same socket (vmhandler.admin.v1).
+ *
+ * <p>Threads: the server runs its services on the transport's event loop (directExecutor), so {@link #run}
+ * is for bodies that never block (Info); a body that blocks (every launcher call: /proc, setns, netlink) goes
+ * through {@link #offload}, the call's one thread hand-off.
  */
 public final class UnaryCall {
     private static final Logger log = LoggerFactory.getLogger(UnaryCall.class);
 
     private UnaryCall() {}
+
+    /**
+     * Runs the call on {@code executor}, in the call's gRPC Context (the caller identity, the deadline and the
+     * cancellation travel with it). A refused hand-off (the daemon is stopping) answers UNAVAILABLE, which a
+     * launcher retries.
+     */
+    public static <R> void offload(Executor executor, String method, StreamObserver<R> out,
+                                   Function<CallerIdentity, R> body) {
+        Runnable call = Context.current().wrap(() -> run(method, out, body));
+        try {
+            executor.execute(call);
+        } catch (RejectedExecutionException e) {
+            log.atInfo().addKeyValue("method", method).log("call refused: the daemon is stopping");
+            out.onError(Status.UNAVAILABLE.withDescription("the daemon is stopping; retry").asRuntimeException());
+        }
+    }
 
     public static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body) {
         CallerIdentity caller = PeerCredentialsInterceptor.CALLER_KEY.get();

@@ -5,6 +5,7 @@ import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.NodeStatusProvider;
 import io.vmhandler.grpc.v1.UnaryCall;
 import java.util.Objects;
+import java.util.concurrent.Executor;
 
 /**
  * {@code vmhandler.admin.v1.Admin}: the node status for root or the admin group outside pods
@@ -15,15 +16,23 @@ import java.util.Objects;
 public final class AdminServiceV1 extends AdminGrpc.AdminImplBase {
     private final NodeStatusProvider status;
     private final AdminAccess access;
+    private final Executor offload;
 
+    /** Runs each call on the thread gRPC calls the service on. */
     public AdminServiceV1(NodeStatusProvider status, AdminAccess access) {
+        this(status, access, Runnable::run);
+    }
+
+    /** @param offload where each call runs: the access check may read /proc, which the event loop must not */
+    public AdminServiceV1(NodeStatusProvider status, AdminAccess access, Executor offload) {
         this.status = Objects.requireNonNull(status, "status");
         this.access = Objects.requireNonNull(access, "access");
+        this.offload = Objects.requireNonNull(offload, "offload");
     }
 
     @Override
     public void getNodeStatus(GetNodeStatusRequest request, StreamObserver<GetNodeStatusResponse> out) {
-        UnaryCall.run("GetNodeStatus", out, caller -> {
+        UnaryCall.offload(offload, "GetNodeStatus", out, caller -> {
             access.check(caller);
             return AdminMapping.status(status.nodeStatus());
         });
