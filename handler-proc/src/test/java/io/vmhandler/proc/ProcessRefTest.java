@@ -127,4 +127,40 @@ class ProcessRefTest {
         assertThatThrownBy(() -> ProcessRef.open(new ProcFs(fake), pid)).isInstanceOf(ProcessGoneException.class);
         assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(before);
     }
+
+    @Test
+    void openPidfdReadsProcOnlyOnFirstInfoAndThenAsOpenDoes() throws Exception {
+        assertThatThrownBy(() -> ProcessRef.openPidfd(new ProcFs(PROC), 0)).isInstanceOf(IllegalArgumentException.class)
+                .hasMessage("pid must be > 0, got 0");
+        assertThatThrownBy(() -> ProcessRef.openPidfd(new ProcFs(PROC), -1))
+                .isInstanceOf(IllegalArgumentException.class);
+        assertThatThrownBy(() -> ProcessRef.openPidfd(new ProcFs(PROC), Integer.MAX_VALUE - 3))
+                .isInstanceOf(ProcessGoneException.class);
+        int pid = sleeper();
+        // an empty /proc: open() would fail at once; openPidfd only fails when info() is first asked for
+        try (ProcessRef ref = ProcessRef.openPidfd(new ProcFs(fake), pid)) {
+            assertThat(ref).isNotNull();
+            assertThat(ref.pid()).isEqualTo(pid);
+            ref.requireAlive();
+            assertThatThrownBy(ref::info).isInstanceOf(java.io.UncheckedIOException.class)
+                    .hasCauseInstanceOf(ProcessGoneException.class);
+        }
+        long start = ProcFs.host().stat(pid).startTime();
+        try (ProcessRef ref = ProcessRef.openPidfd(copyOf(pid, start), pid)) {
+            assertThat(ref.info().startTime()).isEqualTo(start);
+            assertThat(ref.info()).isSameAs(ref.info());
+            ref.verifyUnchanged();
+            ProcessHandle.of(pid).orElseThrow().destroyForcibly();
+            ProcessHandle.of(pid).ifPresent(h -> h.onExit().join());
+            assertThat(ref.info().startTime()).as("read once, kept").isEqualTo(start);
+            assertThatThrownBy(ref::verifyUnchanged).isInstanceOf(ProcessGoneException.class);
+        }
+        int other = sleeper();
+        try (ProcessRef ref = ProcessRef.openPidfd(copyOf(other, 1), other)) {
+            ProcessHandle.of(other).orElseThrow().destroyForcibly();
+            ProcessHandle.of(other).ifPresent(h -> h.onExit().join());
+            assertThatThrownBy(ref::info).as("what /proc said is not trusted once the process is gone")
+                    .isInstanceOf(java.io.UncheckedIOException.class).hasCauseInstanceOf(ProcessGoneException.class);
+        }
+    }
 }
