@@ -81,4 +81,34 @@ class BoundedMarshallerTest {
                 (MethodDescriptor<RequestGuard.Decoded<SetMemoryLockRequest>, ?>) method;
         assertThat(typed.streamRequest(new RequestGuard.Decoded<>(r, null)).readAllBytes()).isEqualTo(r.toByteArray());
     }
+
+    /** As grpc-java hands an uncompressed message: in memory, its length known (io.grpc.KnownLength). */
+    private static final class Known extends ByteArrayInputStream implements io.grpc.KnownLength {
+        Known(byte[] b) {
+            super(b);
+        }
+    }
+
+    /** As a decompressing stream: available() says nothing of the size (InflaterInputStream answers 0 or 1). */
+    private static InputStream unknownLength(byte[] b) {
+        return new java.io.FilterInputStream(new ByteArrayInputStream(b)) {
+            @Override
+            public int available() {
+                return 0;
+            }
+        };
+    }
+
+    @Test
+    void theLimitHoldsWhetherTheLengthIsKnownOrNot() {
+        SetMemoryLockRequest fits = SetMemoryLockRequest.newBuilder().setPid(5).setLibvirtVersion("9".repeat(12)).build();
+        SetMemoryLockRequest over = fits.toBuilder().setLibvirtVersion("9".repeat(13)).build();
+        assertThat(parse(new Known(fits.toByteArray())).value()).isEqualTo(fits);
+        assertThat(parse(new Known(over.toByteArray())).error()).isEqualTo("SetMemoryLock request is larger than 16 bytes");
+        assertThat(parse(new Known(new byte[0])).value()).isEqualTo(SetMemoryLockRequest.getDefaultInstance());
+        assertThat(parse(unknownLength(fits.toByteArray())).value()).isEqualTo(fits);
+        assertThat(parse(unknownLength(over.toByteArray())).error())
+                .as("a stream that does not know its length is read up to the limit, not trusted")
+                .isEqualTo("SetMemoryLock request is larger than 16 bytes");
+    }
 }
