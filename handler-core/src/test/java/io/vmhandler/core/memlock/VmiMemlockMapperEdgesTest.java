@@ -80,6 +80,8 @@ class VmiMemlockMapperEdgesTest {
     void theBootSizeMayReachMaxGuestButNeitherItNorTheGuestMayPassIt() {
         MemlockInput atMax = map(vmi("memory: {guest: 2Gi, maxGuest: 8Gi}", "status:\n  memory: {guestAtBoot: 8Gi}\n"));
         assertThat(atMax.totalMemoryKiB()).isEqualTo(8388608);
+        MemlockInput guestAtMax = map(vmi("memory: {guest: 8Gi, maxGuest: 8Gi}", "status:\n  memory: {guestAtBoot: 2Gi}\n"));
+        assertThat(guestAtMax.totalMemoryKiB()).as("guest equal to maxGuest is allowed").isEqualTo(8388608);
         assertThatThrownBy(() -> map(vmi("memory: {guest: 16Gi, maxGuest: 8Gi}", "status:\n  memory: {guestAtBoot: 2Gi}\n")))
                 .hasMessageContaining("spec.domain.memory.guest 16Gi (at boot 2Gi) is greater than spec.domain.memory.maxGuest 8Gi");
         assertThatThrownBy(() -> map(vmi("memory: {guest: 2Gi, maxGuest: 8Gi}", "status:\n  memory: {guestAtBoot: 9Gi}\n")))
