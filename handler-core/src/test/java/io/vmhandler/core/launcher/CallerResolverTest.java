@@ -191,7 +191,7 @@ class CallerResolverTest {
         int pid = child("pod-a");
         ConnectionScope connection = ConnectionScope.open();
         long fds = OpenFds.count(OpenFds.PIDFD);
-        resolver.resolve(new Caller(pid, 0, 0), connection).close();
+        call(pid, connection);
         kill(pid); // another process that inherited or was passed the socket goes on calling on it
         assertThatThrownBy(() -> resolver.resolve(new Caller(pid, 0, 0), connection))
                 .isInstanceOf(CallerDeniedException.class)
@@ -205,7 +205,7 @@ class CallerResolverTest {
     void theVmiIsLookedUpOnEveryCallOfAConnection() throws Exception {
         int pid = child("pod-a");
         ConnectionScope connection = ConnectionScope.open();
-        resolver.resolve(new Caller(pid, 0, 0), connection).close();
+        call(pid, connection);
         directory.put(vmi("vm-a", "pod-a2")); // the VMI moved on to another launcher pod
         assertThatThrownBy(() -> resolver.resolve(new Caller(pid, 0, 0), connection))
                 .isInstanceOf(CallerDeniedException.class)
@@ -228,7 +228,7 @@ class CallerResolverTest {
         assertThat(running.process().pidfd().isOpen()).isFalse();
         assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
         // a closed connection keeps nothing: a late call resolves for itself and closes its own pidfd
-        resolver.resolve(new Caller(pid, 0, 0), connection).close();
+        call(pid, connection);
         assertThat(connection.size()).isZero();
         assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
     }
@@ -267,16 +267,20 @@ class CallerResolverTest {
     @Test
     void aThousandConnectionsLeaveNoPidfdAndNoEntryBehind() throws Exception {
         int pid = child("pod-a");
-        long fds = OpenFds.count(OpenFds.PIDFD);
-        for (int i = 0; i < 1000; i++) {
-            ConnectionScope connection = ConnectionScope.open();
-            resolver.resolve(new Caller(pid, 0, 0), connection).close();
-            resolver.resolve(new Caller(pid, 0, 0), connection).close();
+        long pidfdsBefore = OpenFds.count(OpenFds.PIDFD);
+        for (ConnectionScope connection : java.util.stream.Stream.generate(ConnectionScope::open).limit(1000).toList()) {
+            call(pid, connection);
+            call(pid, connection);
             connection.close();
             assertThat(connection.size()).isZero();
         }
-        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(pidfdsBefore);
         assertThat(lookups).isEqualTo(1000);
+    }
+
+    /** One call of {@code connection}'s process, resolved and finished. */
+    private void call(int pid, ConnectionScope connection) throws IOException {
+        resolver.resolve(new Caller(pid, 0, 0), connection).close();
     }
 
     @Test
