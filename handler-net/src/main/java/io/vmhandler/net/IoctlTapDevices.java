@@ -78,10 +78,20 @@ public final class IoctlTapDevices implements TapDevices {
         }
     }
 
+    /**
+     * Runs {@code task} inside the namespace on a worker of this instance's runner: the calls of this object and of
+     * a {@link RtnetlinkTapQos} on the same runner made with the same {@code ns} inside it run inline, with no
+     * setns of their own, and share the entry's netlink socket ({@link Netlink#inEntry}).
+     */
+    @Override
+    public <T> T within(Fd ns, NetNamespace.Task<T> task) throws IOException {
+        return netns.run(ns, task);
+    }
+
     @Override
     public TapResult create(Fd ns, TapSpec spec) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 String where = ns.label();
                 Integer wantMtu = spec.mtu();
                 int mtu;
@@ -219,7 +229,7 @@ public final class IoctlTapDevices implements TapDevices {
     @Override
     public List<String> verify(Fd ns, TapSpec spec) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 LinkInfo link = nl.link(spec.name());
                 if (link == null) {
                     return List.of("tap " + spec.name() + " does not exist");
@@ -239,7 +249,7 @@ public final class IoctlTapDevices implements TapDevices {
     @Override
     public boolean delete(Fd ns, String name) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 LinkInfo link = nl.link(name);
                 if (link == null) {
                     return false;
@@ -347,7 +357,7 @@ public final class IoctlTapDevices implements TapDevices {
     @Override
     public TapState inspect(Fd ns, String name) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 LinkInfo link = nl.link(name);
                 return link == null || !link.isTun() ? null : toState(link);
             }
