@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * {@link NetNamespace} worker.
  *
  * <p>Create is the fewest syscalls that still give every guarantee, after the setns: one netlink
- * socket; one RTM_GETLINK for the name (or, with no MTU given, the link dump that also yields the
+ * socket (the namespace entry's, shared with the other taps and the QoS work of the same PrepareNetwork,
+ * {@link Netlink#inEntry}); one RTM_GETLINK for the name (or, with no MTU given, the link dump that also yields the
  * pod's MTU), which settles adopt or conflict without touching /dev/net/tun; then open,
  * TUNSETIFF (with IFF_TUN_EXCL, so a tap that appeared since the look is never taken over),
  * TUNSETOWNER, TUNSETGROUP, TUNSETPERSIST; then one send carrying RTM_SETLINK (MTU) and RTM_GETLINK,
