@@ -146,15 +146,93 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         }
         Syscalls.setns(ns, CLONE_NEWNET); // on failure this thread never left home
         w.depth++;
+        w.entered = ns;
         try {
             return task.call();
         } finally {
             w.depth--;
+            w.entered = null;
+            // before the setns home: what was opened in this entry belongs to this netns and must not outlive it
+            w.closeEntryResources();
             try {
                 Syscalls.setns(home, CLONE_NEWNET);
             } catch (Throwable t) {
                 strand(w, t);
             }
+        }
+    }
+
+    /**
+     * True on a worker of this pool that is inside the namespace it entered through this very {@code ns} object
+     * (the caller holds it open, so it still names that namespace): {@link #again} can run a task there inline.
+     * Identity of the {@link Fd} object, not of its number or the namespace's inode, so nothing that was closed
+     * and reopened, and no pidfd whose process moved since, is taken for the namespace the thread is in.
+     */
+    public boolean insideOf(Fd ns) {
+        Worker w = CURRENT.get();
+        return w != null && w.pool == this && w.depth > 0 && w.entered == ns;
+    }
+
+    /** Runs {@code task} on this worker, which is {@link #insideOf} {@code ns} already: no setns either way. */
+    public <T> T again(Fd ns, NetNamespace.Task<T> task) throws java.io.IOException {
+        Worker w = CURRENT.get();
+        if (w == null || w.pool != this || w.depth == 0 || w.entered != ns) {
+            throw new IllegalStateException("again() on a thread that is not inside " + ns.label() + " for " + name);
+        }
+        w.depth++;
+        try {
+            return task.call();
+        } finally {
+            w.depth--;
+        }
+    }
+
+    /** Opens the resource an {@link #entryResource} keeps for one namespace entry. */
+    @FunctionalInterface
+    public interface EntryOpener<R> {
+        R open() throws java.io.IOException;
+    }
+
+    /** Closes it when the worker leaves the namespace. */
+    @FunctionalInterface
+    public interface EntryCloser<R> {
+        void close(R resource);
+    }
+
+    /**
+     * On a worker of any pool that is inside a namespace entry ({@link #inside}): the resource kept under
+     * {@code key} for this entry, opened by {@code opener} on first use; {@code closer} runs when the worker leaves
+     * the namespace, before its setns home. Elsewhere (not a worker, or a worker at home): null, and the caller
+     * opens and closes its own.
+     *
+     * <p>Why per entry: a socket belongs to the netns of the thread that created it (a netlink socket answers for
+     * {@code sock_net(sk)}, net/netlink/af_netlink.c), so one opened in a pod's netns must never be used after the
+     * thread has left it; and a socket holds a reference on its netns (sk_alloc takes get_net for a user socket,
+     * net/core/sock.c), so one kept beyond the entry would keep a dead pod's netns, and its taps, alive. Within
+     * one entry every call on the worker (one PrepareNetwork's taps and their QoS) shares it. Not thread-safe and
+     * need not be: a worker's entry is its own.
+     */
+    public static <R> R entryResource(Object key, EntryOpener<R> opener, EntryCloser<R> closer)
+            throws java.io.IOException {
+        Worker w = CURRENT.get();
+        if (w == null || w.depth == 0) {
+            return null;
+        }
+        for (EntryResource<?> r : w.resources) {
+            if (r.key == key) {
+                @SuppressWarnings("unchecked")
+                R value = (R) r.value;
+                return value;
+            }
+        }
+        R value = opener.open();
+        w.resources.add(new EntryResource<>(key, value, closer));
+        return value;
+    }
+
+    private record EntryResource<R>(Object key, R value, EntryCloser<R> closer) {
+        void close() {
+            closer.close(value);
         }
     }
 
@@ -284,9 +362,24 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         Runnable afterTask;
         boolean stranded;
         int depth;
+        /** The fd this worker entered its current namespace through (null at home). */
+        Fd entered;
+        /** What {@link #entryResource} opened in the current entry; a handful at most, so a list. */
+        final java.util.List<EntryResource<?>> resources = new java.util.ArrayList<>(2);
 
         Worker(Runnable first) {
             this.next = first;
+        }
+
+        void closeEntryResources() {
+            for (int i = resources.size() - 1; i >= 0; i--) {
+                try {
+                    resources.get(i).close();
+                } catch (RuntimeException e) {
+                    log.atError().addKeyValue("pool", name).setCause(e).log("closing a namespace entry's resource failed");
+                }
+            }
+            resources.clear();
         }
 
         void loop() {

@@ -23,6 +23,10 @@ import jnr.constants.platform.Errno;
  * home (the launcher API offloads each call to {@link #executor()}) enters the namespace on that very thread
  * instead of queueing the task for another one; from any other thread it queues the task and waits.
  *
+ * <p>Nested: {@link #run} called from a task that is already inside the namespace it entered through the same
+ * {@link Fd} object runs inline on that worker, without another setns; any other nesting queues the task for
+ * another worker, as before.
+ *
  * <p>Threading: {@link #run} blocks the caller until the task has finished and the worker is back
  * home. Tasks run in parallel across workers, at most as many at once as the pool has slots.
  */
@@ -89,6 +93,11 @@ public final class NetNamespace implements AutoCloseable {
         }
         if (workers.onHomeWorker()) {
             return workers.inside(ns, task);
+        }
+        if (workers.insideOf(ns)) {
+            // nested in a task already inside this very namespace (one PrepareNetwork's taps and their QoS):
+            // no second setns round trip, and the entry's netlink socket is shared
+            return workers.again(ns, task);
         }
         CompletableFuture<T> result = new CompletableFuture<>();
         workers.execute(() -> {

@@ -23,7 +23,8 @@ import org.slf4j.LoggerFactory;
  * {@link NetNamespace} worker.
  *
  * <p>Create is the fewest syscalls that still give every guarantee, after the setns: one netlink
- * socket; one RTM_GETLINK for the name (or, with no MTU given, the link dump that also yields the
+ * socket (the namespace entry's, shared with the other taps and the QoS work of the same PrepareNetwork,
+ * {@link Netlink#inEntry}); one RTM_GETLINK for the name (or, with no MTU given, the link dump that also yields the
  * pod's MTU), which settles adopt or conflict without touching /dev/net/tun; then open,
  * TUNSETIFF (with IFF_TUN_EXCL, so a tap that appeared since the look is never taken over),
  * TUNSETOWNER, TUNSETGROUP, TUNSETPERSIST; then one send carrying RTM_SETLINK (MTU) and RTM_GETLINK,
@@ -78,10 +79,20 @@ public final class IoctlTapDevices implements TapDevices {
         }
     }
 
+    /**
+     * Runs {@code task} inside the namespace on a worker of this instance's runner: the calls of this object and of
+     * a {@link RtnetlinkTapQos} on the same runner made with the same {@code ns} inside it run inline, with no
+     * setns of their own, and share the entry's netlink socket ({@link Netlink#inEntry}).
+     */
+    @Override
+    public <T> T within(Fd ns, NetNamespace.Task<T> task) throws IOException {
+        return netns.run(ns, task);
+    }
+
     @Override
     public TapResult create(Fd ns, TapSpec spec) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 String where = ns.label();
                 Integer wantMtu = spec.mtu();
                 int mtu;
@@ -219,7 +230,7 @@ public final class IoctlTapDevices implements TapDevices {
     @Override
     public List<String> verify(Fd ns, TapSpec spec) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 LinkInfo link = nl.link(spec.name());
                 if (link == null) {
                     return List.of("tap " + spec.name() + " does not exist");
@@ -239,7 +250,7 @@ public final class IoctlTapDevices implements TapDevices {
     @Override
     public boolean delete(Fd ns, String name) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 LinkInfo link = nl.link(name);
                 if (link == null) {
                     return false;
@@ -347,7 +358,7 @@ public final class IoctlTapDevices implements TapDevices {
     @Override
     public TapState inspect(Fd ns, String name) throws IOException {
         return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
+            try (Netlink nl = Netlink.inEntry()) {
                 LinkInfo link = nl.link(name);
                 return link == null || !link.isTun() ? null : toState(link);
             }

@@ -124,7 +124,7 @@ public final class RtnetlinkTapQos implements TapQos {
     private QosState apply(Fd ns, String tap, Plans plans) throws IOException {
         synchronized (lock) {
             return netns.run(ns, () -> {
-                try (Netlink nl = Netlink.open()) {
+                try (Netlink nl = Netlink.inEntry()) {
                     String where = tap + " in " + ns.label();
                     LinkInfo link = requireTap(nl, tap, ns.label());
                     if (plans.towardsGuest() != null) {
@@ -251,7 +251,7 @@ public final class RtnetlinkTapQos implements TapQos {
     public QosState read(Fd ns, String tap) throws IOException {
         synchronized (lock) {
             return netns.run(ns, () -> {
-                try (Netlink nl = Netlink.open()) {
+                try (Netlink nl = Netlink.inEntry()) {
                     LinkInfo link = nl.link(tap);
                     return link == null ? null : state(nl, link);
                 }
@@ -263,13 +263,26 @@ public final class RtnetlinkTapQos implements TapQos {
     public boolean remove(Fd ns, String tap) throws IOException {
         synchronized (lock) {
             return netns.run(ns, () -> {
-                try (Netlink nl = Netlink.open()) {
+                try (Netlink nl = Netlink.inEntry()) {
                     String where = tap + " in " + ns.label();
                     LinkInfo link = requireTap(nl, tap, ns.label());
-                    LinkInfo ifb = ifbOrNull(nl, IFB_PREFIX + link.index(), ns.label());
-                    QosState before = state(nl, link);
-                    boolean removed = deleteOurRoot(nl, link.index(), before.towardsGuest(), where + " root");
-                    removed |= removeFromGuest(nl, link, ifb, where);
+                    // the ifb's look-up and the qdisc dump travel in one send: for a tap with nothing of ours (every
+                    // PrepareNetwork of a pod without bandwidth annotations) that is all, two exchanges in all
+                    String ifbName = IFB_PREFIX + link.index();
+                    Netlink.LinkAndDump look = nl.linkAndDump(ifbName, RTM_GETQDISC, TcMessages.dumpQdiscs(link.index()),
+                            RTM_NEWQDISC, "RTM_GETQDISC", "ifindex " + link.index());
+                    LinkInfo ifb = requireIfbOrNull(look.link(), ifbName, ns.label());
+                    List<TcMessages.Qdisc> onTap = qdiscsOf(look.dump(), link.index());
+                    QosState.Tbf root = rootTbf(onTap);
+                    boolean ingress = onTap.stream().anyMatch(RtnetlinkTapQos::isIngress);
+                    if (root == null && !ingress && ifb == null) {
+                        return false;
+                    }
+                    boolean removed = deleteOurRoot(nl, link.index(), root, where + " root");
+                    removed |= ingress && deleteIngress(nl, link.index(), where);
+                    if (ifb != null) {
+                        removed |= nl.delete(ifb);
+                    }
                     if (removed) {
                         log.atInfo().addKeyValue("tap", tap).addKeyValue("netns", ns.label())
                                 .log("removed QoS from tap {} in {}", tap, ns.label());
@@ -295,7 +308,10 @@ public final class RtnetlinkTapQos implements TapQos {
 
     /** The ifb of that name, null if none; an interface of another kind there is refused, never touched. */
     private static LinkInfo ifbOrNull(Netlink nl, String name, String where) throws SyscallException {
-        LinkInfo l = nl.link(name);
+        return requireIfbOrNull(nl.link(name), name, where);
+    }
+
+    private static LinkInfo requireIfbOrNull(LinkInfo l, String name, String where) {
         if (l != null && !"ifb".equals(l.kind())) {
             throw new IllegalArgumentException("interface " + name + " in " + where + " is not an ifb (kind "
                     + (l.kind() == null ? "none" : l.kind()) + "); refusing to use it for from-guest shaping");
@@ -337,9 +353,14 @@ public final class RtnetlinkTapQos implements TapQos {
     }
 
     private static List<TcMessages.Qdisc> qdiscs(Netlink nl, int ifindex) throws SyscallException {
+        return qdiscsOf(nl.transact(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, TcMessages.dumpQdiscs(ifindex),
+                RTM_NEWQDISC, "RTM_GETQDISC", "ifindex " + ifindex), ifindex);
+    }
+
+    /** The qdiscs of {@code ifindex} among a dump's replies (the kernel may answer for every device). */
+    private static List<TcMessages.Qdisc> qdiscsOf(List<byte[]> replies, int ifindex) {
         List<TcMessages.Qdisc> out = new ArrayList<>();
-        for (byte[] r : nl.transact(RTM_GETQDISC, NLM_F_REQUEST | NLM_F_DUMP, TcMessages.dumpQdiscs(ifindex),
-                RTM_NEWQDISC, "RTM_GETQDISC", "ifindex " + ifindex)) {
+        for (byte[] r : replies) {
             TcMessages.Qdisc q = TcMessages.parseQdisc(r);
             if (q.ifindex() == ifindex) {
                 out.add(q);

@@ -1,6 +1,7 @@
 package io.vmhandler.net;
 
 import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.NetNamespace;
 import java.io.IOException;
 import java.util.List;
 import java.util.Map;
@@ -40,6 +41,16 @@ public interface TapDevices {
     boolean delete(Fd netns, String name) throws IOException;
 
     TapState inspect(Fd netns, String name) throws IOException;
+
+    /**
+     * Runs {@code task} with the work of this interface on {@code netns} gathered in one namespace entry: the calls
+     * made inside it with the same fd object need no setns of their own and share one netlink socket. A task that
+     * throws leaves the namespace the same way. This default, for implementations with no namespace of their own
+     * (the fakes), just runs it.
+     */
+    default <T> T within(Fd netns, NetNamespace.Task<T> task) throws IOException {
+        return task.call();
+    }
 
     /**
      * Takes the tap out of use without waiting for the kernel to free it: sets it down and renames it to

@@ -193,6 +193,40 @@ class RtnetlinkTapQosIT {
         assertThat(qos.remove(ns, "tap0")).isFalse();
     }
 
+    /**
+     * remove() answers "nothing of ours" from one look (the ifb's name and the qdisc dump in one send); each of the
+     * three things it removes must still be found on its own, or a removed annotation would leave a limit behind.
+     */
+    @ParameterizedTest(name = "left alone: {0}")
+    @ValueSource(strings = {"root tbf", "ingress", "ifb"})
+    void removeFindsEachPieceOfALimitLeftOnItsOwn(String piece) throws Exception {
+        tap("tap0", 4);
+        String ifb = "ifbq" + ifindex("tap0");
+        switch (piece) {
+            case "root tbf" -> tc("tc", "qdisc", "replace", "dev", "tap0", "root", "handle", "1:", "tbf",
+                    "rate", "8mbit", "burst", "64kb", "latency", "50ms");
+            case "ingress" -> tc("tc", "qdisc", "add", "dev", "tap0", "ingress");
+            default -> Cmd.run("ip", "-n", nsName, "link", "add", ifb, "type", "ifb").ok();
+        }
+        assertThat(qos.remove(ns, "tap0")).isTrue();
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).doesNotContain("ingress").doesNotContain("tbf");
+        assertThat(Cmd.run("ip", "-n", nsName, "link", "show", ifb).exit()).isNotZero();
+        assertThat(qos.remove(ns, "tap0")).isFalse();
+    }
+
+    @Test
+    void removeOnATapWithNothingOfOursChangesNothingAndStillRefusesAnIfbNameOfAnotherKind() throws Exception {
+        tap("tap0", 1);
+        String before = tc("tc", "qdisc", "show", "dev", "tap0");
+        assertThat(qos.remove(ns, "tap0")).isFalse();
+        assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).isEqualTo(before);
+        String ifb = "ifbq" + ifindex("tap0");
+        Cmd.run("ip", "-n", nsName, "link", "add", ifb, "type", "bridge").ok();
+        assertThatThrownBy(() -> qos.remove(ns, "tap0")).isInstanceOf(IllegalArgumentException.class)
+                .hasMessageContaining(ifb + " in ").hasMessageContaining("is not an ifb (kind bridge)");
+        assertThat(Cmd.run("ip", "-n", nsName, "link", "show", ifb).exit()).isZero();
+    }
+
     @Test
     void aFailedLaterWriteUndoesTheEarlierOnes() throws Exception {
         tap("tap0", 1);

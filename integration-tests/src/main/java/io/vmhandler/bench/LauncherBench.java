@@ -213,6 +213,10 @@ public final class LauncherBench {
             }
             System.out.printf("daemon process RSS after measuring: %d KiB%n", ProcessUsage.of(daemonPid).rssKiB());
             System.out.printf("client process: JIT compilation time %d ms after measuring%n", jitMillis());
+            String strace = System.getenv("VMH_BENCH_STRACE");
+            if (strace != null) {
+                straceDaemon(Path.of(strace), calls, () -> client.prepareNetwork());
+            }
             client.release();
         } finally {
             server.close();
@@ -258,6 +262,36 @@ public final class LauncherBench {
         System.out.printf("warm-up (%s): %.0f s, %d rounds of every path; client JIT compilation time %d ms -> %d ms;"
                         + " load average %s%n", jit ? "until JIT is quiet" : spec + " s",
                 (System.nanoTime() - start) / 1e9, rounds, jitStart, jitMillis(), TapBench.loadAverage());
+    }
+
+    /**
+     * With {@code VMH_BENCH_STRACE=PREFIX}: {@code strace -f -c} on the daemon's process (this client's parent) over
+     * {@code calls} calls of {@code op} from one thread ({@code PREFIX.calls}), then over an idle window of the same
+     * length ({@code PREFIX.idle}), so the daemon's background syscalls (timers, GC, idle pollers) can be taken off:
+     * per call = (calls - idle) / calls. strace gets 2 s to attach to every thread before each window.
+     */
+    private static void straceDaemon(Path prefix, int calls, Callable<Object> op) throws Exception {
+        long daemon = ProcessHandle.current().parent().orElseThrow().pid();
+        long nanos = 0;
+        for (String window : List.of("calls", "idle")) {
+            Path out = Path.of(prefix + "." + window);
+            Process st = new ProcessBuilder("strace", "-f", "-c", "-o", out.toString(), "-p", Long.toString(daemon))
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Thread.sleep(2000);
+            if (window.equals("calls")) {
+                long t0 = System.nanoTime();
+                for (int i = 0; i < calls; i++) {
+                    op.call();
+                }
+                nanos = System.nanoTime() - t0;
+            } else {
+                TimeUnit.NANOSECONDS.sleep(nanos);
+            }
+            new ProcessBuilder("kill", "-INT", Long.toString(st.pid())).start().waitFor();
+            st.waitFor();
+            System.out.printf("strace -f -c of the daemon (pid %d), %s window of %.2f s: %s%n", daemon, window,
+                    nanos / 1e9, out);
+        }
     }
 
     private static long jitMillis() {

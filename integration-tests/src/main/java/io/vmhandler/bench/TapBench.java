@@ -23,13 +23,15 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Tap creation cost, five ways in the same run, for 1, 4 and 16 queues, all with the same owner,
+ * Tap creation cost, six ways in the same run, for 1, 4 and 16 queues, all with the same owner,
  * group and MTU and the same warm-up and iteration count:
  * <ol>
- *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns path, i.e. the real API: open and check
- *       the netns, hand off to a netns worker, setns, netlink look-up, ioctls, persist, MTU and
- *       read-back in one netlink exchange, setns back;
+ *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns fd, timed on a netns worker at home, the way
+ *       PrepareNetwork runs it on the worker that took the launcher call: setns, netlink socket, look-up, ioctls,
+ *       persist, MTU and read-back in one netlink exchange, setns back;
  *   <li>vmhandler adopt: the same call again on each tap made in (1), i.e. an idempotent retry;
+ *   <li>path + hand-off: {@link IoctlTapDevices#create} with a netns path from the bench's main thread: (1) plus
+ *       opening and checking the netns path and a hand-off to the worker and back per tap;
  *   <li>JVM raw ioctl: the C sequence below through the same JNR bindings, already inside the netns,
  *       no checks, no read-back;
  *   <li>C sequence: {@code bench/tapcreate.c} (built by bin/bench-tap), the syscall floor: one setns for
@@ -41,6 +43,9 @@ import java.util.concurrent.TimeUnit;
  * Ratios are to the C sequence's median. Deletion is not timed (it is RCU latency, milliseconds
  * whoever does it, docs/test-host.md A1) and runs in parallel between rows. The 1-minute load average is printed on every
  * row: on a shared machine it says how much the figures can be trusted.
+ *
+ * <p>With {@code VMH_BENCH_STRACE=PREFIX} it also counts the syscalls of (1) for 1 and 4 queues with
+ * {@code strace -f -c} ({@code PREFIX.q1}, {@code PREFIX.q4}, each with an idle window of the same length).
  *
  * <p>Usage: {@code bin/bench-tap [iterations] [--mtu=N]} as root; the path of the compiled C program
  * comes in the system property {@code bench.tapcreate}. Everything is made in a netns of its own,
@@ -74,7 +79,8 @@ public final class TapBench {
         String ns = "vmh-bench-" + ProcessHandle.current().pid();
         run("ip", "netns", "add", ns);
         String path = "/var/run/netns/" + ns;
-        try (NetNamespace runner = new NetNamespace("bench", 1)) {
+        try (NetNamespace runner = new NetNamespace("bench", 1);
+             Fd nsFd = NetNamespace.openNetns(path)) {
             IoctlTapDevices taps = new IoctlTapDevices(runner);
             // JIT warm-up of every in-JVM path before anything is measured: creates, then adopts of the same
             // taps, which run the netns hop and the netlink code (socket, request, parse) many times over
@@ -83,14 +89,29 @@ public final class TapBench {
             measure(0, 20_000, i -> taps.create(path, new TapSpec("vw" + i % 300, 1 + i % 300 % 4, UID, UID, m)));
             runner.run(path, () -> measureRaw(0, 300, 2, m));
             cleanup(runner, path);
+            onWorker(runner, nsFd, () -> measure(0, 300, i -> taps.create(nsFd, new TapSpec("vw" + i, 1 + i % 4, UID, UID, m))));
+            cleanup(runner, path);
+            String strace = System.getenv("VMH_BENCH_STRACE");
+            if (strace != null) {
+                for (int q : new int[] {1, 4}) {
+                    straceSelf(Path.of(strace + ".q" + q), () -> onWorker(runner, nsFd, () -> measure(0, n,
+                            i -> created(taps.create(nsFd, new TapSpec("vt" + q + "_" + i, q, UID, UID, m))))));
+                    cleanup(runner, path);
+                }
+            }
             System.out.printf("tap create, per tap, %d iterations after %d warm-up, mtu %d, owner/group %d; microseconds;"
                     + " load average at start %s%n", n, warm, mtu, UID, loadAverage());
             System.out.printf("%-7s %-16s %9s %9s %9s %9s %7s%n", "queues", "path", "median", "min", "p90", "x C", "load1");
             for (int q : new int[] {1, 4, 16}) {
-                long[] api = measure(warm, n, i -> created(taps.create(path, new TapSpec("va" + q + "_" + i, q, UID, UID, m))));
+                long[] api = onWorker(runner, nsFd, () -> measure(warm, n,
+                        i -> created(taps.create(nsFd, new TapSpec("va" + q + "_" + i, q, UID, UID, m)))));
                 String loadApi = load1();
-                long[] adopt = measure(warm, n, i -> adopted(taps.create(path, new TapSpec("va" + q + "_" + i, q, UID, UID, m))));
+                long[] adopt = onWorker(runner, nsFd, () -> measure(warm, n,
+                        i -> adopted(taps.create(nsFd, new TapSpec("va" + q + "_" + i, q, UID, UID, m)))));
                 String loadAdopt = load1();
+                cleanup(runner, path);
+                long[] handoff = measure(warm, n, i -> created(taps.create(path, new TapSpec("vh" + q + "_" + i, q, UID, UID, m))));
+                String loadHandoff = load1();
                 cleanup(runner, path);
                 long[] raw = runner.run(path, () -> measureRaw(warm, n, q, m));
                 String loadRaw = load1();
@@ -104,6 +125,7 @@ public final class TapBench {
                 long mc = median(c);
                 print(q, "vmhandler", api, mc, loadApi);
                 print(q, "vmhandler adopt", adopt, mc, loadAdopt);
+                print(q, "path + hand-off", handoff, mc, loadHandoff);
                 print(q, "JVM raw ioctl", raw, mc, loadRaw);
                 print(q, "C sequence", c, mc, loadC);
                 print(q, "ip spawn", spawn, mc, loadSpawn);
@@ -116,6 +138,51 @@ public final class TapBench {
 
     interface Op {
         void run(int i) throws Exception;
+    }
+
+    interface Timed {
+        long[] run() throws Exception;
+    }
+
+    /**
+     * Runs {@code timed} on a worker of {@code runner} at home, as the daemon creates taps: the worker that took the
+     * launcher call enters the pod's netns itself for each create (setns in and out, a netlink socket), with the
+     * netns fd opened once for the call. The one hand-off here is the bench's, once for all iterations.
+     */
+    private static long[] onWorker(NetNamespace runner, Fd ns, Timed timed) throws Exception {
+        java.util.concurrent.CompletableFuture<long[]> r = new java.util.concurrent.CompletableFuture<>();
+        runner.executor().execute(() -> {
+            try {
+                r.complete(timed.run());
+            } catch (Throwable t) {
+                r.completeExceptionally(t);
+            }
+        });
+        return r.get();
+    }
+
+    /**
+     * {@code strace -f -c} on this JVM over {@code timed} ({@code out}) and then over an idle window of the same
+     * length ({@code out.idle}): per tap = (first - idle) / iterations. strace gets 2 s to attach to every thread.
+     */
+    private static void straceSelf(Path out, Timed timed) throws Exception {
+        long self = ProcessHandle.current().pid();
+        long nanos = 0;
+        for (Path file : List.of(out, Path.of(out + ".idle"))) {
+            Process st = new ProcessBuilder("strace", "-f", "-c", "-o", file.toString(), "-p", Long.toString(self))
+                    .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
+            Thread.sleep(2000);
+            long t0 = System.nanoTime();
+            if (file.equals(out)) {
+                timed.run();
+                nanos = System.nanoTime() - t0;
+            } else {
+                TimeUnit.NANOSECONDS.sleep(nanos);
+            }
+            run("kill", "-INT", Long.toString(st.pid()));
+            st.waitFor();
+            System.out.printf("strace -f -c of this JVM over %.2f s: %s%n", nanos / 1e9, file);
+        }
     }
 
     private static void created(TapResult r) {

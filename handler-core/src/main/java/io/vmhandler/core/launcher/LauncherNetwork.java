@@ -79,19 +79,24 @@ public final class LauncherNetwork {
     public List<PreparedTap> prepare(LauncherContext ctx, VmiPlan plan) throws IOException {
         List<PreparedTap> done = new ArrayList<>();
         try (Fd netns = ctx.process().openNetns()) {
-            try {
-                for (PlannedTap p : plan.taps()) {
-                    TapResult r = taps.create(netns, p.spec(ctx.caller().uid(), ctx.caller().gid()));
-                    done.add(new PreparedTap(p.interfaceName(), r));
+            // one namespace entry for the whole call: every tap, its limits and a rollback run inside it with one
+            // setns in and out and one netlink socket, not one of each per tap and per QoS look
+            taps.within(netns, () -> {
+                try {
+                    for (PlannedTap p : plan.taps()) {
+                        TapResult r = taps.create(netns, p.spec(ctx.caller().uid(), ctx.caller().gid()));
+                        done.add(new PreparedTap(p.interfaceName(), r));
+                    }
+                    for (PreparedTap t : done) {
+                        limit(netns, t, plan.qos());
+                    }
+                    ctx.process().requireAlive();
+                } catch (IOException | RuntimeException e) {
+                    rollback(ctx, netns, done);
+                    throw e;
                 }
-                for (PreparedTap t : done) {
-                    limit(netns, t, plan.qos());
-                }
-                ctx.process().requireAlive();
-            } catch (IOException | RuntimeException e) {
-                rollback(ctx, netns, done);
-                throw e;
-            }
+                return null;
+            });
         }
         // a launcher repeats PrepareNetwork (restarts, retries): a call that only adopted changed nothing, so DEBUG
         boolean created = done.stream().anyMatch(t -> t.result().outcome() == TapResult.Outcome.CREATED);

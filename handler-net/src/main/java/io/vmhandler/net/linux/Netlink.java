@@ -6,8 +6,10 @@ import static io.vmhandler.nativeio.LinuxConstants.NETLINK_ROUTE;
 import static io.vmhandler.nativeio.LinuxConstants.SOCK_RAW;
 
 import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.NamespaceWorkers;
 import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.nativeio.Syscalls;
+import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
@@ -74,15 +76,45 @@ public final class Netlink implements AutoCloseable {
     private static final int RX_BYTES = 32 * 1024;
     private static final ThreadLocal<byte[]> RX = ThreadLocal.withInitial(() -> new byte[RX_BYTES]);
 
+    /** The key of the socket a namespace entry shares ({@link NamespaceWorkers#entryResource}). */
+    private static final Object ENTRY_KEY = new Object();
+
     private final Fd fd;
+    /** Owned by a namespace entry, which closes it when the worker leaves the netns; {@link #close} leaves it open. */
+    private final boolean entryOwned;
     private int seq;
 
-    private Netlink(Fd fd) {
+    private Netlink(Fd fd, boolean entryOwned) {
         this.fd = fd;
+        this.entryOwned = entryOwned;
     }
 
+    /** A socket of its own, in the calling thread's netns, closed by {@link #close}. */
     public static Netlink open() throws SyscallException {
-        return new Netlink(Syscalls.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "netlink(NETLINK_ROUTE)"));
+        return new Netlink(socket(), false);
+    }
+
+    /**
+     * The netlink socket of the current namespace entry: on a {@link NamespaceWorkers} worker inside a netns, one
+     * socket per entry, opened on first use and closed when the worker leaves that netns, so the calls of one entry
+     * (the taps of a PrepareNetwork and their QoS) share it and it is never used in another netns; elsewhere a
+     * socket of its own ({@link #open}). Either way {@link #close} is right to call: it leaves an entry's socket
+     * open. Replies are matched by sequence number, so a reply left unread by an exchange that failed midway is
+     * skipped by the next one.
+     */
+    public static Netlink inEntry() throws IOException {
+        Netlink shared = NamespaceWorkers.entryResource(ENTRY_KEY, () -> new Netlink(socket(), true),
+                nl -> nl.fd.close());
+        return shared != null ? shared : open();
+    }
+
+    private static Fd socket() throws SyscallException {
+        return Syscalls.socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE, "netlink(NETLINK_ROUTE)");
+    }
+
+    /** The socket's fd number, for tests that check which socket an entry used. */
+    public int fdNumber() {
+        return fd.intValue();
     }
 
     /** The link called {@code name}, or null if there is none. */
@@ -139,31 +171,111 @@ public final class Netlink implements AutoCloseable {
      * which the RTM_GETLINK's own ENODEV follows.
      */
     private LinkInfo awaitLink(int setSeq, String op, String target) throws SyscallException {
-        while (true) {
-            byte[] rx = RX.get();
-            int n = receive(rx, op, target);
-            ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
-            for (int off = 0; off + 16 <= n; ) {
-                int mlen = checkedLength(b, off, n, op, target);
-                int mtype = b.getShort(off + 4) & 0xffff;
-                int mseq = b.getInt(off + 8);
+        LinkInfo[] link = new LinkInfo[1];
+        boolean[] answered = new boolean[1];
+        while (!answered[0]) {
+            readDatagram(op, target, (b, off, mlen, mtype, mseq) -> {
                 if (mtype == NLMSG_ERROR && (mseq == setSeq || mseq == seq)) {
                     int err = b.getInt(off + 16);
                     if (-err == Errno.ENODEV.intValue()) {
-                        if (mseq == seq) {
-                            return null;
-                        }
-                        // no such link: RTM_GETLINK's own ENODEV follows and is the answer
+                        // for the RTM_SETLINK: no such link, and RTM_GETLINK's own ENODEV follows as the answer
+                        answered[0] = mseq == seq;
                     } else if (err != 0) {
                         throw new SyscallException(mseq == setSeq ? "netlink(RTM_SETLINK)" : "netlink(RTM_GETLINK)",
                                 -err, target);
                     }
                 } else if (mtype == RTM_NEWLINK && mseq == seq) {
-                    return parseLink(b, off + 16, off + mlen);
+                    link[0] = parseLink(b, off + 16, off + mlen);
+                    answered[0] = true;
                 }
-                off += align(mlen);
-            }
+                return answered[0];
+            });
         }
+        return link[0];
+    }
+
+    /** One message of a datagram: its header fields; {@code off} is where its nlmsghdr starts. */
+    @FunctionalInterface
+    private interface MessageVisitor {
+        /** @return true to stop at this message */
+        boolean visit(ByteBuffer b, int off, int mlen, int mtype, int mseq) throws SyscallException;
+    }
+
+    /** Receives one datagram and hands its messages, in order, to {@code visitor} until it asks to stop. */
+    private void readDatagram(String op, String target, MessageVisitor visitor) throws SyscallException {
+        byte[] rx = RX.get();
+        int n = receive(rx, op, target);
+        ByteBuffer b = ByteBuffer.wrap(rx, 0, n).order(ByteOrder.nativeOrder());
+        for (int off = 0; off + 16 <= n; ) {
+            int mlen = checkedLength(b, off, n, op, target);
+            if (visitor.visit(b, off, mlen, b.getShort(off + 4) & 0xffff, b.getInt(off + 8))) {
+                return;
+            }
+            off += align(mlen);
+        }
+    }
+
+    /** The answer of {@link #linkAndDump}: the link (null if none has the name) and the dump's reply payloads. */
+    public record LinkAndDump(LinkInfo link, List<byte[]> dump) {}
+
+    /**
+     * RTM_GETLINK for {@code name} and one dump request of another rtnetlink type ({@code body}: everything after
+     * the nlmsghdr) in one send, then the reads of both answers: one exchange where two would cost another
+     * send and wake-up. The look-up goes first because it is answered at once; a dump must be the last
+     * request of a datagram, since a second dump on the socket is refused (EBUSY) while one is unfinished
+     * (netlink_dump_start, net/netlink/af_netlink.c). An error answer to either is thrown, except ENODEV for the
+     * look-up, which is a null link.
+     */
+    public LinkAndDump linkAndDump(String name, int dumpType, byte[] body, int replyType, String op, String target)
+            throws SyscallException {
+        ByteBuffer req = le(512 + body.length);
+        putHeader(req, RTM_GETLINK, NLM_F_REQUEST, 0);
+        putAttr(req, IFLA_IFNAME, cString(name));
+        putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
+        req.putInt(0, req.position());
+        int getSeq = seq;
+        int dumpStart = req.position();
+        req.putInt(0).putShort((short) dumpType).putShort((short) (NLM_F_REQUEST | NLM_F_DUMP)).putInt(++seq)
+                .putInt(0).put(body);
+        req.putInt(dumpStart, req.position() - dumpStart);
+        int dumpSeq = seq;
+        Syscalls.send(fd, req.array(), req.position());
+        LinkInfo[] link = new LinkInfo[1];
+        boolean[] done = new boolean[2]; // the look-up answered, the dump finished
+        List<byte[]> dump = new ArrayList<>();
+        String what = "RTM_GETLINK+" + op;
+        while (!done[0] || !done[1]) {
+            readDatagram(what, target, (b, off, mlen, mtype, mseq) -> {
+                if (mseq == getSeq && !done[0]) {
+                    if (mtype == NLMSG_ERROR) {
+                        int err = -b.getInt(off + 16);
+                        if (err != 0 && err != Errno.ENODEV.intValue()) {
+                            throw new SyscallException("netlink(RTM_GETLINK)", err, name);
+                        }
+                        done[0] = true;
+                    } else if (mtype == RTM_NEWLINK) {
+                        link[0] = parseLink(b, off + 16, off + mlen);
+                        done[0] = true;
+                    }
+                } else if (mseq == dumpSeq && !done[1]) {
+                    if (mtype == NLMSG_ERROR) {
+                        int err = -b.getInt(off + 16);
+                        if (err != 0) {
+                            throw new SyscallException("netlink(" + op + ")", err, target);
+                        }
+                        done[1] = true;
+                    } else if (mtype == NLMSG_DONE) {
+                        done[1] = true;
+                    } else if (mtype == replyType) {
+                        byte[] payload = new byte[mlen - 16];
+                        b.get(off + 16, payload);
+                        dump.add(payload);
+                    }
+                }
+                return false;
+            });
+        }
+        return new LinkAndDump(link[0], dump);
     }
 
     /**
@@ -263,7 +375,9 @@ public final class Netlink implements AutoCloseable {
 
     @Override
     public void close() {
-        fd.close();
+        if (!entryOwned) {
+            fd.close();
+        }
     }
 
     // ---- wire format -------------------------------------------------------------------------
