@@ -21,6 +21,8 @@ final class PausingTaps implements TapDevices {
     final Hold afterCreate = new Hold();
     /** After a tap was deleted. */
     final Hold afterDelete = new Hold();
+    /** Before the background deleter deletes a tap by its ifindex ({@link #deleteAt}). */
+    final Hold beforeDeleteAt = new Hold();
     private volatile boolean holdDeletes;
 
     PausingTaps(TapDevices real) {
@@ -128,6 +130,7 @@ final class PausingTaps implements TapDevices {
     @Override
     public AtIndex deleteAt(Fd netns, int ifindex, String name) throws IOException {
         holdIfAsked();
+        beforeDeleteAt.pause();
         AtIndex found = real.deleteAt(netns, ifindex, name);
         afterDelete.pause();
         return found;

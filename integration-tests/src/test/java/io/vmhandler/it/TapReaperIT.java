@@ -11,6 +11,7 @@ import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.stream.Stream;
 import org.junit.jupiter.api.Test;
@@ -58,7 +59,9 @@ class TapReaperIT {
     @Test
     void releaseOfAFourTapPodAnswersAndTheNextPrepareNetworkMakesFreshTapsWithoutAClash() throws Exception {
         Root.require();
-        StandaloneNode node = StandaloneNode.start(host, "vmh-reap-", c -> c.withMetricsPort(-1));
+        PausingTaps[] reaperTaps = new PausingTaps[1];
+        StandaloneNode node = StandaloneNode.start(host, "vmh-reap-", c -> c.withMetricsPort(-1),
+                d -> d.decorateReaperTaps(real -> reaperTaps[0] = new PausingTaps(real)));
         FakePod pod = new FakePod(host, "0-1");
         node.publish("vm.yaml", pod.vmiWithTaps("vm-reap", StandaloneNode.NODE, 4));
         Cmd.Result prep = pod.launcher(node.classpath, node.socket, "prepare-network");
@@ -67,12 +70,20 @@ class TapReaperIT {
         assertThat(before).hasSize(4);
         Cmd.run("ip", "-n", pod.netnsName, "link", "set", "tap0", "up").ok(); // as QEMU's side would have it
 
+        reaperTaps[0].beforeDeleteAt.arm(); // one of the four deletions is held before the kernel step
         Cmd.Result rel = pod.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
         assertThat(rel.out()).contains("tap0").contains("tap1").contains("tap2").contains("tap3");
+        assertThat(reaperTaps[0].beforeDeleteAt.awaitPaused(10)).isTrue();
 
-        // right after: the pod's PrepareNetwork waits for its pending deletions, then makes four new taps
-        Cmd.Result again = pod.launcher(node.classpath, node.socket, "prepare-network", "--json");
+        // the pod's PrepareNetwork, sent while a released tap still exists: it waits for the pending deletion (let
+        // go 3 s after the call was started, within the daemon's 5 s wait), then makes four new taps
+        CompletableFuture<Cmd.Result> pending = CompletableFuture.supplyAsync(
+                () -> pod.launcher(node.classpath, node.socket, "prepare-network", "--json"));
+        Thread.sleep(3000);
+        assertThat(tapIndexes(pod)).as("the held deletion's tap is still there").hasSize(1);
+        reaperTaps[0].beforeDeleteAt.release();
+        Cmd.Result again = pending.get(60, TimeUnit.SECONDS);
         assertThat(again.exit()).as(again.err()).isZero();
         assertThat(again.out().split("\"created\":true", -1)).hasSize(5);
         java.util.Map<String, Integer> after = tapIndexes(pod);
