@@ -72,7 +72,7 @@ class TapQosLauncherIT {
         // Release hands the tap to the background deleter (docs/launcher-api.md §3.5): gone shortly after
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
                 .until(() -> !Cmd.run("ip", "-n", pod.netnsName, "-o", "link").ok().out().contains("tap0"));
-        // the ifb goes with the background deletion of the retired tap (docs/launcher-api.md §3.5)
+        // the ifb goes with the background deletion of the released tap (docs/launcher-api.md §3.5)
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
                 !Cmd.run("ip", "-n", pod.netnsName, "-o", "link").ok().out().contains("ifbq"));
 
