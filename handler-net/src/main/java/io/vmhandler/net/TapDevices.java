@@ -3,6 +3,7 @@ package io.vmhandler.net;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import java.io.IOException;
+import java.util.Collection;
 import java.util.List;
 import java.util.Map;
 
@@ -73,5 +74,39 @@ public interface TapDevices {
                 retired.add(e.getKey());
             }
         }
+    }
+
+    /** What is at an ifindex, as {@link #checkAt} and {@link #deleteAt} found it. */
+    enum AtIndex {
+        /** The tap of the expected name ({@link #deleteAt}: and it was deleted). */
+        THE_TAP,
+        /** No link has the index (ENODEV): deleted already. */
+        GONE,
+        /** A link that is not the expected tap (another name, or not a tap): left alone. */
+        OTHER_DEVICE
+    }
+
+    /**
+     * The ifindex of each of {@code names} that a link in the namespace has, in the order of {@code names}; a name
+     * no link has is left out. Meant for a path that must not wait for RTNL: an implementation looks the names up
+     * without taking it (the ioctl implementation uses SIOCGIFINDEX, which the kernel answers under RCU only).
+     * This default refuses.
+     */
+    default java.util.Map<String, Integer> indexes(Fd netns, Collection<String> names) throws IOException {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot look up ifindexes");
+    }
+
+    /** Whether the link at {@code ifindex} is the tap called {@code name}, and nothing else. This default refuses. */
+    default AtIndex checkAt(Fd netns, int ifindex, String name) throws IOException {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot look up links by ifindex");
+    }
+
+    /**
+     * Deletes the link at {@code ifindex} if it is the tap called {@code name}: {@link AtIndex#THE_TAP} when it did,
+     * {@link AtIndex#GONE} when no link has the index (also when it went between the look and the deletion), and
+     * {@link AtIndex#OTHER_DEVICE}, deleting nothing, when the link there is not that tap. This default refuses.
+     */
+    default AtIndex deleteAt(Fd netns, int ifindex, String name) throws IOException {
+        throw new UnsupportedOperationException(getClass().getName() + " cannot delete links by ifindex");
     }
 }

@@ -2,6 +2,8 @@ package io.vmhandler.bench;
 
 import io.vmhandler.core.app.Daemon;
 import io.vmhandler.core.app.DaemonConfig;
+import io.vmhandler.core.checkpoint.CheckpointRecord;
+import io.vmhandler.core.checkpoint.CheckpointStore;
 import io.vmhandler.grpc.client.LauncherClient;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
@@ -23,8 +25,10 @@ import java.util.UUID;
  *   <li>kernel: 100 taps of 4 queues deleted one after the other ({@link IoctlTapDevices#delete}: one
  *       RTM_GETLINK and one RTM_DELLINK each) in a netns of the bench's own; the wall time of the 100;
  *   <li>Release: a caller in a fake pod (netns + kubelet-named cpuset cgroup, as SoakBench's) runs 100
- *       cycles of PrepareNetwork (4 taps, not timed) and Release (timed): Release p50 and p99, the sum of the
- *       100 Release calls, and how long after the last Release answered the last retired tap was deleted.
+ *       cycles of PrepareNetwork (4 taps, not timed; it waits for the pod's previous deletions) and Release
+ *       (timed): Release p50 and p99, the sum of the 100 Release calls, the cycles' wall time, and how long after
+ *       the last Release answered the last released tap was deleted;
+ *   <li>the checkpoint write Release makes, with and without fsync, alternated in one loop.
  * </ol>
  * The 1-minute load average is printed with the figures. Warm-up: 30 cycles first.
  *
@@ -56,6 +60,8 @@ public final class ReleaseBench {
             long kernel = sequentialDeletes("/var/run/netns/" + scratch, cycles);
             System.out.printf("kernel: %d taps of %d queues deleted one after the other: %.1f ms (%.2f ms each); load1 %s%n",
                     cycles, TAPS, kernel / 1e6, kernel / 1e6 / cycles, TapBench.loadAverage().split(" ")[0]);
+
+            checkpointWrites(Files.createDirectories(base.resolve("ckpt-probe")), 200);
 
             Path leaf = SoakBench.mkCpuset(Path.of("/sys/fs/cgroup/cpuset"),
                     List.of("kubepods", "burstable", "pod" + uid, "c" + uid.replace("-", "")), made);
@@ -93,7 +99,11 @@ public final class ReleaseBench {
                 }
                 // where a Release's time goes, from the daemon's own histograms (warm-up included)
                 System.out.printf("daemon side, mean per call: %s%n", String.join(", ", opMeans(daemon,
+                        "vmhandler_privileged_operation_duration_seconds", "op",
                         List.of("identity_resolve", "tap_delete", "tap_reap"))));
+                // the whole call as the server timed it: the rest of the client's figure is transport and scheduling
+                System.out.printf("daemon side, whole call, mean: %s%n", String.join(", ", opMeans(daemon,
+                        "vmhandler_grpc_request_duration_seconds", "method", List.of("Release", "PrepareNetwork"))));
             }
             System.out.printf("same run: kernel, %d sequential deletions: %.1f ms%n", cycles, kernel / 1e6);
             System.out.printf("load average at end %s%n", TapBench.loadAverage());
@@ -107,14 +117,14 @@ public final class ReleaseBench {
         }
     }
 
-    /** "op mean ms (count)" for each op, from vmhandler_privileged_operation_duration_seconds. */
-    private static List<String> opMeans(Daemon daemon, List<String> ops) {
+    /** "value mean ms (count)" for each value of the histogram's {@code label} in {@code ops}. */
+    private static List<String> opMeans(Daemon daemon, String histogram, String label, List<String> ops) {
         List<String> out = new ArrayList<>();
         for (var m : daemon.metrics().registry().scrape()) {
             if (m instanceof io.prometheus.metrics.model.snapshots.HistogramSnapshot h
-                    && h.getMetadata().getName().equals("vmhandler_privileged_operation_duration_seconds")) {
+                    && h.getMetadata().getName().equals(histogram)) {
                 for (var d : h.getDataPoints()) {
-                    String op = d.getLabels().get("op");
+                    String op = d.getLabels().get(label);
                     if (ops.contains(op) && d.getCount() > 0) {
                         out.add(String.format("%s %.3f ms (%d)", op, d.getSum() * 1e3 / d.getCount(), d.getCount()));
                     }
@@ -148,8 +158,9 @@ public final class ReleaseBench {
                 client.prepareNetwork();
                 client.release();
             }
-            awaitNoTombstone();
+            awaitNoTap();
             long[] release = new long[cycles];
+            long started = System.nanoTime();
             long prepare = 0;
             for (int i = 0; i < cycles; i++) {
                 long t0 = System.nanoTime();
@@ -165,7 +176,8 @@ public final class ReleaseBench {
                 }
             }
             long answered = System.nanoTime();
-            long drained = awaitNoTombstone() - answered;
+            long drained = awaitNoTap() - answered;
+            long wall = answered - started;
             long sum = Arrays.stream(release).sum();
             long[] s = release.clone();
             Arrays.sort(s);
@@ -173,23 +185,58 @@ public final class ReleaseBench {
                             + " load1 %s%n", TAPS, cycles, WARMUP, s[cycles / 2] / 1e6, s[(int) (cycles * 0.99)] / 1e6,
                     s[cycles - 1] / 1e6, TapBench.loadAverage().split(" ")[0]);
             System.out.printf("%d Release calls (%d taps): %.1f ms in all; PrepareNetwork between them %.1f ms in all;"
-                    + " last retired tap deleted %.1f ms after the last Release answered%n", cycles, cycles * TAPS,
-                    sum / 1e6, prepare / 1e6, drained / 1e6);
+                    + " last released tap deleted %.1f ms after the last Release answered; the %d cycles took %.1f ms;"
+                    + " load1 %s%n", cycles, cycles * TAPS, sum / 1e6, prepare / 1e6, drained / 1e6, cycles, wall / 1e6,
+                    TapBench.loadAverage().split(" ")[0]);
         }
     }
 
-    /** Polls the pod's links (this process is in its netns) until no retired tap is left; the time then. */
-    private static long awaitNoTombstone() throws Exception {
+    /**
+     * Polls the pod's links (this process is in its netns) until no tap is left (the released ones keep their names
+     * until deleted, and the warm-up's last Release left none in use); the time then.
+     */
+    private static long awaitNoTap() throws Exception {
         long end = System.nanoTime() + 60_000_000_000L;
         while (System.nanoTime() < end) {
             Process p = new ProcessBuilder("ip", "-o", "link").redirectErrorStream(true).start();
             String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
             p.waitFor();
-            if (!out.contains("vmhdel-")) {
+            if (!out.contains(": tap") && !out.contains(": vmhdel-")) {
                 return System.nanoTime();
             }
             Thread.sleep(2);
         }
-        throw new IOException("retired taps still there after 60 s");
+        throw new IOException("released taps still there after 60 s");
+    }
+
+    /**
+     * What Release's checkpoint write costs with and without fsync: {@code n} writes of a record shaped like the
+     * deleter's (pod, pid, start, four taps), alternating the two modes, in a directory beside the daemon's.
+     */
+    private static void checkpointWrites(Path dir, int n) throws IOException {
+        long[] durable = new long[n];
+        long[] unsynced = new long[n];
+        try (CheckpointStore store = CheckpointStore.open(dir)) {
+            for (int i = 0; i < n; i++) {
+                CheckpointRecord r = CheckpointRecord.empty("tap-reap.probe").with("pod", UUID.randomUUID().toString())
+                        .with("pid", Integer.toString(100_000 + i)).with("start", Long.toString(1_000_000L + i));
+                for (int t = 0; t < TAPS; t++) {
+                    r = r.with("tap." + (10 * i + t), "tap" + t);
+                }
+                long t0 = System.nanoTime();
+                store.put(r);
+                long t1 = System.nanoTime();
+                store.putWithoutFsync(r.with("start", Long.toString(i)));
+                long t2 = System.nanoTime();
+                durable[i] = t1 - t0;
+                unsynced[i] = t2 - t1;
+            }
+        }
+        Arrays.sort(durable);
+        Arrays.sort(unsynced);
+        System.out.printf("checkpoint write of a 4-tap record (%d each, same run): with fsync p50 %.3f ms p99 %.3f ms;"
+                        + " without fsync p50 %.3f ms p99 %.3f ms; load1 %s%n", n, durable[n / 2] / 1e6,
+                durable[(int) (n * 0.99)] / 1e6, unsynced[n / 2] / 1e6, unsynced[(int) (n * 0.99)] / 1e6,
+                TapBench.loadAverage().split(" ")[0]);
     }
 }

@@ -70,7 +70,9 @@ class LauncherApiIT {
         Cmd.Result rel = a.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
         assertThat(rel.out()).contains("removed taps: tap0");
-        assertThat(ipLink(a)).doesNotContain("tap0");
+        // Release hands the tap to the background deleter (docs/launcher-api.md §3.5): gone shortly after
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> !ipLink(a).contains("tap0"));
     }
 
     @Test

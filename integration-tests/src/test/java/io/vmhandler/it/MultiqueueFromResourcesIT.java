@@ -87,6 +87,8 @@ class MultiqueueFromResourcesIT {
         Cmd.Result rel = pod.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
         assertThat(rel.out()).contains("removed taps: tap0");
-        assertThat(Cmd.run("ip", "-n", pod.netnsName, "link").ok().out()).doesNotContain("tap0");
+        // Release hands the tap to the background deleter (docs/launcher-api.md §3.5): gone shortly after
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> !Cmd.run("ip", "-n", pod.netnsName, "link").ok().out().contains("tap0"));
     }
 }

@@ -21,6 +21,8 @@ final class PausingTaps implements TapDevices {
     final Hold afterCreate = new Hold();
     /** After a tap was deleted. */
     final Hold afterDelete = new Hold();
+    /** Before the background deleter deletes a tap by its ifindex ({@link #deleteAt}). */
+    final Hold beforeDeleteAt = new Hold();
     private volatile boolean holdDeletes;
 
     PausingTaps(TapDevices real) {
@@ -90,8 +92,7 @@ final class PausingTaps implements TapDevices {
         holdDeletes = true;
     }
 
-    @Override
-    public boolean delete(Fd netns, String name) throws IOException {
+    private void holdIfAsked() throws IOException {
         if (holdDeletes) {
             try {
                 Thread.sleep(java.time.Duration.ofMinutes(10).toMillis());
@@ -100,6 +101,11 @@ final class PausingTaps implements TapDevices {
                 throw new IOException("interrupted while holding a tap deletion", e);
             }
         }
+    }
+
+    @Override
+    public boolean delete(Fd netns, String name) throws IOException {
+        holdIfAsked();
         boolean deleted = real.delete(netns, name);
         afterDelete.pause();
         return deleted;
@@ -108,5 +114,25 @@ final class PausingTaps implements TapDevices {
     @Override
     public TapState inspect(Fd netns, String name) throws IOException {
         return real.inspect(netns, name);
+    }
+
+    @Override
+    public java.util.Map<String, Integer> indexes(Fd netns, java.util.Collection<String> names) throws IOException {
+        return real.indexes(netns, names);
+    }
+
+    @Override
+    public AtIndex checkAt(Fd netns, int ifindex, String name) throws IOException {
+        return real.checkAt(netns, ifindex, name);
+    }
+
+    /** The background deleter's deletion: held like {@link #delete(Fd, String)}. */
+    @Override
+    public AtIndex deleteAt(Fd netns, int ifindex, String name) throws IOException {
+        holdIfAsked();
+        beforeDeleteAt.pause();
+        AtIndex found = real.deleteAt(netns, ifindex, name);
+        afterDelete.pause();
+        return found;
     }
 }

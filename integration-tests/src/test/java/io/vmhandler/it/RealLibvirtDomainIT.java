@@ -190,7 +190,9 @@ class RealLibvirtDomainIT {
         String tap = prepareNetwork();
         Cmd.Result released = pod.launcher(node.classpath, node.socket, "release");
         assertThat(released.exit()).as(released.err()).isZero();
-        assertThat(Cmd.run("ip", "-n", pod.netnsName, "link").ok().out()).doesNotContain(tap);
+        // Release hands the tap to the background deleter (docs/launcher-api.md §3.5): gone shortly after
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> !Cmd.run("ip", "-n", pod.netnsName, "link").ok().out().contains(tap));
 
         // libvirt does not make a tap for managed='no': the domain needs vmhandler's
         Cmd.Result created = libvirtd.create(host, "vmh-lv-notap", domainXml("vmh-lv-notap", tap, 0), true);

@@ -32,9 +32,15 @@ final class StandaloneNode {
 
     /** {@code tweak} adjusts the node's config (e.g. metrics off) before the daemon starts. */
     static StandaloneNode start(HostCleanup shared, String prefix, UnaryOperator<DaemonConfig> tweak) throws Exception {
+        return start(shared, prefix, tweak, UnaryOperator.identity());
+    }
+
+    /** The same, with {@code seams} applied to the daemon before it starts (its fault-injection seams). */
+    static StandaloneNode start(HostCleanup shared, String prefix, UnaryOperator<DaemonConfig> tweak,
+                                UnaryOperator<Daemon> seams) throws Exception {
         Path classpath = FakePod.readableClasspath(shared);
         StandaloneDirs dirs = StandaloneDirs.create(shared, prefix);
-        Daemon daemon = new Daemon(tweak.apply(dirs.config(NODE))).start();
+        Daemon daemon = seams.apply(new Daemon(tweak.apply(dirs.config(NODE)))).start();
         shared.add(daemon::close);
         return new StandaloneNode(classpath, dirs, daemon);
     }

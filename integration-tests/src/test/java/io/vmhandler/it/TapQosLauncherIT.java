@@ -69,8 +69,10 @@ class TapQosLauncherIT {
         assertThat(pod.launcher(node.classpath, node.socket, "prepare-network").exit()).isZero();
         Cmd.Result rel = pod.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
-        assertThat(Cmd.run("ip", "-n", pod.netnsName, "-o", "link").ok().out()).doesNotContain("tap0");
-        // the ifb goes with the background deletion of the retired tap (docs/launcher-api.md §3.5)
+        // Release hands the tap to the background deleter (docs/launcher-api.md §3.5): gone shortly after
+        org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(10))
+                .until(() -> !Cmd.run("ip", "-n", pod.netnsName, "-o", "link").ok().out().contains("tap0"));
+        // the ifb goes with the background deletion of the released tap (docs/launcher-api.md §3.5)
         org.awaitility.Awaitility.await().atMost(java.time.Duration.ofSeconds(20)).until(() ->
                 !Cmd.run("ip", "-n", pod.netnsName, "-o", "link").ok().out().contains("ifbq"));
 

@@ -290,11 +290,14 @@ public final class Daemon implements AutoCloseable {
             NetNamespace reapNetns = new NetNamespace("tap-reaper", REAPER_WORKERS);
             stack.push(reapNetns);
             TapReaper reaper = new TapReaper(reaperTapSeam.apply(new IoctlTapDevices(reapNetns)),
-                    new RtnetlinkTapQos(reapNetns, psched), store, metrics, REAPER_WORKERS, REAPER_QUEUE);
+                    new RtnetlinkTapQos(reapNetns, psched), store, metrics, REAPER_WORKERS, REAPER_QUEUE)
+                    // a PrepareNetwork waiting for its pod's deletions frees its launcher worker's slot for other pods
+                    .waitingWith(netns.workers()::awaiting);
             stack.push(reaper);
             // its record is on Release's path and names taps that no reboot keeps: no fsync (docs/launcher-api.md §3.5)
             store.withoutFsync(TapReaper.RECORD_PREFIX);
             metrics.watchTapDeletions(reaper::pending);
+            // before the launcher socket serves (below): a recorded tap counts as pending for its pod from here on
             reaper.resume(new PodNetnsLocator(new ProcFs(config.procRoot()), new CgroupPodResolver(cgroups)));
             LauncherNetwork network = new LauncherNetwork(tapSeam.apply(new IoctlTapDevices(netns)),
                     new RtnetlinkTapQos(netns, psched), metrics, reaper);

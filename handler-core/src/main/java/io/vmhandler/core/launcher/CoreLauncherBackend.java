@@ -127,6 +127,8 @@ public final class CoreLauncherBackend implements LauncherBackend {
     @Override
     public List<TapResult> prepareNetwork(CallerIdentity who) {
         return call(who, "PrepareNetwork", (ctx, vmiPlan) -> {
+            // the pod's taps released earlier keep their names until the background deleter is done with them
+            network.awaitReleased(ctx, "PrepareNetwork");
             // a pod's taps keep the names its earlier PrepareNetwork recorded, whatever the VMI's interface order
             // became (NIC hotplug): StableTapNames
             VmiPlan plan = vmiPlan.withTaps(StableTapNames.assign(vmiPlan.taps(),
@@ -262,6 +264,8 @@ public final class CoreLauncherBackend implements LauncherBackend {
                 throw LauncherException.conflict("tap " + tap + " of interface " + interfaceName
                         + " serves an interface VMI " + plan.key() + " still names");
             }
+            // a tap of this pod still being deleted may carry the same name (a Release, then a PrepareNetwork)
+            network.awaitReleased(ctx, "ReleaseInterface");
             List<String> removed = new ArrayList<>();
             int n = metrics.time(PrivilegedOp.TAP_DELETE, () -> network.release(ctx, List.of(tap), removed));
             events.interfaceReleased(ctx, interfaceName, tap, n > 0);

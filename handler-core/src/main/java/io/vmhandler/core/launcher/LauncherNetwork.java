@@ -29,11 +29,12 @@ import org.slf4j.event.Level;
  * <p>Each tap also gets the plan's bandwidth limits (the pod's {@code kubernetes.io/ingress-bandwidth} and
  * {@code egress-bandwidth} annotations, docs/tap-qos.md), applied and read back on every PrepareNetwork, so a
  * changed annotation takes effect with the launcher's next PrepareNetwork and a removed one removes the limits;
- * Release removes them (and the ifb that carries the from-guest limit) before it deletes the tap; a retired tap
- * keeps them until the reaper removes the ifb and deletes the tap.
+ * Release removes them (and the ifb that carries the from-guest limit) before it deletes the tap; a tap handed to
+ * the reaper keeps them until the reaper removes the ifb and deletes the tap.
  *
- * <p>Release with a {@link TapReaper} answers before the kernel has deleted the taps: each is set down and
- * renamed to a checkpointed tombstone name, and the reaper deletes it in the background (see {@link #release}).
+ * <p>Release with a {@link TapReaper} answers before the kernel has deleted the taps: their ifindexes are
+ * checkpointed, the reaper deletes them in the background, and the pod's next PrepareNetwork waits for that
+ * (see {@link #release}).
  *
  * <p>Stateless: two calls at once for the same pod both create-or-adopt, and the tap devices make
  * that safe (an existing tap with the same settings is adopted); the backend orders calls per pod.
@@ -148,76 +149,86 @@ public final class LauncherNetwork {
     }
 
     /**
+     * How long PrepareNetwork and ReleaseInterface wait for the pod's pending deletions ({@link #awaitReleased}):
+     * the pod's own cap of {@link TapReaper#MAX_PENDING_PER_POD} taps takes about 0.5 s on 4 deleter threads at
+     * 16 ms a tap, a full deleter queue (1024) about 4 s.
+     */
+    static final java.time.Duration PENDING_WAIT = java.time.Duration.ofSeconds(5);
+
+    /**
      * Takes the named taps (those PrepareNetwork recorded, else the plan's) out of the caller's netns; returns how
-     * many existed and adds their names to {@code removed}. Idempotent. A tap deleted here has its bandwidth limits
-     * (and the ifb that carries the from-guest one) removed first; a retired one has them removed by the reaper.
+     * many it took and adds their names to {@code removed}. Idempotent. A tap deleted here has its bandwidth limits
+     * (and the ifb that carries the from-guest one) removed first; a tap handed to the reaper has them removed by it.
      *
-     * <p>With a {@link TapReaper}, a tap is not deleted here but retired: set down and renamed to a tombstone name
-     * recorded in the reaper's checkpoint first, which does not wait for the device to be freed and frees the name
-     * for the pod's next PrepareNetwork at once; the reaper deletes the tombstone in the background, in its own hold of
-     * this netns.
-     * Without one (or when the pod has too many deletions pending already) the taps are deleted before this
-     * returns, waiting for the kernel's RCU grace period per tap.
+     * <p>With a {@link TapReaper} nothing here takes RTNL: one netns fd from the caller's pidfd, the taps' ifindexes
+     * by SIOCGIFINDEX ({@link TapDevices#indexes}), one checkpoint write and the hand-over ({@link TapReaper#release});
+     * the taps keep their names until the reaper has deleted them, and the pod's next PrepareNetwork or
+     * ReleaseInterface waits for that ({@link #awaitReleased}). Without one (or when the pod has too many deletions
+     * pending already) the taps are deleted before this returns, waiting for the kernel's RCU grace period per tap.
      *
-     * <p>Like {@link #prepare}, the whole call works in one netns fd taken at its start: a caller killed between
-     * two taps would otherwise make the next setns through its pidfd fail (ESRCH) and leave the rest of its
-     * taps behind, half released. Two Releases of one pod at once (the backend orders them, but a direct caller
-     * may not) each retire what they find; a tap one of them renamed is gone for the other.
+     * <p>The whole call works in one netns fd taken at its start: a caller killed between two taps would otherwise
+     * make the next setns through its pidfd fail (ESRCH) and leave the rest of its taps behind. Two Releases of one
+     * pod at once (the backend orders them, but a direct caller may not), or one retried while the reaper deletes,
+     * hand each tap over once: the second finds the ifindexes recorded and reports nothing removed.
      */
     public int release(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
-        Optional<Map<String, String>> plan = reaper == null ? Optional.empty()
-                : reaper.plan(ctx.podUid(), ctx.process().pid(), ctx.process().info().startTime(), tapNames);
-        int done = plan.isPresent() ? retire(ctx, plan.get(), removed) : delete(ctx, tapNames, removed);
+        int done = 0;
+        boolean background = false;
+        Fd netns = ctx.process().openNetns();
+        try {
+            if (reaper != null) {
+                Map<String, Integer> indexes = taps.indexes(netns, tapNames);
+                Optional<List<String>> handed = reaper.release(ctx.podUid(), ctx.process().pid(),
+                        ctx.process().info().startTime(), netns, indexes);
+                if (handed.isPresent()) {
+                    background = true; // the reaper owns netns now
+                    removed.addAll(handed.get());
+                    done = handed.get().size();
+                }
+            }
+            if (!background) {
+                done = delete(netns, tapNames, removed);
+            }
+        } finally {
+            if (!background) {
+                netns.close();
+            }
+        }
         log.atInfo().addKeyValue("vmi", ctx.vmi().key()).addKeyValue("pod", ctx.podUid())
-                .addKeyValue("taps", done).addKeyValue("background", plan.isPresent())
+                .addKeyValue("taps", done).addKeyValue("background", background)
                 .log("released network of {}: {} tap(s) {}", ctx.vmi().key(), done,
-                        plan.isPresent() ? "retired, deletion in the background" : "deleted");
+                        background ? "handed to the background deleter" : "deleted");
         return done;
     }
 
-    private int delete(LauncherContext ctx, List<String> tapNames, List<String> removed) throws IOException {
+    /**
+     * Waits for the pod's released taps still being deleted (none without a reaper): a PrepareNetwork after a Release
+     * of the same pod must not adopt or clash with a tap of the same name on its way out. Other pods' deletions never
+     * count. Past {@link #PENDING_WAIT} the call fails with UNAVAILABLE naming the pod and the wait: retry.
+     *
+     * @param what the call, for its error
+     */
+    public void awaitReleased(LauncherContext ctx, String what) throws IOException {
+        if (reaper == null) {
+            return;
+        }
+        try {
+            reaper.awaitPod(ctx.podUid(), PENDING_WAIT);
+        } catch (TapReaper.StillPendingException e) {
+            throw io.vmhandler.grpc.LauncherException.unavailable(what + ": " + e.getMessage() + "; retry", e);
+        }
+    }
+
+    private int delete(Fd netns, List<String> tapNames, List<String> removed) throws IOException {
         int deleted = 0;
-        try (Fd netns = ctx.process().openNetns()) {
-            for (String name : tapNames) {
-                removeQos(netns, name);
-                if (taps.delete(netns, name)) {
-                    deleted++;
-                    removed.add(name);
-                }
+        for (String name : tapNames) {
+            removeQos(netns, name);
+            if (taps.delete(netns, name)) {
+                deleted++;
+                removed.add(name);
             }
         }
         return deleted;
-    }
-
-    /**
-     * All of the plan's taps in one call of the tap devices (one netns entry, one batch of netlink requests).
-     * Their bandwidth limits are left on them: the tap's own qdiscs go with the tap when the kernel deletes it, and
-     * the ifb that carries the from-guest limit, a device of its own, is removed by the reaper before it deletes
-     * the tombstone (after a restart too), so Release spends no qdisc dump on them.
-     *
-     * @param plan tombstone name → tap name, as the reaper recorded them
-     */
-    private int retire(LauncherContext ctx, Map<String, String> plan, List<String> removed) throws IOException {
-        Fd netns;
-        try {
-            netns = ctx.process().openNetns();
-        } catch (IOException | RuntimeException e) {
-            reaper.reap(ctx.podUid(), null, plan.keySet(), List.of());
-            throw e;
-        }
-        List<String> retired = new ArrayList<>();
-        try {
-            taps.retireAll(netns, plan, retired);
-        } finally {
-            // also after a failure midway: what was retired is deleted, the rest of the plan forgotten
-            for (Map.Entry<String, String> e : plan.entrySet()) {
-                if (retired.contains(e.getKey())) {
-                    removed.add(e.getValue());
-                }
-            }
-            reaper.reap(ctx.podUid(), netns, plan.keySet(), retired);
-        }
-        return retired.size();
     }
 
     /** The from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave. */

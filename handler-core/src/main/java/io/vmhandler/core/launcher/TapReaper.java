@@ -6,57 +6,77 @@ import io.vmhandler.core.metrics.DaemonMetrics;
 import io.vmhandler.core.metrics.PrivilegedOp;
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.net.TapDevices;
+import io.vmhandler.net.TapDevices.AtIndex;
 import io.vmhandler.net.TapQos;
 import java.io.IOException;
 import java.time.Duration;
 import java.util.ArrayList;
-import java.util.Collection;
-import java.util.LinkedHashMap;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.concurrent.ArrayBlockingQueue;
-import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.Callable;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentLinkedQueue;
+import java.util.concurrent.ExecutionException;
+import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.TimeoutException;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * Deletes released taps after Release has answered. Release takes a tap out of the pod's use at once by setting
- * it down and renaming it to a tombstone name ({@link TapDevices#retireAll}: no wait for the device to be freed,
- * and the old name is free for the next PrepareNetwork of the pod); the RTM_DELLINK that does wait for RCU in unregister_netdevice
- * (about 16 ms per tap here) runs here, on a small pool of background threads.
+ * Deletes released taps after Release has answered. Release does no RTNL operation: it looks up each tap's ifindex
+ * (SIOCGIFINDEX, answered under RCU, {@link TapDevices#indexes}), records the pod's taps here in one checkpoint write
+ * ({@link #release}) and returns; the RTM_DELLINK, which holds RTNL while unregister_netdevice waits for an RCU grace
+ * period (about 16 ms per tap on this host), runs on a small pool of background threads. The taps keep their names
+ * until deleted, so the pod's next PrepareNetwork (and ReleaseInterface) first waits for the pod's pending deletions
+ * ({@link #awaitPod}): a new tap0 is never the old one adopted, nor clashes with it.
  *
  * <p>Why a pool and one deletion per task: on this kernel (6.18) deletions of different taps from different
  * threads overlap (40 `ip link del` in parallel: 200 ms; one after the other: 1637 ms, docs/launcher-api.md
- * §3.5), so a few threads drain a burst of Releases in a fraction of the sequential time. A group deletion
- * (RTM_DELLINK by IFLA_GROUP) was measured too (240 ms for 40) but would delete every link of that group in
- * the pod's netns, not only the ones recorded here.
+ * §3.5), so a few threads drain a burst of Releases in a fraction of the sequential time.
  *
- * <p>Checkpoint: before the first tap of a Release is renamed, {@link #plan} writes one record per pod (uid
- * {@code tap-reap.<pod uid>}, separate from the VMI records, which the reconciler removes with the VMI) holding
- * the pod uid, the caller's host pid and start time (to find the netns again after a restart) and one field per
- * tombstone ({@code tombstone.<name>} = the tap's name). Tombstones are forgotten once the kernel has deleted them
- * (or they are found gone), one checkpoint write per Release's batch, and the record is removed with its last
- * tombstone. {@link #resume} finishes the
- * recorded deletions of a previous run: in the netns of the recorded process if it still is that process
- * (same start time), else of any process of the pod, found by its cgroup; with no process of the pod left its
- * netns and taps are gone with it and the record is dropped. Only tombstone names recorded here are ever
- * deleted, and only if they are taps.
+ * <p>Checkpoint: one record per pod (uid {@code tap-reap.<pod uid>}, separate from the VMI records, which the
+ * reconciler removes with the VMI) with the pod uid, the caller's host pid and start time (to find the netns again
+ * after a restart) and one field per tap, {@code tap.<ifindex>} = its name. The deleter deletes the link at that
+ * ifindex only if it still is a tap of that name ({@link TapDevices#deleteAt}); ENODEV there means it is deleted
+ * already; any other link at the index is left alone and logged. A Release's taps leave the record together once
+ * deleted, in one write, and the record goes with its last tap. Records of the build that renamed taps to
+ * tombstones ({@code tombstone.<name>} = tap name) are still finished by {@link #resume}, by name.
  *
- * <p>Each hand-over ({@link #reap}) owns the pod's netns fd that Release opened from the caller's pidfd, so a
- * caller that exits right after Release does not matter; the fd is closed after the hand-over's last deletion.
+ * <p>No fsync for this record (the daemon writes it with {@code CheckpointStore.withoutFsync}): it is written
+ * atomically (temp file, rename), and a rename is in the kernel's page cache when rename(2) returns, so it survives
+ * the daemon's SIGKILL or OOM kill, which is what this record is for. It is lost only with the node, and a node crash
+ * destroys every pod netns and the taps in it (a netns lives only while a process or a mount holds it,
+ * network_namespaces(7)), so there is nothing left to delete. The fsync was measured to cost more than the rest of
+ * Release's path together (docs/launcher-api.md §3.5).
  *
- * <p>Bounds: {@code workers} threads and a queue of {@code queue} deletions; when the queue is full the deletion
- * runs on the releasing thread (the Release then waits for the kernel, as it did before this class existed). A
- * pod with {@link #MAX_PENDING_PER_POD} tombstones pending gets no more: {@link #plan} returns empty and the
- * caller deletes synchronously, which keeps the pod's record within the checkpoint's field limit.
+ * <p>Each {@link #release} owns the pod's netns fd that Release opened from the caller's pidfd, so a caller that
+ * exits right after Release does not matter; the fd is closed after that Release's last deletion.
  *
- * <p>Threading: every method is thread-safe. Record updates are read-modify-write under one lock, so a Release
- * of a pod while its earlier deletions (or {@link #resume}) complete never loses a tombstone. {@link #close()}
- * drains for up to {@link #DRAIN}, then abandons the rest, which stays checkpointed for the next start.
+ * <p>Bounds: {@code workers} threads and a queue of {@code queue} deletions; when the queue is full the deletion runs
+ * on the releasing thread (the Release then waits for the kernel). A pod with {@link #MAX_PENDING_PER_POD} taps
+ * pending gets no more: {@link #release} returns empty and the caller deletes synchronously, which keeps the pod's
+ * record within the checkpoint's field limit.
+ *
+ * <p>Concurrency (every method is thread-safe; record updates and the per-pod counts change together under one lock):
+ * <ul>
+ *   <li>two Releases of one pod at once: the first to take the lock records the taps; the second finds their
+ *       ifindexes recorded and hands over nothing more, so each tap is deleted once;</li>
+ *   <li>a Release retried while the deleter still deletes: the same (a tap still there is recorded already; one
+ *       deleted since has no ifindex any more);</li>
+ *   <li>PrepareNetwork or ReleaseInterface of a pod with pending deletions: {@link #awaitPod} waits until the pod's
+ *       count is 0, which happens only after the record no longer names the taps, up to a timeout;</li>
+ *   <li>Release or PrepareNetwork of another pod while deletions run: nothing is shared but the lock, held for a
+ *       record update only (never across a kernel call); they never wait for the deletions.</li>
+ * </ul>
+ * After a restart, {@link #resume} counts every recorded tap as pending for its pod before it returns, so a daemon
+ * that resumes before it serves the launcher socket never lets a PrepareNetwork past the deletions of the previous
+ * run. {@link #close()} drains for up to {@link #DRAIN}, then abandons the rest, which stays checkpointed.
  */
 public final class TapReaper implements AutoCloseable {
     private static final Logger log = LoggerFactory.getLogger(TapReaper.class);
@@ -66,9 +86,10 @@ public final class TapReaper implements AutoCloseable {
     static final String POD = "pod";
     static final String PID = "pid";
     static final String START = "start";
+    /** {@code tap.<ifindex>} = the tap's name. */
+    static final String TAP = "tap.";
+    /** Records of the build that renamed taps first: {@code tombstone.<tombstone name>} = the tap's old name. */
     static final String TOMBSTONE = "tombstone.";
-    /** 7 characters and 8 hex digits: 15 bytes, IFNAMSIZ - 1. */
-    static final String TOMBSTONE_NAME = "vmhdel-";
     static final int MAX_PENDING_PER_POD = 128;
     /** How long {@link #close()} waits for the queued deletions. */
     static final Duration DRAIN = Duration.ofSeconds(2);
@@ -83,6 +104,30 @@ public final class TapReaper implements AutoCloseable {
         Optional<Fd> open(String podUid, int pid, long startTime) throws IOException;
     }
 
+    /**
+     * How a caller blocks in {@link #awaitPod}: a netns worker marks itself waiting
+     * ({@code NamespaceWorkers.awaiting}), so the calls of other pods get its slot meanwhile.
+     */
+    @FunctionalInterface
+    public interface Waiting {
+        void await(Callable<Void> wait) throws Exception;
+    }
+
+    /** {@link #awaitPod} gave up: the pod still has deletions pending. */
+    public static final class StillPendingException extends IOException {
+        private final int pending;
+
+        StillPendingException(String pod, Duration timeout, int pending) {
+            super("pod " + pod + " still has " + pending + " released tap(s) being deleted after waiting "
+                    + timeout.toMillis() + " ms");
+            this.pending = pending;
+        }
+
+        public int pending() {
+            return pending;
+        }
+    }
+
     private final TapDevices taps;
     private final TapQos qos;
     private final Checkpoints store;
@@ -90,6 +135,9 @@ public final class TapReaper implements AutoCloseable {
     private final ThreadPoolExecutor pool;
     private final AtomicInteger pending = new AtomicInteger();
     private final Object records = new Object();
+    /** Pod uid → its deletions not finished yet; guarded by {@link #records}. */
+    private final Map<String, PodPending> pods = new HashMap<>();
+    private volatile Waiting waiting = Callable::call;
 
     /**
      * @param taps    the tap devices the deletions run on (their own netns workers, so a burst of deletions never
@@ -101,9 +149,9 @@ public final class TapReaper implements AutoCloseable {
     }
 
     /**
-     * @param qos removes a tombstone's bandwidth limits before its deletion (null: taps without limits only). Release
-     *            leaves them on the retired tap: its qdiscs die with it, but the ifb that carries its from-guest
-     *            limit is a device of its own that would outlive it (docs/tap-qos.md)
+     * @param qos removes a tap's bandwidth limits before its deletion (null: taps without limits only). Release
+     *            leaves them on the tap: its qdiscs die with it, but the ifb that carries its from-guest limit is a
+     *            device of its own that would outlive it (docs/tap-qos.md)
      */
     public TapReaper(TapDevices taps, TapQos qos, Checkpoints store, DaemonMetrics metrics, int workers, int queue) {
         if (workers < 1) {
@@ -124,92 +172,133 @@ public final class TapReaper implements AutoCloseable {
         }, new ThreadPoolExecutor.CallerRunsPolicy());
     }
 
+    /** How {@link #awaitPod} blocks (default: on the calling thread, unmarked). Returns this. */
+    public TapReaper waitingWith(Waiting how) {
+        this.waiting = java.util.Objects.requireNonNull(how, "how");
+        return this;
+    }
+
     /** Deletions handed over and not finished yet (the pending-deletions gauge). */
     public int pending() {
         return pending.get();
     }
 
-    /**
-     * Names a fresh tombstone for each of {@code names} and records them for the pod before anything is renamed,
-     * so a daemon killed after the rename still knows them. Returns tombstone → tap name, in the order of
-     * {@code names}; empty when the pod already has {@link #MAX_PENDING_PER_POD} pending (then delete at once).
-     *
-     * @param pid       the caller's host pid, and {@code startTime} its start time (/proc/PID/stat field 22)
-     */
-    public Optional<Map<String, String>> plan(String podUid, int pid, long startTime, List<String> names) {
-        Map<String, String> planned = new LinkedHashMap<>();
+    /** The pod's deletions not finished yet. */
+    public int pending(String podUid) {
         synchronized (records) {
-            String uid = RECORD_PREFIX + podUid;
+            PodPending p = pods.get(podUid);
+            return p == null ? 0 : p.count;
+        }
+    }
+
+    /**
+     * Release's hand-over: records {@code taps} (name → ifindex) for the pod in one checkpoint write and queues their
+     * deletion in {@code netns}, which this then owns. A tap whose ifindex the pod's record holds already (a Release
+     * at the same time, or retried) is not handed over again. Returns the names handed over now, in the order of
+     * {@code taps}; empty, with {@code netns} still the caller's, when the pod would pass
+     * {@link #MAX_PENDING_PER_POD} (then delete at once). Never throws for a deletion.
+     *
+     * @param pid the caller's host pid, and {@code startTime} its start time (/proc/PID/stat field 22)
+     */
+    public Optional<List<String>> release(String podUid, int pid, long startTime, Fd netns, Map<String, Integer> taps) {
+        String uid = RECORD_PREFIX + podUid;
+        List<String> keys = new ArrayList<>();
+        List<String> names = new ArrayList<>();
+        synchronized (records) {
             CheckpointRecord r = store.get(uid).orElse(CheckpointRecord.empty(uid));
-            if (tombstones(r).size() + names.size() > MAX_PENDING_PER_POD) {
+            for (Map.Entry<String, Integer> t : taps.entrySet()) {
+                String key = TAP + t.getValue();
+                if (r.get(key).isEmpty()) {
+                    keys.add(key);
+                    names.add(t.getKey());
+                }
+            }
+            if (pendingFields(r).size() + keys.size() > MAX_PENDING_PER_POD) {
                 return Optional.empty();
             }
-            r = r.with(POD, podUid).with(PID, Integer.toString(pid)).with(START, Long.toString(startTime));
-            for (String name : names) {
-                String t;
-                do {
-                    t = TOMBSTONE_NAME + String.format("%08x", ThreadLocalRandom.current().nextInt());
-                } while (r.get(TOMBSTONE + t).isPresent());
-                planned.put(t, name);
-                r = r.with(TOMBSTONE + t, name);
+            if (!keys.isEmpty()) {
+                r = r.with(POD, podUid).with(PID, Integer.toString(pid)).with(START, Long.toString(startTime));
+                for (int i = 0; i < keys.size(); i++) {
+                    r = r.with(keys.get(i), names.get(i));
+                }
+                store.put(r);
+                pods.computeIfAbsent(podUid, p -> new PodPending()).count += keys.size();
+                pending.addAndGet(keys.size());
             }
-            store.put(r);
         }
-        return Optional.of(planned);
+        if (keys.isEmpty()) {
+            netns.close();
+            return Optional.of(List.of());
+        }
+        Handover h = new Handover(podUid, netns, keys.size());
+        for (int i = 0; i < keys.size(); i++) {
+            submit(new Deletion(h, keys.get(i), names.get(i), System.nanoTime()));
+        }
+        return Optional.of(names);
+    }
+
+    private void submit(Deletion d) {
+        try {
+            pool.execute(d);
+        } catch (RejectedExecutionException e) {
+            // shut down: the tap stays checkpointed for the next start
+            d.handover.abandon(d.key);
+        }
     }
 
     /**
-     * Takes over {@code netns} (closed after the last deletion) and deletes the {@code retired} tombstones in the
-     * background ({@code netns} may be null when nothing was retired); the other tombstones {@link #plan} named
-     * ({@code planned} minus {@code retired}: taps that were already gone, or a Release that failed midway) are
-     * forgotten at once. Never throws for a deletion.
+     * Waits until the pod has no deletion pending (at once when it has none); other pods' deletions never count.
+     *
+     * @throws StillPendingException when some are still pending after {@code timeout}
      */
-    public void reap(String podUid, Fd netns, Collection<String> planned, Collection<String> retired) {
-        List<String> unused = new ArrayList<>(planned);
-        unused.removeAll(retired);
-        forget(podUid, unused);
-        if (retired.isEmpty()) {
-            if (netns != null) {
-                netns.close();
+    public void awaitPod(String podUid, Duration timeout) throws IOException {
+        CompletableFuture<Void> drained;
+        synchronized (records) {
+            PodPending p = pods.get(podUid);
+            if (p == null) {
+                return;
             }
-            return;
+            drained = p.drained;
         }
-        Handover h = new Handover(podUid, netns, retired.size());
-        for (String t : retired) {
-            pending.incrementAndGet();
-            try {
-                pool.execute(new Deletion(h, t, System.nanoTime()));
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                // shut down: the tombstone stays checkpointed for the next start
-                pending.decrementAndGet();
-                h.release();
-            }
+        try {
+            waiting.await(() -> drained.get(timeout.toNanos(), TimeUnit.NANOSECONDS));
+        } catch (TimeoutException e) {
+            throw new StillPendingException(podUid, timeout, pending(podUid));
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IOException("interrupted while waiting for the tap deletions of pod " + podUid, e);
+        } catch (ExecutionException e) {
+            throw new IOException("waiting for the tap deletions of pod " + podUid + " failed", e.getCause());
+        } catch (IOException | RuntimeException e) {
+            throw e;
+        } catch (Exception e) {
+            throw new IOException("waiting for the tap deletions of pod " + podUid + " failed", e);
         }
     }
 
     /**
-     * Finishes the deletions a previous run recorded, on the pool (alongside the first reconcile). Returns how
-     * many records there were.
+     * Counts every tap the previous run recorded as pending for its pod (before this returns: call it before the
+     * launcher socket serves) and finishes the deletions on the pool. Returns how many records there were.
      */
     public int resume(NetnsLocator locator) {
         List<CheckpointRecord> found = new ArrayList<>();
-        for (CheckpointRecord r : store.list()) {
-            if (r.uid().startsWith(RECORD_PREFIX)) {
-                found.add(r);
+        synchronized (records) {
+            for (CheckpointRecord r : store.list()) {
+                if (r.uid().startsWith(RECORD_PREFIX)) {
+                    found.add(r);
+                    int n = pendingFields(r).size();
+                    if (n > 0) {
+                        pods.computeIfAbsent(pod(r), p -> new PodPending()).count += n;
+                        pending.addAndGet(n);
+                    }
+                }
             }
         }
         for (CheckpointRecord r : found) {
-            pending.incrementAndGet();
             try {
-                pool.execute(() -> {
-                    try {
-                        resumeOne(r, locator);
-                    } finally {
-                        pending.decrementAndGet();
-                    }
-                });
-            } catch (java.util.concurrent.RejectedExecutionException e) {
-                pending.decrementAndGet();
+                pool.execute(() -> resumeOne(r, locator));
+            } catch (RejectedExecutionException e) {
+                // shut down: still recorded for the next start
             }
         }
         if (!found.isEmpty()) {
@@ -219,56 +308,93 @@ public final class TapReaper implements AutoCloseable {
         return found.size();
     }
 
+    private static String pod(CheckpointRecord r) {
+        return r.get(POD).orElse(r.uid().substring(RECORD_PREFIX.length()));
+    }
+
     private void resumeOne(CheckpointRecord r, NetnsLocator locator) {
-        String pod = r.get(POD).orElse(r.uid().substring(RECORD_PREFIX.length()));
-        List<String> tombs = tombstones(r);
+        String pod = pod(r);
+        List<String> fields = pendingFields(r);
+        if (fields.isEmpty()) {
+            synchronized (records) {
+                store.remove(r.uid());
+            }
+            return;
+        }
+        Optional<Fd> netns;
         try {
             int pid = Integer.parseInt(r.get(PID).orElse("0"));
             long start = Long.parseLong(r.get(START).orElse("-1"));
-            Optional<Fd> netns = pid > 0 ? locator.open(pod, pid, start) : Optional.empty();
-            if (netns.isEmpty()) {
-                log.atInfo().addKeyValue("pod", pod).addKeyValue("tombstones", tombs.size())
-                        .log("pod {} has no process left: its netns and its {} retired tap(s) are gone with it", pod,
-                                tombs.size());
-                forget(pod, tombs);
-                return;
-            }
-            List<String> done = new ArrayList<>();
-            try (Fd fd = netns.get()) {
-                for (String t : tombs) {
-                    if (deleteNow(pod, fd, t, System.nanoTime())) {
-                        done.add(t);
-                    }
-                }
-            }
-            forget(pod, done);
+            netns = pid > 0 ? locator.open(pod, pid, start) : Optional.empty();
         } catch (IOException | RuntimeException e) {
             log.atError().addKeyValue("pod", pod).setCause(e)
-                    .log("finishing the tap deletions of pod {} failed, kept for the next start: {}", pod, e.getMessage());
+                    .log("finding the netns of pod {} failed: its {} recorded tap(s) are left to its netns's end",
+                            pod, fields.size());
+            finished(pod, fields, fields);
+            return;
+        }
+        if (netns.isEmpty()) {
+            log.atInfo().addKeyValue("pod", pod).addKeyValue("taps", fields.size())
+                    .log("pod {} has no process left: its netns and its {} released tap(s) are gone with it", pod,
+                            fields.size());
+            finished(pod, fields, fields);
+            return;
+        }
+        // in parallel on the pool, as a Release's taps: one hand-over owns the fd and writes the record once
+        Handover h = new Handover(pod, netns.get(), fields.size());
+        for (String f : fields) {
+            submit(new Deletion(h, f, r.get(f).orElse(""), System.nanoTime()));
         }
     }
 
     /**
-     * One kernel deletion; true on success or for a tombstone already gone (the caller then forgets it: a
-     * hand-over's tombstones leave the record together, one checkpoint write, and deleting one again after a
-     * restart finds it gone, which is fine).
+     * One deletion; true when it ends the tap's entry: deleted; gone already; another device at the index (left
+     * alone); or a failure, logged, after which the tap (still named as before) is found again by the pod's next
+     * Release, or goes with the pod's netns. False only for a deletion cut short by {@link #close()}: it stays
+     * recorded for the next start.
      */
-    private boolean deleteNow(String pod, Fd netns, String tombstone, long handedOver) {
+    private boolean deleteNow(String pod, Fd netns, String field, String name, long handedOver) {
         long t0 = System.nanoTime();
         Throwable failure = null;
         try {
-            removeLimits(netns, tombstone);
-            boolean existed = taps.delete(netns, tombstone);
-            log.atDebug().addKeyValue("pod", pod).addKeyValue("tombstone", tombstone).addKeyValue("existed", existed)
-                    .addKeyValue("waitedMs", (t0 - handedOver) / 1_000_000)
-                    .log("deleted retired tap {} of pod {}", tombstone, pod);
+            AtIndex outcome;
+            if (field.startsWith(TOMBSTONE)) {
+                String tombstone = field.substring(TOMBSTONE.length());
+                removeLimits(netns, tombstone);
+                outcome = taps.delete(netns, tombstone) ? AtIndex.THE_TAP : AtIndex.GONE;
+                name = tombstone;
+            } else {
+                int ifindex = Integer.parseInt(field.substring(TAP.length()));
+                outcome = qos == null ? AtIndex.THE_TAP : taps.checkAt(netns, ifindex, name);
+                if (outcome == AtIndex.THE_TAP) {
+                    // the ifb is named after the tap's ifindex: removed while the tap still holds that index
+                    removeLimits(netns, name);
+                    outcome = taps.deleteAt(netns, ifindex, name);
+                }
+            }
+            if (outcome == AtIndex.OTHER_DEVICE) {
+                log.atWarn().addKeyValue("pod", pod).addKeyValue("tap", name).addKeyValue("field", field)
+                        .log("released tap {} of pod {}: the link at its ifindex is not that tap any more; left alone",
+                                name, pod);
+            } else {
+                log.atDebug().addKeyValue("pod", pod).addKeyValue("tap", name).addKeyValue("outcome", outcome)
+                        .addKeyValue("waitedMs", (t0 - handedOver) / 1_000_000)
+                        .log("deleted released tap {} of pod {}", name, pod);
+            }
             return true;
         } catch (IOException | RuntimeException e) {
             failure = e;
-            log.atError().addKeyValue("pod", pod).addKeyValue("tombstone", tombstone).setCause(e)
-                    .log("deleting retired tap {} of pod {} failed, kept for the next start: {}", tombstone, pod,
-                            e.getMessage());
-            return false;
+            if (pool.isShutdown()) {
+                // stopping (close() interrupts what still runs after the drain): recorded for the next start
+                log.atWarn().addKeyValue("pod", pod).addKeyValue("tap", name)
+                        .log("deletion of released tap {} of pod {} cut short by the shutdown: left checkpointed", name,
+                                pod);
+                return false;
+            }
+            log.atError().addKeyValue("pod", pod).addKeyValue("tap", name).setCause(e)
+                    .log("deleting released tap {} of pod {} failed; its next Release or its netns's end removes it: {}",
+                            name, pod, e.getMessage());
+            return true;
         } finally {
             if (metrics != null) {
                 metrics.record(PrivilegedOp.TAP_REAP, Duration.ofNanos(System.nanoTime() - t0), failure);
@@ -276,50 +402,57 @@ public final class TapReaper implements AutoCloseable {
         }
     }
 
+    private void removeLimits(Fd netns, String name) throws IOException {
+        LauncherNetwork.removeQos(qos, netns, name);
+    }
+
     /**
-     * The ifb is named after the tap's ifindex, which the rename kept, so it is found from the tombstone; it goes
-     * before the tap, while that index cannot have been given to another device. A tombstone already gone had its
-     * ifb removed before it (this order), or had none.
+     * {@code counted} of the pod's entries are no longer pending; {@code done} of them leave the record (one write).
+     * The pod's waiters are woken after the write, so a PrepareNetwork that waited never sees its old taps recorded.
      */
-    private void removeLimits(Fd netns, String tombstone) throws IOException {
-        LauncherNetwork.removeQos(qos, netns, tombstone);
-    }
-
-    private void forget(String pod, Collection<String> tombs) {
-        if (tombs.isEmpty()) {
-            return;
-        }
+    private void finished(String pod, List<String> counted, List<String> done) {
         synchronized (records) {
-            String uid = RECORD_PREFIX + pod;
-            Optional<CheckpointRecord> r = store.get(uid);
-            if (r.isEmpty()) {
-                return;
+            if (!done.isEmpty()) {
+                String uid = RECORD_PREFIX + pod;
+                Optional<CheckpointRecord> r = store.get(uid);
+                if (r.isPresent()) {
+                    CheckpointRecord next = r.get();
+                    for (String f : done) {
+                        next = next.without(f);
+                    }
+                    if (pendingFields(next).isEmpty()) {
+                        store.remove(uid);
+                    } else {
+                        store.put(next);
+                    }
+                }
             }
-            CheckpointRecord next = r.get();
-            for (String t : tombs) {
-                next = next.without(TOMBSTONE + t);
-            }
-            if (tombstones(next).isEmpty()) {
-                store.remove(uid);
-            } else {
-                store.put(next);
+            pending.addAndGet(-counted.size());
+            PodPending p = pods.get(pod);
+            if (p != null) {
+                p.count -= counted.size();
+                if (p.count <= 0) {
+                    pods.remove(pod);
+                    p.drained.complete(null);
+                }
             }
         }
     }
 
-    static List<String> tombstones(CheckpointRecord r) {
+    /** The fields naming a tap to delete: {@code tap.<ifindex>}, and {@code tombstone.<name>} of older records. */
+    static List<String> pendingFields(CheckpointRecord r) {
         List<String> out = new ArrayList<>();
         for (String k : r.fields().keySet()) {
-            if (k.startsWith(TOMBSTONE)) {
-                out.add(k.substring(TOMBSTONE.length()));
+            if (k.startsWith(TAP) || k.startsWith(TOMBSTONE)) {
+                out.add(k);
             }
         }
         return out;
     }
 
     /**
-     * Stops taking deletions, waits up to {@link #DRAIN} for the queued ones, then abandons the rest: their
-     * tombstones stay checkpointed and the next start deletes them.
+     * Stops taking deletions, waits up to {@link #DRAIN} for the queued ones, then abandons the rest: they stay
+     * checkpointed and the next start deletes them.
      */
     @Override
     public void close() {
@@ -329,8 +462,7 @@ public final class TapReaper implements AutoCloseable {
                 List<Runnable> left = pool.shutdownNow();
                 for (Runnable r : left) {
                     if (r instanceof Deletion d) {
-                        pending.decrementAndGet();
-                        d.handover.release();
+                        d.handover.abandon(d.key);
                     }
                 }
                 log.atWarn().addKeyValue("abandoned", left.size())
@@ -342,39 +474,45 @@ public final class TapReaper implements AutoCloseable {
         }
     }
 
-    /** One tombstone to delete, queued on the pool. */
+    /** A pod's pending count and the future its waiters wait on, completed when the count reaches 0. */
+    private static final class PodPending {
+        int count;
+        final CompletableFuture<Void> drained = new CompletableFuture<>();
+    }
+
+    /** One tap to delete, queued on the pool. */
     private final class Deletion implements Runnable {
         final Handover handover;
-        final String tombstone;
+        final String key;
+        final String name;
         final long handedOver;
 
-        Deletion(Handover handover, String tombstone, long handedOver) {
+        Deletion(Handover handover, String key, String name, long handedOver) {
             this.handover = handover;
-            this.tombstone = tombstone;
+            this.key = key;
+            this.name = name;
             this.handedOver = handedOver;
         }
 
         @Override
         public void run() {
-            try {
-                if (deleteNow(handover.pod, handover.fd, tombstone, handedOver)) {
-                    handover.done.add(tombstone);
-                }
-            } finally {
-                pending.decrementAndGet();
-                handover.release();
+            if (deleteNow(handover.pod, handover.fd, key, name, handedOver)) {
+                handover.done(key);
+            } else {
+                handover.abandon(key);
             }
         }
     }
 
     /**
-     * One Release's tombstones: they share its netns fd, closed by the last deletion, which also forgets the
-     * deleted ones from the checkpoint in one write.
+     * One Release's taps: they share its netns fd, closed by the last deletion, which also removes them from the
+     * checkpoint in one write. A deletion abandoned at shutdown stays recorded, and pending: the daemon is stopping.
      */
     private final class Handover {
         final String pod;
         final Fd fd;
-        final java.util.Queue<String> done = new java.util.concurrent.ConcurrentLinkedQueue<>();
+        final java.util.Queue<String> done = new ConcurrentLinkedQueue<>();
+        final java.util.Queue<String> counted = new ConcurrentLinkedQueue<>();
         private final AtomicInteger users;
 
         Handover(String pod, Fd fd, int users) {
@@ -383,10 +521,20 @@ public final class TapReaper implements AutoCloseable {
             this.users = new AtomicInteger(users);
         }
 
-        void release() {
+        void done(String key) {
+            done.add(key);
+            counted.add(key);
+            last();
+        }
+
+        void abandon(String key) {
+            last();
+        }
+
+        private void last() {
             if (users.decrementAndGet() == 0) {
                 fd.close();
-                forget(pod, List.copyOf(done));
+                finished(pod, List.copyOf(counted), List.copyOf(done));
             }
         }
     }

@@ -27,6 +27,10 @@ final class FakeTapDevices implements TapDevices {
     static final int POD_MTU = 1500;
 
     private final Map<String, TapState> taps = new LinkedHashMap<>();
+    /** Name → ifindex of each tap, handed out like the kernel's: cyclic, never reused here. */
+    private final Map<String, Integer> indexes = new LinkedHashMap<>();
+    private int nextIndex = 2;
+    private final List<String> indexLookups = new ArrayList<>();
     private final List<String> log = new ArrayList<>();
     private Hook hook = spec -> { };
     private DeleteHook deleteHook = name -> { };
@@ -68,6 +72,7 @@ final class FakeTapDevices implements TapDevices {
             return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), have);
         }
         taps.put(spec.name(), want);
+        indexes.put(spec.name(), nextIndex++);
         log.add("create " + spec.name() + " queues=" + spec.queues());
         return new TapResult(TapResult.Outcome.CREATED, spec.queues(), want);
     }
@@ -107,6 +112,7 @@ final class FakeTapDevices implements TapDevices {
         if (taps.remove(name) == null) {
             return false;
         }
+        indexes.remove(name);
         log.add("delete " + name);
         return true;
     }
@@ -121,10 +127,69 @@ final class FakeTapDevices implements TapDevices {
             throw new io.vmhandler.nativeio.SyscallException("netlink(RTM_SETLINK)", 17, tombstone); // EEXIST
         }
         taps.remove(name);
+        indexes.put(tombstone, indexes.remove(name));
         taps.put(tombstone, new TapState(tombstone, have.multiQueue(), have.vnetHdr(), have.pi(), have.persist(),
                 have.owner(), have.group(), have.mtu(), have.attachedQueues()));
         log.add("retire " + name + " as " + tombstone);
         return true;
+    }
+
+    /** The ifindex of the tap called {@code name}, or null. */
+    synchronized Integer index(String name) {
+        return indexes.get(name);
+    }
+
+    /** Puts a link that is not a tap at {@code ifindex} (as if the index had passed to another device). */
+    synchronized void otherDeviceAt(String name, int ifindex) {
+        indexes.put(name, ifindex);
+    }
+
+    /** Every name {@link #indexes} was asked for, in order. */
+    synchronized List<String> indexLookups() {
+        return List.copyOf(indexLookups);
+    }
+
+    @Override
+    public synchronized Map<String, Integer> indexes(Fd netns, java.util.Collection<String> names) {
+        Map<String, Integer> out = new LinkedHashMap<>();
+        for (String n : names) {
+            indexLookups.add(n);
+            if (indexes.containsKey(n)) {
+                out.put(n, indexes.get(n));
+            }
+        }
+        return out;
+    }
+
+    @Override
+    public synchronized AtIndex checkAt(Fd netns, int ifindex, String name) {
+        String at = null;
+        for (Map.Entry<String, Integer> e : indexes.entrySet()) {
+            if (e.getValue() == ifindex) {
+                at = e.getKey();
+            }
+        }
+        if (at == null) {
+            return AtIndex.GONE;
+        }
+        return at.equals(name) && taps.containsKey(at) ? AtIndex.THE_TAP : AtIndex.OTHER_DEVICE;
+    }
+
+    /** Runs the delete hook, then deletes only the tap of that name at that index ({@link #checkAt}). */
+    @Override
+    public AtIndex deleteAt(Fd netns, int ifindex, String name) throws IOException {
+        DeleteHook h;
+        synchronized (this) {
+            h = deleteHook;
+        }
+        h.beforeDelete(name);
+        synchronized (this) {
+            AtIndex found = checkAt(netns, ifindex, name);
+            if (found == AtIndex.THE_TAP) {
+                deleteNow(name);
+            }
+            return found;
+        }
     }
 
     @Override

@@ -127,6 +127,21 @@ public final class Netlink implements AutoCloseable {
         return awaitLink(-1, "RTM_GETLINK", name);
     }
 
+    /**
+     * The link with this ifindex, or null if there is none: RTM_GETLINK with the index in the ifinfomsg and no name
+     * (rtnl_getlink looks the index up first, net/core/rtnetlink.c).
+     */
+    public LinkInfo link(int ifindex) throws SyscallException {
+        if (ifindex <= 0) {
+            throw new IllegalArgumentException("ifindex must be > 0, got " + ifindex);
+        }
+        ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST, ifindex);
+        putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
+        req.putInt(0, req.position());
+        Syscalls.send(fd, req.array(), req.position());
+        return awaitLink(-1, "RTM_GETLINK", "ifindex " + ifindex);
+    }
+
     public List<LinkInfo> links() throws SyscallException {
         ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 0);
         return exchange(req, "RTM_GETLINK", "dump", true);
