@@ -88,9 +88,6 @@ public final class Daemon implements AutoCloseable {
      */
     static final Duration CHECKPOINT_RETRY = Duration.ofSeconds(5);
 
-    /** How often the informer hands every cached VMI to the reconciler again (a safety net for host drift). */
-    static final Duration INFORMER_RESYNC = Duration.ofMinutes(10);
-
     /**
      * Threads deleting released taps: deletions of different taps overlap in the kernel (docs/launcher-api.md
      * §3.5), and the threads mostly sleep in the RCU wait, so a few drain a burst without taking the CPUs.
@@ -250,16 +247,15 @@ public final class Daemon implements AutoCloseable {
                 watch.synced();
                 stack.push(vmiFiles);
             } else {
-                // created and started on the early thread, its list in flight since the client was built
-                VmiInformer informer = early.informer();
-                loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(informer::get, directory, store,
+                VmiInformer[] holder = new VmiInformer[1];
+                loop = ControllerLoop.<String>builder("vmi", new VmiReconciler(k -> holder[0].get(k), directory, store,
                         planner, formula, applier, pinner, processes, metrics, n)).workers(config.reconcileWorkers())
                         .listener(metrics.workQueueListener("vmi")).build();
+                VmiInformer informer = new VmiInformer(client, config.node(), loop::add, Duration.ofMinutes(10));
+                holder[0] = informer;
                 metrics.watchApiServer(informer::isWatching, events::dropped, events::failed);
                 stack.push(loop);
                 stack.push(informer);
-                // keys the informer gave before the loop existed, then every later one (not run before loop.start())
-                early.connectKeys(loop::add);
                 informer.stopped().whenComplete((v, err) -> {
                     if (err != null) {
                         log.error("the VMI informer stopped for good: {}", err.getMessage());
@@ -267,7 +263,7 @@ public final class Daemon implements AutoCloseable {
                     }
                 });
                 readiness = Readiness.notReady("VMI informer not synced");
-                early.listed().get(config.syncTimeoutSeconds(), TimeUnit.SECONDS);
+                informer.start().toCompletableFuture().get(config.syncTimeoutSeconds(), TimeUnit.SECONDS);
                 timeline.mark("informerList");
                 // the directory must hold every VMI before the first launcher call is answered
                 for (String key : informer.keys()) {
@@ -332,7 +328,6 @@ public final class Daemon implements AutoCloseable {
             readiness = Readiness.ready();
             timeline.record("earlyClient", early.clientMillis());
             timeline.record("earlyTransport", early.transportMillis());
-            timeline.record("earlyList", early.listMillis());
             timeline.addTo(log.atInfo().addKeyValue("socket", config.socket().toString())
                     .addKeyValue("metricsPort", metricsPort()))
                     .log("ready: launcher API on {}, {} VMI(s) known", config.socket(), directory.size());
