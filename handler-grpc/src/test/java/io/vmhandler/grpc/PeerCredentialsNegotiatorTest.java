@@ -78,8 +78,37 @@ class PeerCredentialsNegotiatorTest {
     }
 
     @Test
+    void eachConnectionHasItsOwnScopeClosedWhenTheConnectionCloses() throws Exception {
+        Path socket = tmp.resolve("launcher.sock");
+        java.util.concurrent.atomic.AtomicInteger closedValues = new java.util.concurrent.atomic.AtomicInteger();
+        try (UnixSocketServer server = UnixSocketServer.startLauncherApi(ServerOptions.builder(socket).build(), backend, backend)) {
+            for (int round = 0; round < 2; round++) {
+                try (LauncherClient client = LauncherClient.connect(socket, Duration.ofSeconds(10))) {
+                    client.prepareNetwork();
+                    client.prepareNetwork();
+                }
+            }
+            List<ConnectionScope> scopes = backend.calls().stream().map(c -> c.caller().connection()).toList();
+            assertThat(scopes).hasSize(4);
+            assertThat(scopes.get(1)).isSameAs(scopes.get(0));
+            assertThat(scopes.get(3)).isSameAs(scopes.get(2)).isNotSameAs(scopes.get(0));
+            // the client has gone: its connection's scope is closed from the server's event loop, soon
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+            while (!(scopes.get(0).isClosed() && scopes.get(2).isClosed()) && System.nanoTime() < deadline) {
+                Thread.sleep(10);
+            }
+            assertThat(scopes.get(0).isClosed()).isTrue();
+            assertThat(scopes.get(2).isClosed()).isTrue();
+            assertThat(scopes.get(0).keep("k", closedValues::incrementAndGet)).isFalse();
+        }
+    }
+
+    @Test
     void aCallerIdentityNeedsAPidAndPrintsAllThreeIds() {
         assertThat(new CallerIdentity(1, 2, 3)).hasToString("pid 1 uid 2 gid 3");
+        // the connection a caller came on is not part of who it is
+        assertThat(new CallerIdentity(1, 2, 3, ConnectionScope.open())).isEqualTo(new CallerIdentity(1, 2, 3))
+                .hasSameHashCodeAs(new CallerIdentity(1, 2, 3)).isNotEqualTo(new CallerIdentity(1, 2, 4));
         assertThat(catchThrowableOfType(IllegalArgumentException.class, () -> new CallerIdentity(0, 0, 0)))
                 .hasMessage("pid: must be > 0, got 0");
     }

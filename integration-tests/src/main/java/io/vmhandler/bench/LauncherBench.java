@@ -42,7 +42,12 @@ import java.util.concurrent.TimeUnit;
  * the client's compilation time has not risen for {@value #JIT_QUIET_SECONDS} s (at least 10 s, at most
  * 300 s); {@code --warmup=N} warms up for N seconds (quick runs).
  *
- * <p>Usage: {@code bin/bench-launcher [calls-per-thread] [--warmup=SECONDS|jit]} as root.
+ * <p>Every row also gives what the daemon's process spent per call ({@link ProcessUsage}: CPU from /proc stat and
+ * task schedstat, wake-ups as voluntary context switches), and the threads woken per call at 1 caller. With
+ * {@code --profile=DIR} (bin/bench-launcher-profile) the measured part is replaced by a profile of the daemon's
+ * process ({@link DaemonProfile}: strace syscalls per call, JFR recordings).
+ *
+ * <p>Usage: {@code bin/bench-launcher [calls-per-thread] [--warmup=SECONDS|jit] [--profile=DIR]} as root.
  */
 public final class LauncherBench {
     private static final int JIT_QUIET_SECONDS = 5;
@@ -50,13 +55,17 @@ public final class LauncherBench {
 
     public static void main(String[] args) throws Exception {
         if (args.length > 0 && args[0].equals("client")) {
-            client(Path.of(args[1]), Integer.parseInt(args[2]), Path.of(args[3]), Path.of(args[4]), args[5]);
+            client(Path.of(args[1]), Integer.parseInt(args[2]), Path.of(args[3]), Path.of(args[4]), args[5],
+                    Long.parseLong(args[6]), args[7].equals("-") ? null : Path.of(args[7]));
             return;
         }
         int calls = 2000;
         String warmup = "60";
+        String profile = "-";
         for (String a : args) {
-            if (a.startsWith("--warmup=")) {
+            if (a.startsWith("--profile=")) {
+                profile = Files.createDirectories(Path.of(a.substring("--profile=".length()))).toAbsolutePath().toString();
+            } else if (a.startsWith("--warmup=")) {
                 warmup = a.substring("--warmup=".length());
                 if (!warmup.equals("jit") && (!warmup.matches("[0-9]{1,4}") || Integer.parseInt(warmup) < 1)) {
                     throw new IllegalArgumentException("--warmup must be 'jit' or seconds in 1..9999, got '" + warmup + "'");
@@ -113,7 +122,8 @@ public final class LauncherBench {
                     "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dvmhandler.log.level=ERROR",
                     "-cp", cp, LauncherBench.class.getName(), "client", sock.toString(), Integer.toString(calls),
-                    echoDirectSock.toString(), echoDefaultSock.toString(), warmup);
+                    echoDirectSock.toString(), echoDefaultSock.toString(), warmup,
+                    Long.toString(ProcessHandle.current().pid()), profile);
             Process p = new ProcessBuilder(argv).inheritIO().start();
             if (p.waitFor() != 0) {
                 throw new IOException("bench client failed with exit " + p.exitValue());
@@ -138,8 +148,8 @@ public final class LauncherBench {
         }
     }
 
-    private static void client(Path daemonSocket, int calls, Path echoDirectSock, Path echoDefaultSock, String warmup)
-            throws Exception {
+    private static void client(Path daemonSocket, int calls, Path echoDirectSock, Path echoDefaultSock, String warmup,
+                               long daemonPid, Path profile) throws Exception {
         Path echo = Files.createTempDirectory("vmh-echo-").resolve("echo.sock");
         ServerSocketChannel server = ServerSocketChannel.open(StandardProtocolFamily.UNIX);
         server.bind(UnixDomainSocketAddress.of(echo));
@@ -169,24 +179,39 @@ public final class LauncherBench {
                 pooled.echo();
                 rawRoundTrips(echo, 20);
             });
-            System.out.printf("launcher API over a unix socket, caller in a fake pod; %d calls per thread; microseconds%n", calls);
-            System.out.printf("%-28s %8s %8s %8s %10s %6s%n", "what", "threads", "p50", "p99", "calls/s", "load1");
+            if (profile != null) {
+                profile(daemonPid, profile, calls, client, direct, pooled);
+                client.release();
+                return;
+            }
+            System.out.printf("launcher API over a unix socket, caller in a fake pod; %d calls per thread; microseconds;"
+                    + " daemon process (pid %d, which also serves the two echoes): CPU per call from /proc stat"
+                    + " utime+stime and from task schedstat, voluntary context switches (wake-ups) per call%n",
+                    calls, daemonPid);
+            System.out.printf("%-28s %8s %8s %8s %10s %6s %9s %9s %8s%n", "what", "threads", "p50", "p99", "calls/s",
+                    "load1", "cpu/call", "run/call", "wakes");
             for (int threads : new int[] {1, 16}) {
                 report("raw unix round trip (64 B)", threads, measure(threads, calls, () -> {
                     rawRoundTrips(echo, 1);
                     return null;
-                }, echo));
-                Run floorDirect = measure(threads, calls, direct::echo, echo);
+                }, daemonPid));
+                Run floorDirect = measure(threads, calls, direct::echo, daemonPid);
                 report("grpc echo, directExecutor", threads, floorDirect);
-                Run floorPooled = measure(threads, calls, pooled::echo, echo);
+                Run floorPooled = measure(threads, calls, pooled::echo, daemonPid);
                 report("grpc echo, default executor", threads, floorPooled);
-                Run info = measure(threads, calls, () -> client.info(), echo);
+                Run info = measure(threads, calls, () -> client.info(), daemonPid);
                 report("Info", threads, info);
                 ratios("Info", threads, info, floorDirect, floorPooled);
-                Run adopt = measure(threads, calls, () -> client.prepareNetwork(), echo);
+                Run adopt = measure(threads, calls, () -> client.prepareNetwork(), daemonPid);
                 report("PrepareNetwork (adopt)", threads, adopt);
                 ratios("PrepareNetwork", threads, adopt, floorDirect, floorPooled);
+                if (threads == 1) {
+                    System.out.printf("  threads woken per call at 1 caller (>= 0.1 per call): Info: %s%n"
+                            + "    PrepareNetwork: %s%n    echo direct: %s%n", info.usage().busyThreads(),
+                            adopt.usage().busyThreads(), floorDirect.usage().busyThreads());
+                }
             }
+            System.out.printf("daemon process RSS after measuring: %d KiB%n", ProcessUsage.of(daemonPid).rssKiB());
             System.out.printf("client process: JIT compilation time %d ms after measuring%n", jitMillis());
             client.release();
         } finally {
@@ -283,7 +308,7 @@ public final class LauncherBench {
         }
     }
 
-    private record Run(long[] nanos, long wallNanos) {
+    private record Run(long[] nanos, long wallNanos, ProcessUsage.Delta usage) {
         long p50() {
             long[] s = nanos.clone();
             Arrays.sort(s);
@@ -297,7 +322,7 @@ public final class LauncherBench {
         }
     }
 
-    private static Run measure(int threads, int calls, Callable<Object> op, Path echo) throws Exception {
+    private static Run measure(int threads, int calls, Callable<Object> op, long daemonPid) throws Exception {
         ExecutorService pool = Executors.newFixedThreadPool(threads);
         try {
             List<Callable<long[]>> tasks = new ArrayList<>();
@@ -312,9 +337,11 @@ public final class LauncherBench {
                     return lat;
                 });
             }
+            ProcessUsage before = ProcessUsage.of(daemonPid);
             long w0 = System.nanoTime();
             List<Future<long[]>> fs = pool.invokeAll(tasks);
             long wall = System.nanoTime() - w0;
+            ProcessUsage.Delta usage = ProcessUsage.of(daemonPid).since(before, threads * calls);
             long[] all = new long[threads * calls];
             int k = 0;
             for (Future<long[]> f : fs) {
@@ -322,7 +349,7 @@ public final class LauncherBench {
                     all[k++] = v;
                 }
             }
-            return new Run(all, wall);
+            return new Run(all, wall, usage);
         } finally {
             pool.shutdownNow();
         }
@@ -330,8 +357,51 @@ public final class LauncherBench {
 
     private static void report(String what, int threads, Run r) throws IOException {
         double perSec = r.nanos().length / (r.wallNanos() / 1e9);
-        System.out.printf("%-28s %8d %8.1f %8.1f %10.0f %6s%n", what, threads, r.p50() / 1e3, r.p99() / 1e3, perSec,
-                TapBench.loadAverage().split(" ")[0]);
+        System.out.printf("%-28s %8d %8.1f %8.1f %10.0f %6s %9.1f %9.1f %8.2f%n", what, threads, r.p50() / 1e3,
+                r.p99() / 1e3, perSec, TapBench.loadAverage().split(" ")[0], r.usage().cpuMicrosPerCall(),
+                r.usage().runMicrosPerCall(), r.usage().wakesPerCall());
+    }
+
+    /**
+     * bin/bench-launcher-profile: after the warm-up, the daemon's syscalls per call (strace) for each path at 1 caller,
+     * then JFR recordings of Info and PrepareNetwork; no latency table (strace and JFR slow the daemon down).
+     */
+    private static void profile(long daemonPid, Path dir, int calls, LauncherClient client, GrpcEchoFloor.Client direct,
+                                GrpcEchoFloor.Client pooled) throws Exception {
+        System.out.printf("profile of the daemon process %d, %d calls per path, 1 caller; load average %s%n", daemonPid,
+                calls, TapBench.loadAverage());
+        java.util.Map<String, java.util.Map<String, Double>> table = new java.util.LinkedHashMap<>();
+        table.put("Info", DaemonProfile.syscallsPerCall(daemonPid, dir, "info", calls, () -> repeat(calls, client::info)));
+        table.put("PrepareNetwork", DaemonProfile.syscallsPerCall(daemonPid, dir, "prepare", calls,
+                () -> repeat(calls, client::prepareNetwork)));
+        table.put("echo direct", DaemonProfile.syscallsPerCall(daemonPid, dir, "echo-direct", calls,
+                () -> repeat(calls, direct::echo)));
+        table.put("echo default", DaemonProfile.syscallsPerCall(daemonPid, dir, "echo-default", calls,
+                () -> repeat(calls, pooled::echo)));
+        System.out.printf("syscalls per call in the daemon process (strace -f -c, minus an idle window as long);"
+                + " load average %s%n", TapBench.loadAverage());
+        DaemonProfile.printSyscalls(table);
+        // at least 10 s per recording: 1 ms samples of a ~100 us call need thousands of calls to say anything
+        DaemonProfile.jfr(daemonPid, dir, "info", () -> repeatFor(calls, 10, client::info));
+        DaemonProfile.jfr(daemonPid, dir, "prepare", () -> repeatFor(calls, 10, client::prepareNetwork));
+        System.out.printf("recordings and strace tables in %s; load average %s%n", dir, TapBench.loadAverage());
+    }
+
+    private static void repeat(int calls, Callable<?> op) throws Exception {
+        for (int i = 0; i < calls; i++) {
+            op.call();
+        }
+    }
+
+    /** Runs {@code op} in rounds of {@code calls} until {@code seconds} have passed; returns the calls made. */
+    private static int repeatFor(int calls, int seconds, Callable<?> op) throws Exception {
+        long end = System.nanoTime() + TimeUnit.SECONDS.toNanos(seconds);
+        int made = 0;
+        do {
+            repeat(calls, op);
+            made += calls;
+        } while (System.nanoTime() < end);
+        return made;
     }
 
     private static void ratios(String what, int threads, Run r, Run direct, Run pooled) {

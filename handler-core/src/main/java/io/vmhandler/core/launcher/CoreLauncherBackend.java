@@ -100,7 +100,7 @@ public final class CoreLauncherBackend implements LauncherBackend {
         LauncherContext ctx;
         try {
             Caller caller = new Caller(who.pid(), Integer.toUnsignedLong(who.uid()), Integer.toUnsignedLong(who.gid()));
-            ctx = metrics.time(PrivilegedOp.IDENTITY_RESOLVE, () -> resolver.resolve(caller));
+            ctx = metrics.time(PrivilegedOp.IDENTITY_RESOLVE, () -> resolver.resolve(caller, who.connection()));
         } catch (IOException | RuntimeException e) {
             throw LauncherErrors.translate(e, what, who, requestPid);
         }

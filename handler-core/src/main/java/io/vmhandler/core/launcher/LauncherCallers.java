@@ -1,5 +1,6 @@
 package io.vmhandler.core.launcher;
 
+import io.vmhandler.grpc.ConnectionScope;
 import io.vmhandler.proc.ProcessRef;
 import java.io.IOException;
 
@@ -15,6 +16,14 @@ public interface LauncherCallers {
      * @throws io.vmhandler.proc.ProcessGoneException when the caller exited
      */
     LauncherContext resolve(Caller caller) throws IOException;
+
+    /**
+     * The same for a caller whose connection can keep what was resolved for its later calls; by default nothing
+     * is kept.
+     */
+    default LauncherContext resolve(Caller caller, ConnectionScope connection) throws IOException {
+        return resolve(caller);
+    }
 
     /**
      * A pid named in a request (in the caller's pid namespace, > 0), which must be in the caller's own

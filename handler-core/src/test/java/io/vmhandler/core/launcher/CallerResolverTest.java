@@ -4,6 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vmhandler.core.directory.VmiDirectory;
+import io.vmhandler.grpc.ConnectionScope;
 import io.vmhandler.core.model.VmiDocument;
 import io.vmhandler.proc.ProcessGoneException;
 import io.vmhandler.proc.ProcessRef;
@@ -38,6 +39,8 @@ class CallerResolverTest {
     private final VmiDirectory directory = new VmiDirectory(NODE);
     /** Runs inside the pod lookup: what happens to the caller while its cgroup is read. */
     private Runnable duringLookup = () -> { };
+    /** Pod lookups (cgroup reads) made so far. */
+    private int lookups;
     private CallerResolver resolver;
 
     @BeforeEach
@@ -46,6 +49,7 @@ class CallerResolverTest {
         directory.put(vmi("vm-a", "pod-a"));
         directory.put(vmi("vm-b", "pod-b"));
         resolver = new CallerResolver(proc, pid -> {
+            lookups++;
             duringLookup.run();
             return Optional.ofNullable(podOf.get(pid));
         }, directory);
@@ -149,6 +153,134 @@ class CallerResolverTest {
             assertThatThrownBy(() -> resolver.target(ctx, dying)).isInstanceOf(ProcessGoneException.class);
             assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
         }
+    }
+
+    @Test
+    void aConnectionKeepsItsCallersPidfdAndPodAndEachCallChecksOnlyThatItLives() throws Exception {
+        int pid = child("pod-a");
+        Caller caller = new Caller(pid, 107, 107);
+        ConnectionScope connection = ConnectionScope.open();
+        long fds = OpenFds.count(OpenFds.PIDFD);
+        io.vmhandler.nativeio.Fd first;
+        try (LauncherContext ctx = resolver.resolve(caller, connection)) {
+            first = ctx.process().pidfd();
+            assertThat(ctx.vmi().key()).isEqualTo("default/vm-a");
+        }
+        for (int i = 0; i < 3; i++) {
+            try (LauncherContext ctx = resolver.resolve(caller, connection)) {
+                assertThat(ctx.process().pidfd()).isSameAs(first);
+                assertThat(ctx.podUid()).isEqualTo("pod-a");
+            }
+        }
+        assertThat(lookups).isEqualTo(1);
+        assertThat(first.isOpen()).isTrue();
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds + 1);
+        connection.close();
+        assertThat(first.isOpen()).isFalse();
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+
+        // without a connection nothing is kept: every call reads the pod again and closes its pidfd
+        resolver.resolve(caller, ConnectionScope.none()).close();
+        resolver.resolve(caller).close();
+        assertThat(lookups).isEqualTo(3);
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+    }
+
+    @Test
+    void aConnectionWhoseConnectingProcessExitedIsRefusedAndForgetsIt() throws Exception {
+        int pid = child("pod-a");
+        ConnectionScope connection = ConnectionScope.open();
+        long fds = OpenFds.count(OpenFds.PIDFD);
+        call(pid, connection);
+        kill(pid); // another process that inherited or was passed the socket goes on calling on it
+        assertThatThrownBy(() -> resolver.resolve(new Caller(pid, 0, 0), connection))
+                .isInstanceOf(CallerDeniedException.class)
+                .hasMessage("the process that opened this connection (pid " + pid + ") has exited;"
+                        + " a connection is only served for the process that connected");
+        assertThat(connection.size()).isZero();
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+    }
+
+    @Test
+    void theVmiIsLookedUpOnEveryCallOfAConnection() throws Exception {
+        int pid = child("pod-a");
+        ConnectionScope connection = ConnectionScope.open();
+        call(pid, connection);
+        directory.put(vmi("vm-a", "pod-a2")); // the VMI moved on to another launcher pod
+        assertThatThrownBy(() -> resolver.resolve(new Caller(pid, 0, 0), connection))
+                .isInstanceOf(CallerDeniedException.class)
+                .hasMessage("pod pod-a is not the active launcher pod of any VMI on node node1");
+        connection.close();
+    }
+
+    @Test
+    void aConnectionClosedDuringACallLeavesThePidfdToThatCallUntilItEnds() throws Exception {
+        int pid = child("pod-a");
+        ConnectionScope connection = ConnectionScope.open();
+        long fds = OpenFds.count(OpenFds.PIDFD);
+        LauncherContext running = resolver.resolve(new Caller(pid, 0, 0), connection);
+        LauncherContext second = resolver.resolve(new Caller(pid, 0, 0), connection);
+        connection.close();
+        running.process().requireAlive(); // still the call's: not closed under it
+        running.close();
+        second.process().requireAlive();
+        second.close();
+        assertThat(running.process().pidfd().isOpen()).isFalse();
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+        // a closed connection keeps nothing: a late call resolves for itself and closes its own pidfd
+        call(pid, connection);
+        assertThat(connection.size()).isZero();
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+    }
+
+    @Test
+    void callsOfOneConnectionAtOnceKeepOnePidfdAndLeakNone() throws Exception {
+        int pid = child("pod-a");
+        long fds = OpenFds.count(OpenFds.PIDFD);
+        for (int round = 0; round < 20; round++) {
+            ConnectionScope connection = ConnectionScope.open();
+            java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(4);
+            java.util.concurrent.ExecutorService pool = java.util.concurrent.Executors.newFixedThreadPool(4);
+            try {
+                java.util.List<java.util.concurrent.Future<Object>> calls = new java.util.ArrayList<>();
+                for (int t = 0; t < 4; t++) {
+                    calls.add(pool.submit(() -> {
+                        start.await();
+                        try (LauncherContext ctx = resolver.resolve(new Caller(pid, 0, 0), connection)) {
+                            ctx.process().requireAlive();
+                        }
+                        return null;
+                    }));
+                }
+                for (var c : calls) {
+                    c.get();
+                }
+            } finally {
+                pool.shutdownNow();
+            }
+            assertThat(connection.size()).isEqualTo(1);
+            connection.close();
+            assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(fds);
+        }
+    }
+
+    @Test
+    void aThousandConnectionsLeaveNoPidfdAndNoEntryBehind() throws Exception {
+        int pid = child("pod-a");
+        long pidfdsBefore = OpenFds.count(OpenFds.PIDFD);
+        for (ConnectionScope connection : java.util.stream.Stream.generate(ConnectionScope::open).limit(1000).toList()) {
+            call(pid, connection);
+            call(pid, connection);
+            connection.close();
+            assertThat(connection.size()).isZero();
+        }
+        assertThat(OpenFds.count(OpenFds.PIDFD)).isEqualTo(pidfdsBefore);
+        assertThat(lookups).isEqualTo(1000);
+    }
+
+    /** One call of {@code connection}'s process, resolved and finished. */
+    private void call(int pid, ConnectionScope connection) throws IOException {
+        resolver.resolve(new Caller(pid, 0, 0), connection).close();
     }
 
     @Test

@@ -13,6 +13,7 @@ import io.netty.channel.epoll.EpollDomainSocketChannel;
 import io.netty.channel.unix.PeerCredentials;
 import io.netty.util.AsciiString;
 import io.vmhandler.grpc.CallerIdentity;
+import io.vmhandler.grpc.ConnectionScope;
 import java.io.IOException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -20,7 +21,8 @@ import org.slf4j.LoggerFactory;
 /**
  * The server's plaintext protocol negotiator plus one step: when a connection is accepted it reads the
  * peer's SO_PEERCRED (pid, uid, gid; socket(7)) from the epoll unix-socket channel and adds it to the
- * transport attributes as {@link #CALLER_ATTR}. {@link PeerCredentialsInterceptor} then copies it into
+ * transport attributes as {@link #CALLER_ATTR}, with a {@link ConnectionScope} that is closed when the
+ * connection closes. {@link PeerCredentialsInterceptor} then copies it into
  * each call's Context.
  *
  * <p>Why a negotiator: netty 4.2's {@code EpollDomainSocketChannel} is final and the remote address of
@@ -89,7 +91,10 @@ public final class PeerCredentialsNegotiator implements InternalProtocolNegotiat
                         .log("SO_PEERCRED has no usable pid: its calls will be refused");
                 return null;
             }
-            return new CallerIdentity(pc.pid(), pc.uid(), pc.gids()[0]);
+            // what the backend derives from these credentials lives as long as the connection: closed with it
+            ConnectionScope scope = ConnectionScope.open();
+            channel.closeFuture().addListener(f -> scope.close());
+            return new CallerIdentity(pc.pid(), pc.uid(), pc.gids()[0], scope);
         } catch (IOException e) {
             log.atWarn().setCause(e).log("getsockopt(SO_PEERCRED) failed: its calls will be refused");
             return null;

@@ -1,6 +1,7 @@
 package io.vmhandler.grpc.v1;
 
 import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.DaemonInfo;
 import io.vmhandler.grpc.InfoProvider;
 import java.util.List;
 import java.util.Objects;
@@ -10,12 +11,21 @@ import java.util.Objects;
  * and node facts from the {@link InfoProvider}. Any caller with SO_PEERCRED credentials may call it,
  * in a launcher pod or not. Stateless and thread-safe. Answered on the thread gRPC calls it on (the event
  * loop of the daemon's server): {@link InfoProvider#info()} must not block.
+ *
+ * <p>The response is built once per {@link DaemonInfo} the provider returns and reused while the provider keeps
+ * returning that same instance (the daemon's never changes): building it is a dozen protobuf builders per call,
+ * the largest part of what Info allocated beyond the transport. Protobuf messages are immutable and safe to send
+ * from any thread. Two event loops answering at once may both build it; either result is correct.
  */
 public final class InfoServiceV1 extends InfoGrpc.InfoImplBase {
     /** The proto packages served, newest last; derived from the generated service name. */
     public static final List<String> API_VERSIONS = List.of(packageOf(LauncherGrpc.SERVICE_NAME));
 
     private final InfoProvider info;
+    /** The last facts and the response built from them; replaced together. */
+    private volatile Built last;
+
+    private record Built(DaemonInfo facts, GetInfoResponse response) {}
 
     public InfoServiceV1(InfoProvider info) {
         this.info = Objects.requireNonNull(info, "info");
@@ -23,7 +33,17 @@ public final class InfoServiceV1 extends InfoGrpc.InfoImplBase {
 
     @Override
     public void getInfo(GetInfoRequest request, StreamObserver<GetInfoResponse> out) {
-        UnaryCall.run("GetInfo", out, caller -> ProtoMapping.info(API_VERSIONS, info.info()));
+        UnaryCall.run("GetInfo", out, caller -> response(info.info()));
+    }
+
+    /** The response for {@code facts}: the one built last if the facts are the same instance, else a new one. */
+    GetInfoResponse response(DaemonInfo facts) {
+        Built b = last;
+        if (b == null || b.facts() != facts) {
+            b = new Built(facts, ProtoMapping.info(API_VERSIONS, facts));
+            last = b;
+        }
+        return b.response();
     }
 
     private static String packageOf(String serviceName) {
