@@ -34,6 +34,11 @@ public final class VmiDocument {
             .setAllowDuplicateKeys(false).build();
 
     private final Map<String, Object> root;
+    /**
+     * {@link #key()}, kept after its first use: every launcher call and log line asks for it, and each ask walked
+     * two dotted paths. A racy first set is harmless (a String is immutable and the tree is never changed).
+     */
+    private String key;
 
     private VmiDocument(Map<String, Object> root) {
         this.root = root;
@@ -106,19 +111,31 @@ public final class VmiDocument {
 
     /** namespace/name, the work-queue and log key. */
     public String key() {
-        return namespace() + "/" + name();
+        String k = key;
+        if (k == null) {
+            k = namespace() + "/" + name();
+            key = k;
+        }
+        return k;
     }
 
     /** The value at {@code path}, or null when any step is missing. */
     public Object get(String path) {
+        // walked step by step rather than split: launcher calls read a dozen paths each, and the split's array and
+        // strings were a few percent of an adopting PrepareNetwork's CPU
         Object cur = root;
-        for (String step : path.split("\\.")) {
+        int from = 0;
+        while (true) {
             if (!(cur instanceof Map<?, ?> m)) {
                 return null;
             }
-            cur = m.get(step);
+            int dot = path.indexOf('.', from);
+            cur = m.get(dot < 0 ? path.substring(from) : path.substring(from, dot));
+            if (dot < 0) {
+                return cur;
+            }
+            from = dot + 1;
         }
-        return cur;
     }
 
     public String string(String path, String dflt) {

@@ -24,6 +24,7 @@ class VmiDocumentTest {
     void readsPathsWithDefaults() {
         VmiDocument d = VmiDocument.parse(VMI);
         assertThat(d.key()).isEqualTo("ns1/vm1");
+        assertThat(d.key()).as("kept after the first use, not rebuilt from two path walks").isSameAs(d.key());
         assertThat(d.integer("spec.domain.cpu.cores", 1, 1, 512)).isEqualTo(4);
         assertThat(d.integer("spec.domain.cpu.sockets", 1, 1, 512)).isEqualTo(1);
         assertThat(d.bool("spec.domain.devices.networkInterfaceMultiqueue", false)).isTrue();
