@@ -266,86 +266,6 @@ public final class IoctlTapDevices implements TapDevices {
         });
     }
 
-    @Override
-    public boolean retire(Fd ns, String name, String tombstone) throws IOException {
-        TapSpec.validateName(name);
-        TapSpec.validateName(tombstone);
-        return netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
-                LinkInfo link = nl.link(name);
-                if (link == null) {
-                    return false;
-                }
-                requireTap(link, ns, "retire");
-                boolean retired = nl.downAndRename(link, tombstone);
-                if (retired) {
-                    log.atInfo().addKeyValue("tap", name).addKeyValue("tombstone", tombstone)
-                            .addKeyValue("netns", ns.label())
-                            .log("retired tap {} in {} as {}", name, ns.label(), tombstone);
-                }
-                return retired;
-            }
-        });
-    }
-
-    /**
-     * One namespace entry, one netlink socket, one link dump and one send of all the RTM_SETLINK requests with one
-     * read of their acks ({@link Netlink#downAndRenameAll}), instead of a setns round trip, a socket and three
-     * round trips per tap: this is most of Release's own time (docs/launcher-api.md §3.5). Every name is checked
-     * to be a tap before anything is changed. A tap that fails is reported after the others were retired.
-     */
-    @Override
-    public void retireAll(Fd ns, Map<String, String> plan, List<String> retired) throws IOException {
-        for (Map.Entry<String, String> e : plan.entrySet()) {
-            TapSpec.validateName(e.getKey());
-            TapSpec.validateName(e.getValue());
-        }
-        netns.run(ns, () -> {
-            try (Netlink nl = Netlink.open()) {
-                Map<String, LinkInfo> byName = new HashMap<>();
-                for (LinkInfo l : nl.links()) {
-                    byName.put(l.name(), l);
-                }
-                List<LinkInfo> links = new ArrayList<>();
-                List<String> tombstones = new ArrayList<>();
-                for (Map.Entry<String, String> e : plan.entrySet()) {
-                    LinkInfo link = byName.get(e.getValue());
-                    if (link != null) {
-                        requireTap(link, ns, "retire");
-                        links.add(link);
-                        tombstones.add(e.getKey());
-                    }
-                }
-                if (links.isEmpty()) {
-                    return null;
-                }
-                SyscallException[] failed = nl.downAndRenameAll(links, tombstones);
-                SyscallException first = null;
-                List<String> done = new ArrayList<>();
-                for (int i = 0; i < failed.length; i++) {
-                    if (failed[i] == null) {
-                        retired.add(tombstones.get(i));
-                        done.add(links.get(i).name() + " as " + tombstones.get(i));
-                    } else if (failed[i].errno() != Errno.ENODEV) {
-                        if (first == null) {
-                            first = failed[i];
-                        } else {
-                            first.addSuppressed(failed[i]);
-                        }
-                    }
-                }
-                if (!done.isEmpty()) {
-                    log.atInfo().addKeyValue("taps", done.size()).addKeyValue("netns", ns.label())
-                            .log("retired in {}: {}", ns.label(), String.join(", ", done));
-                }
-                if (first != null) {
-                    throw first;
-                }
-                return null;
-            }
-        });
-    }
-
     /**
      * SIOCGIFINDEX per name on one AF_UNIX datagram socket made in the namespace (the ioctl acts on the socket's
      * netns, sock_do_ioctl → dev_ioctl). The kernel answers it under rcu_read_lock, without RTNL (net/core/dev_ioctl.c,
@@ -426,7 +346,7 @@ public final class IoctlTapDevices implements TapDevices {
         return link.isTap() && name.equals(link.name()) ? AtIndex.THE_TAP : AtIndex.OTHER_DEVICE;
     }
 
-    /** Only taps are ever deleted or retired here: any other kind of interface is refused. */
+    /** Only taps are ever deleted here: any other kind of interface is refused. */
     private static void requireTap(LinkInfo link, Fd ns, String verb) {
         if (!link.isTap()) {
             throw new IllegalArgumentException("interface " + link.name() + " in " + ns.label()

@@ -53,29 +53,6 @@ public interface TapDevices {
         return task.call();
     }
 
-    /**
-     * Takes the tap out of use without waiting for the kernel to free it: sets it down and renames it to
-     * {@code tombstone}, so its name is free for a new tap at once and nothing in the namespace can bring it up
-     * again without CAP_NET_ADMIN. Deleting the tombstone ({@link #delete(Fd, String)}) is left to the caller.
-     * Returns false if there was no interface called {@code name}; refuses an interface that is not a tap, and a
-     * tombstone name that is taken (EEXIST).
-     */
-    boolean retire(Fd netns, String name, String tombstone) throws IOException;
-
-    /**
-     * {@link #retire} for several taps: {@code plan} maps each tombstone name to the tap to retire under it. Adds
-     * to {@code retired} the tombstones of the taps it retired, also when it then throws, so the caller knows
-     * which tombstones exist; a tap that is not there is skipped. This default retires one tap after the other and
-     * stops at the first failure; an implementation may do all of them in one namespace entry.
-     */
-    default void retireAll(Fd netns, Map<String, String> plan, List<String> retired) throws IOException {
-        for (Map.Entry<String, String> e : plan.entrySet()) {
-            if (retire(netns, e.getValue(), e.getKey())) {
-                retired.add(e.getKey());
-            }
-        }
-    }
-
     /** What is at an ifindex, as {@link #checkAt} and {@link #deleteAt} found it. */
     enum AtIndex {
         /** The tap of the expected name ({@link #deleteAt}: and it was deleted). */
@@ -90,23 +67,16 @@ public interface TapDevices {
      * The ifindex of each of {@code names} that a link in the namespace has, in the order of {@code names}; a name
      * no link has is left out. Meant for a path that must not wait for RTNL: an implementation looks the names up
      * without taking it (the ioctl implementation uses SIOCGIFINDEX, which the kernel answers under RCU only).
-     * This default refuses.
      */
-    default java.util.Map<String, Integer> indexes(Fd netns, Collection<String> names) throws IOException {
-        throw new UnsupportedOperationException(getClass().getName() + " cannot look up ifindexes");
-    }
+    Map<String, Integer> indexes(Fd netns, Collection<String> names) throws IOException;
 
-    /** Whether the link at {@code ifindex} is the tap called {@code name}, and nothing else. This default refuses. */
-    default AtIndex checkAt(Fd netns, int ifindex, String name) throws IOException {
-        throw new UnsupportedOperationException(getClass().getName() + " cannot look up links by ifindex");
-    }
+    /** Whether the link at {@code ifindex} is the tap called {@code name}, and nothing else. */
+    AtIndex checkAt(Fd netns, int ifindex, String name) throws IOException;
 
     /**
      * Deletes the link at {@code ifindex} if it is the tap called {@code name}: {@link AtIndex#THE_TAP} when it did,
      * {@link AtIndex#GONE} when no link has the index (also when it went between the look and the deletion), and
-     * {@link AtIndex#OTHER_DEVICE}, deleting nothing, when the link there is not that tap. This default refuses.
+     * {@link AtIndex#OTHER_DEVICE}, deleting nothing, when the link there is not that tap.
      */
-    default AtIndex deleteAt(Fd netns, int ifindex, String name) throws IOException {
-        throw new UnsupportedOperationException(getClass().getName() + " cannot delete links by ifindex");
-    }
+    AtIndex deleteAt(Fd netns, int ifindex, String name) throws IOException;
 }

@@ -76,14 +76,6 @@ final class PausingTaps implements TapDevices {
         return real.verify(netns, spec);
     }
 
-    /** Release retires each tap (down and renamed, docs/launcher-api.md §3.5): the same pause as a deletion. */
-    @Override
-    public boolean retire(Fd netns, String name, String tombstone) throws IOException {
-        boolean retired = real.retire(netns, name, tombstone);
-        afterDelete.pause();
-        return retired;
-    }
-
     /**
      * From now on every delete waits (up to ten minutes) before the kernel step: a daemon whose background
      * deletions are held this way can be killed between Release's answer and the deletion (TapReaperIT).

@@ -10,7 +10,7 @@ import java.util.Locale;
 public enum PrivilegedOp {
     /** Create (or adopt) a tap in a launcher pod's netns. */
     TAP_CREATE,
-    /** Delete a tap from a launcher pod's netns, or, with background deletion, retire it (down and renamed). */
+    /** Delete a tap from a launcher pod's netns, or, with background deletion, record it for the background deleter. */
     TAP_DELETE,
     /** Delete a retired tap in the background, after Release answered (the kernel's RCU wait is here). */
     TAP_REAP,

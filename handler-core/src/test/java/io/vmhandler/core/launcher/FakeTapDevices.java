@@ -53,7 +53,7 @@ final class FakeTapDevices implements TapDevices {
         return new LinkedHashMap<>(taps);
     }
 
-    /** "create tap0", "delete tap0", "retire tap0 as vmhdel-...", in order. */
+    /** "create tap0", "delete tap0", ..., in order. */
     synchronized List<String> log() {
         return List.copyOf(log);
     }
@@ -114,23 +114,6 @@ final class FakeTapDevices implements TapDevices {
         }
         indexes.remove(name);
         log.add("delete " + name);
-        return true;
-    }
-
-    @Override
-    public synchronized boolean retire(Fd netns, String name, String tombstone) throws IOException {
-        TapState have = taps.get(name);
-        if (have == null) {
-            return false;
-        }
-        if (taps.containsKey(tombstone)) {
-            throw new io.vmhandler.nativeio.SyscallException("netlink(RTM_SETLINK)", 17, tombstone); // EEXIST
-        }
-        taps.remove(name);
-        indexes.put(tombstone, indexes.remove(name));
-        taps.put(tombstone, new TapState(tombstone, have.multiQueue(), have.vnetHdr(), have.pi(), have.persist(),
-                have.owner(), have.group(), have.mtu(), have.attachedQueues()));
-        log.add("retire " + name + " as " + tombstone);
         return true;
     }
 
