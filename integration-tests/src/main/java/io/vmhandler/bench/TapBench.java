@@ -23,13 +23,16 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Tap creation cost, six ways in the same run, for 1, 4 and 16 queues, all with the same owner,
+ * Tap creation cost, seven ways in the same run, for 1, 4 and 16 queues, all with the same owner,
  * group and MTU and the same warm-up and iteration count:
  * <ol>
  *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns fd, timed on a netns worker at home, the way
  *       PrepareNetwork runs it on the worker that took the launcher call: setns, netlink socket, look-up, ioctls,
  *       persist, MTU and read-back in one netlink exchange, setns back;
  *   <li>vmhandler adopt: the same call again on each tap made in (1), i.e. an idempotent retry;
+ *   <li>vmhandler, one entry: (1) with every create of the row inside one {@code TapDevices.within} entry of the
+ *       netns (one setns and one netlink socket for all of them), as the C program enters once and keeps one socket
+ *       for its whole run; in the daemon this is the cost of each further tap of one PrepareNetwork;
  *   <li>path + hand-off: {@link IoctlTapDevices#create} with a netns path from the bench's main thread: (1) plus
  *       opening and checking the netns path and a hand-off to the worker and back per tap;
  *   <li>JVM raw ioctl: the C sequence below through the same JNR bindings, already inside the netns,
@@ -110,6 +113,18 @@ public final class TapBench {
                         i -> adopted(taps.create(nsFd, new TapSpec("va" + q + "_" + i, q, UID, UID, m)))));
                 String loadAdopt = load1();
                 cleanup(runner, path);
+                long[] entry = onWorker(runner, nsFd, () -> taps.within(nsFd, () -> {
+                    try {
+                        return measure(warm, n,
+                                i -> created(taps.create(nsFd, new TapSpec("ve" + q + "_" + i, q, UID, UID, m))));
+                    } catch (IOException | RuntimeException e) {
+                        throw e;
+                    } catch (Exception e) {
+                        throw new IOException(e);
+                    }
+                }));
+                String loadEntry = load1();
+                cleanup(runner, path);
                 long[] handoff = measure(warm, n, i -> created(taps.create(path, new TapSpec("vh" + q + "_" + i, q, UID, UID, m))));
                 String loadHandoff = load1();
                 cleanup(runner, path);
@@ -125,6 +140,7 @@ public final class TapBench {
                 long mc = median(c);
                 print(q, "vmhandler", api, mc, loadApi);
                 print(q, "vmhandler adopt", adopt, mc, loadAdopt);
+                print(q, "vmhandler 1 entry", entry, mc, loadEntry);
                 print(q, "path + hand-off", handoff, mc, loadHandoff);
                 print(q, "JVM raw ioctl", raw, mc, loadRaw);
                 print(q, "C sequence", c, mc, loadC);
