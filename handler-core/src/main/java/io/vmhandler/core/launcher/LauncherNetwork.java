@@ -222,7 +222,7 @@ public final class LauncherNetwork {
     private int delete(Fd netns, List<String> tapNames, List<String> removed) throws IOException {
         int deleted = 0;
         for (String name : tapNames) {
-            removeQos(netns, name);
+            removeQos(qos, netns, name);
             if (taps.delete(netns, name)) {
                 deleted++;
                 removed.add(name);
@@ -231,12 +231,10 @@ public final class LauncherNetwork {
         return deleted;
     }
 
-    /** The from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave. */
-    private void removeQos(Fd netns, String name) throws IOException {
-        removeQos(qos, netns, name);
-    }
-
-    /** Removes the tap's limits and their ifb, if {@code qos} is given; a tap that is gone has none left. */
+    /**
+     * Removes the tap's limits and their ifb, if {@code qos} is given; a tap that is gone has none left. Before the
+     * tap's deletion: the from-guest limit lives on an ifb of the pod's netns, which deleting the tap would leave.
+     */
     static void removeQos(TapQos qos, Fd netns, String name) throws IOException {
         if (qos == null) {
             return;
