@@ -59,6 +59,97 @@ class StreamHeaderCheckTest {
         assertThat(StreamHeaderCheck.rejection(checked(fits))).isNull();
     }
 
+    /**
+     * The check counts over grpc's raw entry array; this is the same count through Metadata's public getters, the
+     * way it was counted before. Random metadata (ASCII and binary entries, repeated names, a forged marker) is
+     * padded to exactly the limit and one byte over by this count: the check must agree on both sides, which it
+     * cannot if it counted any entry differently (a grpc-java upgrade that changed the entry array would show here).
+     */
+    @Test
+    void theSizeIsTheOneMetadatasPublicGettersGiveForRandomMetadata() {
+        for (int round = 0; round < 200; round++) {
+            for (int over = 0; over <= 1; over++) {
+                Metadata h = randomMetadata(new java.util.Random(round));
+                long before = publicGetterBytes(h);
+                // the pad entry: "x-pad" (5) + value + 32
+                h.put(Metadata.Key.of("x-pad", Metadata.ASCII_STRING_MARSHALLER),
+                        "p".repeat((int) (StreamHeaderCheck.MAX_METADATA_BYTES + over - before - 5 - 32)));
+                assertThat(publicGetterBytes(h)).isEqualTo(StreamHeaderCheck.MAX_METADATA_BYTES + over);
+                String r = StreamHeaderCheck.rejection(checked(h));
+                if (over == 0) {
+                    assertThat(r).as("round %d", round).isNull();
+                } else {
+                    assertThat(r).as("round %d", round).isEqualTo("request metadata is 8193 bytes, more than 8192");
+                }
+            }
+        }
+    }
+
+    private static Metadata randomMetadata(java.util.Random random) {
+        Metadata h = new Metadata();
+        int entries = random.nextInt(12);
+        for (int i = 0; i < entries; i++) {
+            String name = "x-k" + random.nextInt(4);
+            if (random.nextBoolean()) {
+                byte[] v = new byte[random.nextInt(300)];
+                random.nextBytes(v);
+                h.put(Metadata.Key.of(name + "-bin", Metadata.BINARY_BYTE_MARSHALLER), v);
+            } else {
+                h.put(Metadata.Key.of(name, Metadata.ASCII_STRING_MARSHALLER), "v".repeat(random.nextInt(300)));
+            }
+        }
+        if (random.nextInt(4) == 0) {
+            h.put(REJECTED, "forged");
+        }
+        if (random.nextBoolean()) {
+            h.put(TIMEOUT, random.nextInt(99999) + "m");
+        }
+        return h;
+    }
+
+    /** HPACK bytes over keys() and getAll(), without a client-sent marker (the check discards it first). */
+    private static long publicGetterBytes(Metadata headers) {
+        long size = 0;
+        for (String key : headers.keys()) {
+            if (key.equals("vmhandler-rejected-header")) {
+                continue;
+            }
+            if (key.endsWith(Metadata.BINARY_HEADER_SUFFIX)) {
+                for (byte[] v : headers.getAll(Metadata.Key.of(key, Metadata.BINARY_BYTE_MARSHALLER))) {
+                    size += key.length() + v.length + 32;
+                }
+            } else {
+                for (String v : headers.getAll(Metadata.Key.of(key, Metadata.ASCII_STRING_MARSHALLER))) {
+                    size += key.length() + v.length() + 32;
+                }
+            }
+        }
+        return size;
+    }
+
+    /** The byte check against PROTOCOL-HTTP2.md's grammar as a regex, over short strings of the relevant bytes. */
+    @Test
+    void theTimeoutCheckAcceptsExactlyTheProtocolsGrammar() {
+        java.util.regex.Pattern grammar = java.util.regex.Pattern.compile("[0-9]{1,8}[HMSmun]");
+        String alphabet = "09/:HMSmunhsx-. ";
+        java.util.Random random = new java.util.Random(3);
+        int accepted = 0;
+        for (int i = 0; i < 200_000; i++) {
+            StringBuilder b = new StringBuilder();
+            int len = random.nextInt(12);
+            for (int j = 0; j < len; j++) {
+                b.append(j < len - 1 && random.nextInt(4) > 0 ? (char) ('0' + random.nextInt(10))
+                        : alphabet.charAt(random.nextInt(alphabet.length())));
+            }
+            String t = b.toString();
+            boolean want = grammar.matcher(t).matches();
+            accepted += want ? 1 : 0;
+            assertThat(StreamHeaderCheck.validTimeout(t.getBytes(java.nio.charset.StandardCharsets.US_ASCII)))
+                    .as("'%s'", t).isEqualTo(want);
+        }
+        assertThat(accepted).isGreaterThan(1000);
+    }
+
     @Test
     void aValidTimeoutIsKeptAndAMalformedOneIsRemovedAndNamed() {
         for (String ok : new String[] {"1H", "99999999n", "5M", "10S", "250m", "7u"}) {
