@@ -5,7 +5,6 @@ import java.util.Map;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.TreeMap;
-import java.util.regex.Pattern;
 
 /**
  * What the daemon must remember about one VMI across a restart and cannot read back from the API
@@ -16,7 +15,8 @@ import java.util.regex.Pattern;
  * @param uid the VMI's {@code metadata.uid}; also the file name, so only {@code [A-Za-z0-9._-]}
  */
 public record CheckpointRecord(String uid, Map<String, String> fields) {
-    private static final Pattern UID = Pattern.compile("[A-Za-z0-9][A-Za-z0-9._-]{0,127}");
+    /** The uid syntax; checked by {@link #validUid}, a loop, since every record lookup checks it (no Matcher each). */
+    static final String UID_SYNTAX = "[A-Za-z0-9][A-Za-z0-9._-]{0,127}";
     /** Field limits keep one record well under {@link CheckpointCodec#MAX_BYTES}. */
     static final int MAX_FIELDS = 256;
     static final int MAX_KEY = 128;
@@ -80,10 +80,25 @@ public record CheckpointRecord(String uid, Map<String, String> fields) {
 
     /** Throws IllegalArgumentException unless {@code uid} can name a checkpoint file. */
     static String checkUid(String uid) {
-        if (uid == null || !UID.matcher(uid).matches()) {
+        if (!validUid(uid)) {
             throw new IllegalArgumentException(
-                    "checkpoint uid must match " + UID.pattern() + " (a VMI metadata.uid), got " + uid);
+                    "checkpoint uid must match " + UID_SYNTAX + " (a VMI metadata.uid), got " + uid);
         }
         return uid;
+    }
+
+    /** Whether {@code uid} matches {@link #UID_SYNTAX}. */
+    static boolean validUid(String uid) {
+        if (uid == null || uid.isEmpty() || uid.length() > 128) {
+            return false;
+        }
+        for (int i = 0; i < uid.length(); i++) {
+            char c = uid.charAt(i);
+            boolean alnum = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
+            if (!alnum && (i == 0 || (c != '.' && c != '_' && c != '-'))) {
+                return false;
+            }
+        }
+        return true;
     }
 }

@@ -1,5 +1,7 @@
 package io.vmhandler.core.metrics;
 
+import io.prometheus.metrics.core.datapoints.CounterDataPoint;
+import io.prometheus.metrics.core.datapoints.DistributionDataPoint;
 import io.prometheus.metrics.core.metrics.Counter;
 import io.prometheus.metrics.core.metrics.CounterWithCallback;
 import io.prometheus.metrics.core.metrics.Gauge;
@@ -11,6 +13,7 @@ import io.prometheus.metrics.model.registry.PrometheusRegistry;
 import io.vmhandler.core.loop.WorkQueueListener;
 import java.time.Duration;
 import java.util.Objects;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.function.BooleanSupplier;
 import java.util.function.IntSupplier;
 import java.util.function.LongSupplier;
@@ -35,6 +38,8 @@ public final class DaemonMetrics {
     private final Histogram opSeconds;
     private final Counter ops;
     private final Histogram grpcSeconds;
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, Points>> grpcPoints = new ConcurrentHashMap<>();
+    private final ConcurrentHashMap<String, ConcurrentHashMap<String, Points>> opPoints = new ConcurrentHashMap<>();
     private final Counter grpcCalls;
     private final Gauge queueDepth;
     private final Counter queueAdds;
@@ -166,8 +171,9 @@ public final class DaemonMetrics {
     /** Records one operation timed by the caller; {@code failure} null means ok. */
     public void record(PrivilegedOp op, Duration took, Throwable failure) {
         String result = failure == null ? ErrorClass.OK : ErrorClass.of(failure);
-        opSeconds.labelValues(op.label(), result).observe(seconds(took));
-        ops.labelValues(op.label(), result).inc();
+        Points p = points(opPoints, op.label(), result, opSeconds, ops);
+        p.seconds().observe(seconds(took));
+        p.count().inc();
     }
 
     /**
@@ -175,9 +181,33 @@ public final class DaemonMetrics {
      * ({@code launcher.v1.Launcher/PrepareNetwork}); {@code code} the status code name ({@code OK}).
      */
     public void grpcCall(String method, String code, Duration took) {
-        grpcSeconds.labelValues(method, code).observe(seconds(took));
-        grpcCalls.labelValues(method, code).inc();
+        Points p = points(grpcPoints, method, code, grpcSeconds, grpcCalls);
+        p.seconds().observe(seconds(took));
+        p.count().inc();
     }
+
+    /**
+     * The histogram's and the counter's data points of one label pair, looked up once: {@code labelValues} builds
+     * and hashes a label list per call, which was a tenth of the metrics' share of an Info call under the
+     * deployment's C1-only JIT (docs/launcher-perf.md). Bounded: both label pairs come from closed sets (the
+     * services' methods or {@link PrivilegedOp}, status codes or {@link ErrorClass}); these series are never removed,
+     * so a cached point stays the registered one.
+     */
+    private static Points points(ConcurrentHashMap<String, ConcurrentHashMap<String, Points>> cache, String first,
+            String second, Histogram histogram, Counter counter) {
+        ConcurrentHashMap<String, Points> byFirst = cache.get(first);
+        if (byFirst == null) {
+            byFirst = cache.computeIfAbsent(first, k -> new ConcurrentHashMap<>());
+        }
+        Points p = byFirst.get(second);
+        if (p == null) {
+            p = byFirst.computeIfAbsent(second,
+                    k -> new Points(histogram.labelValues(first, k), counter.labelValues(first, k)));
+        }
+        return p;
+    }
+
+    private record Points(DistributionDataPoint seconds, CounterDataPoint count) {}
 
     /** Hooks for a {@code ControllerLoop}, with {@code queue} as the label value (e.g. {@code vmi}). */
     public WorkQueueListener workQueueListener(String queue) {

@@ -33,4 +33,28 @@ class CheckpointRecordTest {
                 .hasMessageContaining("taps").hasMessageContaining("<= " + CheckpointRecord.MAX_VALUE);
         assertThatThrownBy(() -> r.with("taps", null)).hasMessageContaining("non-null");
     }
+
+    /** The uid check is a loop; it accepts exactly what the documented syntax, as a regex, accepts. */
+    @Test
+    void theUidCheckAcceptsExactlyItsSyntax() {
+        java.util.regex.Pattern syntax = java.util.regex.Pattern.compile(CheckpointRecord.UID_SYNTAX);
+        String alphabet = "aZ09._-/ \u00e9:";
+        java.util.Random random = new java.util.Random(11);
+        int accepted = 0;
+        for (int i = 0; i < 100_000; i++) {
+            int len = random.nextInt(4) == 0 ? 120 + random.nextInt(16) : random.nextInt(6);
+            StringBuilder b = new StringBuilder();
+            for (int j = 0; j < len; j++) {
+                b.append(random.nextInt(3) > 0 ? 'k' : alphabet.charAt(random.nextInt(alphabet.length())));
+            }
+            String uid = b.toString();
+            boolean want = syntax.matcher(uid).matches();
+            accepted += want ? 1 : 0;
+            assertThat(CheckpointRecord.validUid(uid)).as("'%s' (%d chars)", uid, uid.length()).isEqualTo(want);
+        }
+        assertThat(accepted).isGreaterThan(1000);
+        assertThat(CheckpointRecord.validUid(null)).isFalse();
+        assertThatThrownBy(() -> CheckpointRecord.checkUid("../x")).hasMessage(
+                "checkpoint uid must match [A-Za-z0-9][A-Za-z0-9._-]{0,127} (a VMI metadata.uid), got ../x");
+    }
 }
