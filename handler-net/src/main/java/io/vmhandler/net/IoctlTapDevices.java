@@ -118,7 +118,7 @@ public final class IoctlTapDevices implements TapDevices {
                             // read back while our fd was still one of its queues, which the close has detached
                             // since; the kernel reports queue counts only for multi-queue taps (tun_fill_info)
                             return new TapResult(TapResult.Outcome.CREATED, spec.queues(),
-                                    toState(made, made.multiQueue() ? 1 : 0));
+                                    toState(made, made.multiQueue() ? 1 : 0), made.index());
                         } catch (SyscallException e) {
                             if (e.errno() != Errno.EBUSY || round > 0) {
                                 throw e;
@@ -164,7 +164,7 @@ public final class IoctlTapDevices implements TapDevices {
             log.atDebug().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                     .log("adopted existing tap {}", spec.name());
         }
-        return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), toState(now));
+        return new TapResult(TapResult.Outcome.ADOPTED, spec.queues(), toState(now), now.index());
     }
 
     /**

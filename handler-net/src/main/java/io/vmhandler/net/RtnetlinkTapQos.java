@@ -261,25 +261,44 @@ public final class RtnetlinkTapQos implements TapQos {
 
     @Override
     public boolean remove(Fd ns, String tap) throws IOException {
+        return remove(ns, tap, 0);
+    }
+
+    /**
+     * With a known ifindex the tap's own look-up waits until something of ours is found, and is then compared with the
+     * index: a tap that is not the one the caller read (deleted and the name taken by another link since) is refused
+     * before any write. For a tap with nothing of ours (every PrepareNetwork of a pod without bandwidth annotations)
+     * that is one exchange in all, two with the index unknown.
+     */
+    @Override
+    public boolean remove(Fd ns, String tap, int ifindex) throws IOException {
+        TapSpec.validateName(tap);
         synchronized (lock) {
             return netns.run(ns, () -> {
                 try (Netlink nl = Netlink.inEntry()) {
                     String where = tap + " in " + ns.label();
-                    LinkInfo link = requireTap(nl, tap, ns.label());
-                    // the ifb's look-up and the qdisc dump travel in one send: for a tap with nothing of ours (every
-                    // PrepareNetwork of a pod without bandwidth annotations) that is all, two exchanges in all
-                    String ifbName = IFB_PREFIX + link.index();
-                    Netlink.LinkAndDump look = nl.linkAndDump(ifbName, RTM_GETQDISC, TcMessages.dumpQdiscs(link.index()),
-                            RTM_NEWQDISC, "RTM_GETQDISC", "ifindex " + link.index());
+                    LinkInfo link = ifindex > 0 ? null : requireTap(nl, tap, ns.label());
+                    int index = link == null ? ifindex : link.index();
+                    // the ifb's look-up and the qdisc dump travel in one send
+                    String ifbName = IFB_PREFIX + index;
+                    Netlink.LinkAndDump look = nl.linkAndDump(ifbName, RTM_GETQDISC, TcMessages.dumpQdiscs(index),
+                            RTM_NEWQDISC, "RTM_GETQDISC", "ifindex " + index);
                     LinkInfo ifb = requireIfbOrNull(look.link(), ifbName, ns.label());
-                    List<TcMessages.Qdisc> onTap = qdiscsOf(look.dump(), link.index());
+                    List<TcMessages.Qdisc> onTap = qdiscsOf(look.dump(), index);
                     QosState.Tbf root = rootTbf(onTap);
                     boolean ingress = onTap.stream().anyMatch(RtnetlinkTapQos::isIngress);
                     if (root == null && !ingress && ifb == null) {
                         return false;
                     }
-                    boolean removed = deleteOurRoot(nl, link.index(), root, where + " root");
-                    removed |= ingress && deleteIngress(nl, link.index(), where);
+                    if (link == null) {
+                        link = requireTap(nl, tap, ns.label());
+                        if (link.index() != ifindex) {
+                            throw new IllegalStateException("tap " + where + " has ifindex " + link.index()
+                                    + ", not " + ifindex + " as read before in the same call; refusing to change qdiscs");
+                        }
+                    }
+                    boolean removed = deleteOurRoot(nl, index, root, where + " root");
+                    removed |= ingress && deleteIngress(nl, index, where);
                     if (ifb != null) {
                         removed |= nl.delete(ifb);
                     }

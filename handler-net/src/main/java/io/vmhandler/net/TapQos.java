@@ -36,4 +36,14 @@ public interface TapQos {
     QosState read(Fd netns, String tap) throws IOException;
 
     boolean remove(Fd netns, String tap) throws IOException;
+
+    /**
+     * {@link #remove(Fd, String)} for a tap whose ifindex the caller read in the same namespace entry ({@link
+     * TapResult#ifindex()}, {@link TapDevices#within}): the look for limits of ours goes by the index, and the tap's
+     * name is looked up (and proven to be that tap) only when there is something to remove, so a tap without limits
+     * costs one netlink exchange instead of two. An index of 0 means unknown and takes the by-name path.
+     */
+    default boolean remove(Fd netns, String tap, int ifindex) throws IOException {
+        return remove(netns, tap);
+    }
 }

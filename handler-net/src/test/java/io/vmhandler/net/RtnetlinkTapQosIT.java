@@ -214,6 +214,36 @@ class RtnetlinkTapQosIT {
         assertThat(qos.remove(ns, "tap0")).isFalse();
     }
 
+    /**
+     * remove by a known ifindex (PrepareNetwork's path): one look when there is nothing of ours, the limits removed
+     * when there are, and an index that is not the named tap's refused before any write.
+     */
+    @Test
+    void removeByTheIfindexReadBeforeFindsLimitsAndRefusesAnIndexThatIsNotTheTaps() throws Exception {
+        tap("tap0", 1);
+        tap("tap1", 1);
+        int index = ifindex("tap0");
+        int other = ifindex("tap1");
+        try (io.vmhandler.nativeio.Fd fd = NetNamespace.openNetns(ns)) {
+            assertThat(qos.remove(fd, "tap0", index)).isFalse();
+            QosSpec spec = new QosSpec(new RateLimit(1_250_000, 65_536), new RateLimit(2_500_000, 65_536));
+            qos.apply(ns, "tap0", spec);
+            qos.apply(ns, "tap1", spec);
+            String limited = tc("tc", "qdisc", "show", "dev", "tap1");
+            // limits found at tap1's index, but the name is tap0's: refused before any write
+            assertThatThrownBy(() -> qos.remove(fd, "tap0", other)).isInstanceOf(IllegalStateException.class)
+                    .hasMessage("tap tap0 in " + fd.label() + " has ifindex " + index + ", not " + other
+                            + " as read before in the same call; refusing to change qdiscs");
+            assertThat(tc("tc", "qdisc", "show", "dev", "tap1")).isEqualTo(limited).contains("tbf");
+            assertThat(Cmd.run("ip", "-n", nsName, "link", "show", "ifbq" + other).exit()).isZero();
+            assertThat(qos.remove(fd, "tap0", index)).isTrue();
+            assertThat(tc("tc", "qdisc", "show", "dev", "tap0")).doesNotContain("ingress").doesNotContain("tbf");
+            assertThat(Cmd.run("ip", "-n", nsName, "link", "show", "ifbq" + index).exit()).isNotZero();
+            assertThat(qos.remove(fd, "tap0", index)).isFalse();
+            assertThat(tc("tc", "qdisc", "show", "dev", "tap1")).isEqualTo(limited);
+        }
+    }
+
     @Test
     void removeOnATapWithNothingOfOursChangesNothingAndStillRefusesAnIfbNameOfAnotherKind() throws Exception {
         tap("tap0", 1);

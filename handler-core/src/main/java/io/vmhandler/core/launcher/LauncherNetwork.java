@@ -122,10 +122,12 @@ public final class LauncherNetwork {
             throw new IllegalStateException("tap bandwidth limits are not available on this node");
         }
         if (spec.unlimited()) {
+            // by the ifindex create just read in this same namespace entry: no second look-up of the name
+            int ifindex = t.result().ifindex();
             if (metrics == null) {
-                qos.remove(netns, name);
+                qos.remove(netns, name, ifindex);
             } else {
-                metrics.time(PrivilegedOp.TAP_QOS_REMOVE, () -> qos.remove(netns, name));
+                metrics.time(PrivilegedOp.TAP_QOS_REMOVE, () -> qos.remove(netns, name, ifindex));
             }
         } else {
             QosState state = metrics == null ? qos.apply(netns, name, spec)

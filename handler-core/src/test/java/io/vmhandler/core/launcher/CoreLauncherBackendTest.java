@@ -256,6 +256,27 @@ class CoreLauncherBackendTest {
         assertThat(checkpoints.get("uid-a").orElseThrow().get(VmiStateRecorder.VCPUS)).contains("2");
     }
 
+    /** The recorder's no-change path (every tap adopted as recorded) must still see a new plan version and a new pod. */
+    @Test
+    void aRepeatedPrepareNetworkKeepsTheRecordAndStillRecordsANewPlanVersionAndANewPod() throws IOException {
+        callers.vmi(POD, twoTaps("1"));
+        backend.prepareNetwork(who);
+        var first = checkpoints.get("uid-a").orElseThrow();
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(false, false);
+        assertThat(checkpoints.get("uid-a").orElseThrow()).isSameAs(first);
+        callers.vmi(POD, twoTaps("2"));
+        backend.prepareNetwork(who);
+        assertThat(checkpoints.get("uid-a").orElseThrow().fields()).containsEntry(VmiStateRecorder.TAPS, "tap0,tap1")
+                .containsEntry(VmiStateRecorder.TAPS_PLAN, "2").containsEntry(VmiStateRecorder.TAPS_POD, POD);
+        String otherPod = "6d1f0c1e-0000-4000-8000-00000000000b";
+        Process second = child();
+        callers.inPod(second.pid(), otherPod);
+        callers.vmi(otherPod, twoTaps("2"));
+        backend.prepareNetwork(new CallerIdentity((int) second.pid(), 107, 107));
+        assertThat(checkpoints.get("uid-a").orElseThrow().fields()).containsEntry(VmiStateRecorder.TAPS_POD, otherPod)
+                .containsEntry(VmiStateRecorder.POD, otherPod);
+    }
+
     @Test
     void releaseDeletesTheTapsThePreparingPlanMadeEvenAfterTheVmiChanged() {
         callers.vmi(POD, twoTaps("1"));

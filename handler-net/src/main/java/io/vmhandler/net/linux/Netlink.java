@@ -144,6 +144,9 @@ public final class Netlink implements AutoCloseable {
 
     public List<LinkInfo> links() throws SyscallException {
         ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST | NLM_F_DUMP, 0);
+        // no counters wanted: rtnl_dump_ifinfo honours IFLA_EXT_MASK in a dump too, and each link's reply shrinks
+        // from ~1.5 KB to ~1.2 KB (a tap, measured), less for the kernel to fill and for us to parse
+        putAttr(req, IFLA_EXT_MASK, le(4).putInt(RTEXT_FILTER_SKIP_STATS).array());
         return exchange(req, "RTM_GETLINK", "dump", true);
     }
 
