@@ -56,6 +56,11 @@ public final class LinuxConstants {
 
     // <linux/nsfs.h>: _IO(0xb7, 0x3)
     public static final long NS_GET_NSTYPE = 0xb703L;
+    /**
+     * PIDFD_GET_NET_NAMESPACE, include/uapi/linux/pidfd.h: _IO(PIDFS_IOCTL_MAGIC 0xFF, 4), Linux 6.11. An fd of the
+     * network namespace of the pidfd's process (O_CLOEXEC), or ESRCH once it has exited.
+     */
+    public static final long PIDFD_GET_NET_NAMESPACE = 0xff04L;
 
     // <linux/if_tun.h>
     public static final long TUNSETIFF = 0x400454caL;

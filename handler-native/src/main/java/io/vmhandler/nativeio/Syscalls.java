@@ -237,6 +237,16 @@ public final class Syscalls {
         }
     }
 
+    /**
+     * The network namespace of the pidfd's process ({@link LinuxConstants#PIDFD_GET_NET_NAMESPACE}, Linux 6.11): no
+     * path walk through /proc, no type check (it can only be a network namespace), no pid to be reused. Older kernels
+     * answer ENOTTY (or EINVAL); ESRCH means the process has exited. {@code label} names the fd in later errors.
+     */
+    public static Fd pidfdNetNamespace(Fd pidfd, String label) throws SyscallException {
+        int fd = ioctl(pidfd, PIDFD_GET_NET_NAMESPACE, 0L, "PIDFD_GET_NET_NAMESPACE", pidfd.label());
+        return new Fd(fd, label);
+    }
+
     public static void kill(int pid, int signal) throws SyscallException {
         if (libc().kill(pid, signal) < 0) {
             throw fail("kill", "pid " + pid);

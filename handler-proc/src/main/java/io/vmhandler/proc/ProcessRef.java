@@ -7,6 +7,9 @@ import io.vmhandler.nativeio.Syscalls;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import jnr.constants.platform.Errno;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * One process pinned down against pid reuse: a pidfd (which can never refer to another process),
@@ -23,6 +26,10 @@ import java.nio.file.Path;
  * thread's checks fail with EBADF.
  */
 public final class ProcessRef implements AutoCloseable {
+    private static final Logger log = LoggerFactory.getLogger(ProcessRef.class);
+    /** False once the kernel refused PIDFD_GET_NET_NAMESPACE: it will refuse it for every process. */
+    private static volatile boolean namespacesByPidfd = true;
+
     private final ProcFs proc;
     private final Fd pidfd;
     private final int pid;
@@ -121,14 +128,31 @@ public final class ProcessRef implements AutoCloseable {
     }
 
     /**
-     * An fd of the process's network namespace, opened through /proc and then proven to be this
-     * process's by the pidfd: if the process is still alive after the open, its pid was not reused.
+     * An fd of the process's network namespace: from the pidfd (PIDFD_GET_NET_NAMESPACE) where the kernel has it,
+     * else opened through /proc and then proven to be this process's by the pidfd: if the process is still alive
+     * after the open, its pid was not reused.
      * Unlike the pidfd, the fd stays usable after the process exits (setns on the pidfd of a dead
      * process fails with ESRCH), so work begun for a live caller can still be undone in its
      * namespace when the caller dies midway. While open, it also keeps the namespace alive after
      * the pod's last process is gone: close it as soon as the call is done.
      */
     public Fd openNetns() throws IOException {
+        // Through the pidfd where the kernel can (6.11): one ioctl instead of a /proc path walk, the namespace type
+        // check and the liveness probe after them (together ~12 us against ~7 us in C, more under the deployment's
+        // C1 JIT). Only for the host's /proc: a ProcFs rooted elsewhere is a test's view, and the pidfd could not
+        // follow it.
+        if (namespacesByPidfd && proc.root().equals(ProcFs.DEFAULT_ROOT)) {
+            try {
+                return Syscalls.pidfdNetNamespace(pidfd, "/proc/" + pid + "/ns/net");
+            } catch (SyscallException e) {
+                if (e.errno() != Errno.ENOTTY && e.errno() != Errno.EINVAL) {
+                    throw ProcessGoneException.ifGone(e, pid);
+                }
+                namespacesByPidfd = false;
+                log.atInfo().addKeyValue("errno", e.errno().name())
+                        .log("the kernel has no PIDFD_GET_NET_NAMESPACE (Linux 6.11): netns fds are opened through /proc");
+            }
+        }
         Fd ns = NetNamespace.openNetns(proc.namespacePath(pid, "net").toString());
         try {
             requireAlive();
@@ -137,6 +161,11 @@ public final class ProcessRef implements AutoCloseable {
             ns.close();
             throw e;
         }
+    }
+
+    /** Whether {@link #openNetns} goes through the pidfd on this kernel (false after the first refusal). */
+    static boolean namespacesByPidfd() {
+        return namespacesByPidfd;
     }
 
     /** pidfd_send_signal(0): no /proc read. Throws {@link ProcessGoneException} once the process exited. */

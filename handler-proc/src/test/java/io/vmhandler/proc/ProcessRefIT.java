@@ -34,12 +34,9 @@ class ProcessRefIT {
 
     @Test
     void theNetnsFdOfALiveProcessStillEntersItsNamespaceAfterItDied() throws Exception {
-        Root.require();
-        String ns = host.netns("vmh-ref");
-        Process p = host.process(new ProcessBuilder("ip", "netns", "exec", Path.of(ns).getFileName().toString(),
-                "sleep", "60"));
-        Object want = java.nio.file.Files.getAttribute(Path.of(ns), "unix:ino");
-        awaitNetns(p, want);
+        Sleeper inNs = sleeperInNewNetns("vmh-ref");
+        Process p = inNs.process();
+        Object want = inNs.netnsInode();
         try (ProcessRef ref = ProcessRef.open(Path.of("/proc"), (int) p.pid()); Fd fd = ref.openNetns()) {
             p.destroyForcibly().waitFor();
             // setns on the pidfd now fails with ESRCH; the netns fd, taken while alive, still works
@@ -53,6 +50,32 @@ class ProcessRefIT {
         }
     }
 
+    /**
+     * On a kernel with PIDFD_GET_NET_NAMESPACE (6.11; this machine's is newer) the fd comes from the pidfd: the same
+     * namespace as /proc shows, close-on-exec, labelled with the /proc path for errors; on an older one the /proc
+     * path is taken and this checks the same.
+     */
+    @Test
+    void theNetnsFdIsTheProcessesOwnCloseOnExecAndComesFromThePidfdWhereTheKernelCan() throws Exception {
+        Sleeper inNs = sleeperInNewNetns("vmh-refp");
+        Process p = inNs.process();
+        Object want = inNs.netnsInode();
+        try (ProcessRef ref = ProcessRef.open(Path.of("/proc"), (int) p.pid()); Fd fd = ref.openNetns()) {
+            assertThat(java.nio.file.Files.getAttribute(Path.of("/proc/self/fd/" + fd.intValue()), "unix:ino"))
+                    .isEqualTo(want);
+            assertThat(fd.label()).isEqualTo("/proc/" + p.pid() + "/ns/net");
+            String flags = java.nio.file.Files.readAllLines(Path.of("/proc/self/fdinfo/" + fd.intValue())).stream()
+                    .filter(l -> l.startsWith("flags:")).findFirst().orElseThrow();
+            // O_CLOEXEC is 02000000 (octal) in fdinfo's flags
+            assertThat(Long.parseLong(flags.substring("flags:".length()).strip(), 8) & 02000000).isNotZero();
+            String[] release = System.getProperty("os.version").split("[.-]");
+            boolean hasIoctl = Integer.parseInt(release[0]) > 6
+                    || (Integer.parseInt(release[0]) == 6 && Integer.parseInt(release[1]) >= 11);
+            assertThat(ProcessRef.namespacesByPidfd()).as("kernel %s", System.getProperty("os.version"))
+                    .isEqualTo(hasIoctl);
+        }
+    }
+
     @Test
     void aDeadProcessHasNoNetnsToOpen() throws Exception {
         Root.require();
@@ -61,6 +84,19 @@ class ProcessRefIT {
             p.destroyForcibly().waitFor();
             assertThatThrownBy(ref::openNetns).isInstanceOf(java.io.IOException.class);
         }
+    }
+
+    private record Sleeper(Process process, Object netnsInode) {}
+
+    /** A sleep in a new netns (both cleaned up by {@link #host}). */
+    private Sleeper sleeperInNewNetns(String name) throws Exception {
+        Root.require();
+        String ns = host.netns(name);
+        Process p = host.process(new ProcessBuilder("ip", "netns", "exec", Path.of(ns).getFileName().toString(),
+                "sleep", "60"));
+        Object want = java.nio.file.Files.getAttribute(Path.of(ns), "unix:ino");
+        awaitNetns(p, want);
+        return new Sleeper(p, want);
     }
 
     /** ip netns exec has moved the child into the netns once its ns/net link shows the netns inode. */
