@@ -403,6 +403,7 @@ public final class DaemonBench {
                 long gc0 = gcCount();
                 long gcMs0 = gcMillis();
                 long jit0 = jitMillis();
+                Map<String, Long> cpu0 = threadCpuByGroup();
                 LoopTimes queue0 = LoopTimes.read(registry, QUEUE_SECONDS);
                 LoopTimes work0 = LoopTimes.read(registry, WORK_SECONDS);
                 long c0 = System.nanoTime();
@@ -437,11 +438,13 @@ public final class DaemonBench {
                                 + " p99 <= %.1f ms (%d runs)%n"
                                 + "    this JVM during the round: %d GC pauses, %d ms in all; JIT compiling %d ms%n"
                                 + "    end to end, writes with a GC in their span  %s%n"
-                                + "    end to end, writes without                  %s%n",
+                                + "    end to end, writes without                  %s%n"
+                                + "    CPU of this JVM's threads in the round (ms): %s%n",
                         round, n, reconciled.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(), e2e, rtt,
                         watch, afterWatch, queue.meanMs(), queue.p99BoundMs(), work.meanMs(), work.p99BoundMs(),
                         work.count(), gcCount() - gc0, gcMillis() - gcMs0, jitMillis() - jit0,
-                        Percentiles.of(gcSplit.with(), reconciled), Percentiles.of(gcSplit.without(), reconciled));
+                        Percentiles.of(gcSplit.with(), reconciled), Percentiles.of(gcSplit.without(), reconciled),
+                        cpuSince(cpu0));
             }
         }
         System.out.printf("in-process reconcile, median of %d rounds: end-to-end p50 %.1f ms, p99 %.1f ms, max %.1f ms;"
@@ -462,6 +465,7 @@ public final class DaemonBench {
             long gc0 = gcCount();
             long gcMs0 = gcMillis();
             long jit0 = jitMillis();
+            Map<String, Long> cpu0 = threadCpuByGroup();
             long c0 = System.nanoTime();
             churn(api, n, tag[0], writes, returned);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -479,10 +483,11 @@ public final class DaemonBench {
                             + "    write sent -> event at the watcher      %s%n"
                             + "    this JVM during the round: %d GC pauses, %d ms in all; JIT compiling %d ms%n"
                             + "    write -> event, with a GC in the span   %s%n"
-                            + "    write -> event, without                 %s%n",
+                            + "    write -> event, without                 %s%n"
+                            + "    CPU of this JVM's threads in the round (ms): %s%n",
                     round, n, seen.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(),
                     Percentiles.of(writes, returned), watch, gcCount() - gc0, gcMillis() - gcMs0, jitMillis() - jit0,
-                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen));
+                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen), cpuSince(cpu0));
         }
         System.out.printf("API server alone (no daemon), median of %d rounds: write to the event at the watcher p99 %.1f ms;"
                 + " load average %s%n", RUNS, medianOfDoubles(watchP99s), load());
@@ -525,6 +530,32 @@ public final class DaemonBench {
             ms += Math.max(0, b.getCollectionTime());
         }
         return ms;
+    }
+
+    /**
+     * CPU time (user + system) of this JVM's live threads, summed by name with the digits taken out (the pools of one
+     * kind together: vert.x-eventloop-thread-N is the mock API server, vmi-worker-N the daemon's reconcilers,
+     * JdkHttpClientFactory-N-pool-N-thread-N both clients' HTTP callbacks, the informer's and the bench's watcher).
+     * The JVM's own threads (GC, JIT) have no Thread object: their time is in the GC and JIT figures.
+     */
+    private static Map<String, Long> threadCpuByGroup() {
+        java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        Map<String, Long> byGroup = new HashMap<>();
+        for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+            long ns = t == null ? -1 : mx.getThreadCpuTime(t.getThreadId());
+            if (ns > 0) {
+                byGroup.merge(t.getThreadName().replaceAll("\\d+", "N"), ns, Long::sum);
+            }
+        }
+        return byGroup;
+    }
+
+    /** The groups' CPU since {@code before}, largest first, those under 20 ms left out. */
+    private static String cpuSince(Map<String, Long> before) {
+        return threadCpuByGroup().entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1_000_000))
+                .filter(e -> e.getValue() >= 20).sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(" "));
     }
 
     /** Compiler threads' time so far (CompilationMXBean; all JIT compilers summed). */
