@@ -15,11 +15,14 @@ import io.vmhandler.proc.ProcFs;
 import io.vmhandler.proc.ProcStat;
 import java.io.BufferedReader;
 import java.io.InputStreamReader;
+import java.lang.management.GarbageCollectorMXBean;
+import java.lang.management.ManagementFactory;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 import java.util.UUID;
@@ -36,9 +39,11 @@ import java.util.stream.Collectors;
  *       deployment, and its AppCDS archive) and, as the baseline, without the archive: time from spawn to ready
  *       (informer synced, socket up) and where it went, CPU time to ready, and RSS after the sync and after
  *       every VMI was updated once;
- *   <li>in this JVM: every VMI edited once per round (an annotation, like a controller's status churn); the
- *       latency from the write being sent to the reconciler having put the new version in the directory,
- *       split into API server, watch and daemon time.
+ *   <li>in one JVM with the image's JVM flags (a new one unless {@code -Dbench.inProcessJvm=this}), the daemon, the
+ *       embedded API server and the churning client: every VMI edited once per round (an annotation, like a
+ *       controller's status churn); the latency from the write being sent to the reconciler having put the new
+ *       version in the directory, split into API server, watch and daemon time, with that JVM's GC pauses and JIT
+ *       time per round and the writes whose span held a collection apart.
  * </ol>
  * Every figure is the median of {@code -Dbench.runs} (default 3) runs.
  * Usage: {@code bin/bench-daemon [vmis]} as root.
@@ -47,6 +52,7 @@ public final class DaemonBench {
     public static void main(String[] args) throws Exception {
         int n = args.length > 0 ? Integer.parseInt(args[0]) : 500;
         Path base = Files.createTempDirectory("vmh-dbench-");
+        boolean inProcess = !Boolean.getBoolean("bench.childOnly");
         try (EmbeddedApiServer api = EmbeddedApiServer.start()) {
             Path yaml = base.resolve("vmi.yaml");
             long c0 = System.nanoTime();
@@ -67,16 +73,63 @@ public final class DaemonBench {
             System.out.printf("%d VMIs created in the embedded API in %d ms%n", n, (System.nanoTime() - c0) / 1_000_000);
             listFloor(api, n);
 
-            childProcesses(api, base, n);
-            if (!Boolean.getBoolean("bench.childOnly")) {
+            // -Dbench.inProcessOnly=true: the reconcile latency part alone (quick runs of it)
+            if (!Boolean.getBoolean("bench.inProcessOnly")) {
+                childProcesses(api, base, n);
+            }
+            if (inProcess && IN_THIS_JVM) {
                 inProcessChurn(api, base, n);
             }
         } finally {
             new ProcessBuilder("rm", "-rf", base.toString()).start().waitFor();
         }
+        if (inProcess && !IN_THIS_JVM) {
+            // after this JVM's API server is closed: the new JVM makes its own, with the same n VMIs
+            inProcessInDeploymentJvm(n);
+        }
+    }
+
+    /**
+     * {@code -Dbench.inProcessJvm=this}: the in-process part runs in this JVM, with whatever flags it was started
+     * with. By default it runs in a new JVM with the image's JVM flags (deploy/Containerfile's ENTRYPOINT, minus
+     * {@code -Dbench.withoutFlags}), because the daemon measured there must run as deployed: a JVM on default
+     * flags runs C2 (tiered), and with the daemon, fabric8's mock server, vert.x, netty and the JDK HTTP client in
+     * one process the JIT compiled 1.1-2.8 s per 2-3 s churn round after 1 or 5 warm-up rounds, still 0.1-0.4 s
+     * after 20 (CompilationMXBean, printed per round), on a 2-CPU machine: CPU the deployed daemon, C1 only, does
+     * not give to a compiler once it is warm (5-20 ms per round with the image's flags). Not the pod's memory limit ({@code -XX:MaxRAM}, JAVA_TOOL_OPTIONS): the
+     * heap here also holds the mock API server's store and its per-request garbage.
+     */
+    private static final boolean IN_THIS_JVM = "this".equals(System.getProperty("bench.inProcessJvm"));
+
+    private static void inProcessInDeploymentJvm(int n) throws Exception {
+        List<String> argv = new ArrayList<>(List.of(javaBin()));
+        argv.addAll(withoutFlags(DeploymentJvm.ofRepository(), WITHOUT_FLAGS).image());
+        for (String name : System.getProperties().stringPropertyNames()) {
+            if ((name.startsWith("bench.") || name.startsWith("vmhandler.")) && !name.equals("bench.inProcessJvm")
+                    && !name.equals("bench.inProcessOnly")) {
+                argv.add("-D" + name + "=" + System.getProperty(name));
+            }
+        }
+        argv.addAll(List.of("-Dbench.inProcessOnly=true", "-Dbench.inProcessJvm=this", "-cp",
+                System.getProperty("java.class.path"), DaemonBench.class.getName(), Integer.toString(n)));
+        System.out.printf("in-process part in a new JVM with the image's flags: %s%n",
+                argv.stream().filter(a -> a.startsWith("-XX") || a.startsWith("-X")).toList());
+        Process p = new ProcessBuilder(argv).inheritIO().start();
+        if (p.waitFor() != 0) {
+            throw new IllegalStateException("the in-process bench JVM exited with " + p.exitValue() + ": " + argv);
+        }
     }
 
     private static final int RUNS = Integer.getInteger("bench.runs", 3);
+    /**
+     * {@code -Dbench.warmupRounds=K}: unmeasured churn rounds before the measured ones (default 1).
+     */
+    private static final int WARMUP_ROUNDS = Integer.getInteger("bench.warmupRounds", 1);
+    /**
+     * {@code -Dbench.watcherOnly=true}: the in-process part without the daemon: the API server's own write to watch
+     * event delivery, with one watcher (the bench's) instead of two.
+     */
+    private static final boolean WATCHER_ONLY = Boolean.getBoolean("bench.watcherOnly");
 
     /**
      * What the daemon's first list costs outside the daemon: the embedded API server answering the node's label
@@ -287,7 +340,8 @@ public final class DaemonBench {
      * event reached a second watcher the bench holds on the same API server, as the daemon's informer gets it),
      * after the watch (that event -> reconciled: the daemon's informer, queue and reconcile, approximately, since
      * the two watches are served separately), and the daemon's own work-queue histograms (queue wait, reconcile
-     * run), which hold no API server time at all.
+     * run), which hold no API server time at all. {@code -Dbench.watcherOnly=true}: the same rounds without the
+     * daemon ({@link #watcherOnly}).
      */
     private static void inProcessChurn(EmbeddedApiServer api, Path base, int n) throws Exception {
         Path run = Files.createDirectories(base.resolve("run"));
@@ -301,7 +355,9 @@ public final class DaemonBench {
         List<Double> maxes = new ArrayList<>();
         List<Double> afterWatchP99s = new ArrayList<>();
         List<Double> workP99s = new ArrayList<>();
-        try (Daemon d = new Daemon(DaemonConfig.standalone("bench-node", null, run.resolve("l.sock"),
+        List<Double> watchP99s = new ArrayList<>();
+        // try-with-resources skips a null resource (JLS 14.20.3): without the daemon only the watch is closed
+        try (Daemon d = WATCHER_ONLY ? null : new Daemon(DaemonConfig.standalone("bench-node", null, run.resolve("l.sock"),
                 base.resolve("ckpt")).withMaster(api.url()).withMetricsPort(-1));
              Watch w = api.client().genericKubernetesResources(VmiResources.CONTEXT).inNamespace("default")
                      .watch(new Watcher<GenericKubernetesResource>() {
@@ -309,7 +365,10 @@ public final class DaemonBench {
                          public void eventReceived(Action action, GenericKubernetesResource r) {
                              Map<String, String> a = r.getMetadata().getAnnotations();
                              if (a != null && tag[0].equals(a.get("bench/churn"))) {
-                                 seen.putIfAbsent("default/" + r.getMetadata().getName(), System.nanoTime());
+                                 String key = "default/" + r.getMetadata().getName();
+                                 if (seen.putIfAbsent(key, System.nanoTime()) == null && WATCHER_ONLY) {
+                                     GC_AT_RECONCILED.put(key, gcCount()); // no daemon: the event ends the span
+                                 }
                              }
                          }
 
@@ -317,21 +376,34 @@ public final class DaemonBench {
                          public void onClose(WatcherException cause) {
                          }
                      })) {
+            if (WATCHER_ONLY) {
+                watcherOnly(api, n, writes, returned, seen, tag, watchP99s);
+                return;
+            }
+            System.out.printf("in-process JVM flags: %s%n", ManagementFactory.getRuntimeMXBean().getInputArguments()
+                    .stream().filter(a -> a.startsWith("-X")).toList());
             long t0 = System.nanoTime();
             d.start();
             System.out.printf("in-process daemon: ready in %d ms with %d VMIs%n", (System.nanoTime() - t0) / 1_000_000,
                     d.directory().size());
             d.directory().addListener(key -> {
                 if (writes.containsKey(key)) {
-                    reconciled.putIfAbsent(key, System.nanoTime());
+                    if (reconciled.putIfAbsent(key, System.nanoTime()) == null) {
+                        GC_AT_RECONCILED.put(key, gcCount());
+                    }
                 }
             });
             PrometheusRegistry registry = d.metrics().registry();
-            for (int round = 0; round <= RUNS; round++) { // round 0 warms the JIT, the others are measured
-                for (Map<String, Long> m : List.of(writes, returned, seen, reconciled)) {
+            // rounds up to 0 warm the JIT and are not measured
+            for (int round = 1 - WARMUP_ROUNDS; round <= RUNS; round++) {
+                for (Map<String, Long> m : List.of(writes, returned, seen, reconciled, GC_AT_WRITE, GC_AT_RECONCILED)) {
                     m.clear();
                 }
                 tag[0] = "r" + round;
+                long gc0 = gcCount();
+                long gcMs0 = gcMillis();
+                long jit0 = jitMillis();
+                Map<String, Long> cpu0 = threadCpuByGroup();
                 LoopTimes queue0 = LoopTimes.read(registry, QUEUE_SECONDS);
                 LoopTimes work0 = LoopTimes.read(registry, WORK_SECONDS);
                 long c0 = System.nanoTime();
@@ -341,7 +413,7 @@ public final class DaemonBench {
                     Thread.sleep(20);
                 }
                 Thread.sleep(200); // the last reconciles' histogram updates
-                if (round == 0) {
+                if (round <= 0) {
                     continue;
                 }
                 LoopTimes queue = LoopTimes.read(registry, QUEUE_SECONDS).since(queue0);
@@ -350,10 +422,12 @@ public final class DaemonBench {
                 Percentiles rtt = Percentiles.of(writes, returned);
                 Percentiles watch = Percentiles.of(writes, seen);
                 Percentiles afterWatch = Percentiles.of(seen, reconciled);
+                GcSplit gcSplit = GcSplit.of(writes);
                 p50s.add(e2e.p50());
                 p99s.add(e2e.p99());
                 maxes.add(e2e.max());
                 afterWatchP99s.add(afterWatch.p99());
+                watchP99s.add(watch.p99());
                 workP99s.add(work.p99BoundMs());
                 System.out.printf("  round %d: %d updates, %d/%d reconciled in %.1f s; load average %s%n"
                                 + "    write sent -> reconciled (end to end)   %s%n"
@@ -361,16 +435,132 @@ public final class DaemonBench {
                                 + "    write sent -> event at a 2nd watcher    %s%n"
                                 + "    event at 2nd watcher -> reconciled      %s%n"
                                 + "    daemon's own: queue wait mean %.2f ms, p99 <= %.1f ms; reconcile run mean %.2f ms,"
-                                + " p99 <= %.1f ms (%d runs)%n",
+                                + " p99 <= %.1f ms (%d runs)%n"
+                                + "    this JVM during the round: %d GC pauses, %d ms in all; JIT compiling %d ms%n"
+                                + "    end to end, writes with a GC in their span  %s%n"
+                                + "    end to end, writes without                  %s%n"
+                                + "    CPU of this JVM's threads in the round (ms): %s%n",
                         round, n, reconciled.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(), e2e, rtt,
                         watch, afterWatch, queue.meanMs(), queue.p99BoundMs(), work.meanMs(), work.p99BoundMs(),
-                        work.count());
+                        work.count(), gcCount() - gc0, gcMillis() - gcMs0, jitMillis() - jit0,
+                        Percentiles.of(gcSplit.with(), reconciled), Percentiles.of(gcSplit.without(), reconciled),
+                        cpuSince(cpu0));
             }
         }
         System.out.printf("in-process reconcile, median of %d rounds: end-to-end p50 %.1f ms, p99 %.1f ms, max %.1f ms;"
-                        + " after the watch p99 %.1f ms; daemon's reconcile run p99 <= %.1f ms; load average %s%n", RUNS,
-                medianOfDoubles(p50s), medianOfDoubles(p99s), medianOfDoubles(maxes), medianOfDoubles(afterWatchP99s),
-                medianOfDoubles(workP99s), load());
+                        + " write to the event at a 2nd watcher p99 %.1f ms; after the watch p99 %.1f ms;"
+                        + " daemon's reconcile run p99 <= %.1f ms; load average %s%n", RUNS,
+                medianOfDoubles(p50s), medianOfDoubles(p99s), medianOfDoubles(maxes), medianOfDoubles(watchP99s),
+                medianOfDoubles(afterWatchP99s), medianOfDoubles(workP99s), load());
+    }
+
+    /** The same churn rounds with no daemon: what the API server's write and watch delivery take on their own. */
+    private static void watcherOnly(EmbeddedApiServer api, int n, Map<String, Long> writes, Map<String, Long> returned,
+            Map<String, Long> seen, String[] tag, List<Double> watchP99s) throws Exception {
+        for (int round = 1 - WARMUP_ROUNDS; round <= RUNS; round++) {
+            for (Map<String, Long> m : List.of(writes, returned, seen, GC_AT_WRITE, GC_AT_RECONCILED)) {
+                m.clear();
+            }
+            tag[0] = "w" + round;
+            long gc0 = gcCount();
+            long gcMs0 = gcMillis();
+            long jit0 = jitMillis();
+            Map<String, Long> cpu0 = threadCpuByGroup();
+            long c0 = System.nanoTime();
+            churn(api, n, tag[0], writes, returned);
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
+            while (seen.size() < writes.size() && System.nanoTime() < deadline) {
+                Thread.sleep(20);
+            }
+            if (round <= 0) {
+                continue;
+            }
+            Percentiles watch = Percentiles.of(writes, seen);
+            watchP99s.add(watch.p99());
+            GcSplit gcSplit = GcSplit.of(writes);
+            System.out.printf("  round %d (no daemon): %d updates, %d/%d seen in %.1f s; load average %s%n"
+                            + "    write sent -> patch returned (API RTT)  %s%n"
+                            + "    write sent -> event at the watcher      %s%n"
+                            + "    this JVM during the round: %d GC pauses, %d ms in all; JIT compiling %d ms%n"
+                            + "    write -> event, with a GC in the span   %s%n"
+                            + "    write -> event, without                 %s%n"
+                            + "    CPU of this JVM's threads in the round (ms): %s%n",
+                    round, n, seen.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(),
+                    Percentiles.of(writes, returned), watch, gcCount() - gc0, gcMillis() - gcMs0, jitMillis() - jit0,
+                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen), cpuSince(cpu0));
+        }
+        System.out.printf("API server alone (no daemon), median of %d rounds: write to the event at the watcher p99 %.1f ms;"
+                + " load average %s%n", RUNS, medianOfDoubles(watchP99s), load());
+    }
+
+    /** This JVM's collection count when a write was sent and when it was reconciled, per key. */
+    private static final Map<String, Long> GC_AT_WRITE = new ConcurrentHashMap<>();
+    private static final Map<String, Long> GC_AT_RECONCILED = new ConcurrentHashMap<>();
+
+    /**
+     * The round's writes (key -> sent) split by whether this JVM collected during their span, from the write sent to
+     * the end stamp (reconciled, or the watch event with no daemon): the GC counts at the two differ.
+     */
+    private record GcSplit(Map<String, Long> with, Map<String, Long> without) {
+        static GcSplit of(Map<String, Long> writes) {
+            GcSplit split = new GcSplit(new HashMap<>(), new HashMap<>());
+            writes.forEach((k, t) -> {
+                Long at = GC_AT_WRITE.get(k);
+                Long end = GC_AT_RECONCILED.get(k);
+                if (at != null && end != null) {
+                    (end > at ? split.with : split.without).put(k, t);
+                }
+            });
+            return split;
+        }
+    }
+
+    /** Collections so far, every collector of this JVM (young and full: both stop the application). */
+    private static long gcCount() {
+        long c = 0;
+        for (GarbageCollectorMXBean b : ManagementFactory.getGarbageCollectorMXBeans()) {
+            c += Math.max(0, b.getCollectionCount());
+        }
+        return c;
+    }
+
+    private static long gcMillis() {
+        long ms = 0;
+        for (GarbageCollectorMXBean b : ManagementFactory.getGarbageCollectorMXBeans()) {
+            ms += Math.max(0, b.getCollectionTime());
+        }
+        return ms;
+    }
+
+    /**
+     * CPU time (user + system) of this JVM's live threads, summed by name with the digits taken out (the pools of one
+     * kind together: vert.x-eventloop-thread-N is the mock API server, vmi-worker-N the daemon's reconcilers,
+     * JdkHttpClientFactory-N-pool-N-thread-N both clients' HTTP callbacks, the informer's and the bench's watcher).
+     * The JVM's own threads (GC, JIT) have no Thread object: their time is in the GC and JIT figures.
+     */
+    private static Map<String, Long> threadCpuByGroup() {
+        java.lang.management.ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        Map<String, Long> byGroup = new HashMap<>();
+        for (java.lang.management.ThreadInfo t : mx.getThreadInfo(mx.getAllThreadIds())) {
+            long ns = t == null ? -1 : mx.getThreadCpuTime(t.getThreadId());
+            if (ns > 0) {
+                byGroup.merge(t.getThreadName().replaceAll("\\d+", "N"), ns, Long::sum);
+            }
+        }
+        return byGroup;
+    }
+
+    /** The groups' CPU since {@code before}, largest first, those under 20 ms left out. */
+    private static String cpuSince(Map<String, Long> before) {
+        return threadCpuByGroup().entrySet().stream()
+                .map(e -> Map.entry(e.getKey(), (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1_000_000))
+                .filter(e -> e.getValue() >= 20).sorted(Map.Entry.<String, Long>comparingByValue().reversed())
+                .map(e -> e.getKey() + "=" + e.getValue()).collect(Collectors.joining(" "));
+    }
+
+    /** Compiler threads' time so far (CompilationMXBean; all JIT compilers summed). */
+    private static long jitMillis() {
+        return ManagementFactory.getCompilationMXBean().getTotalCompilationTime();
     }
 
     private static final String QUEUE_SECONDS = "vmhandler_workqueue_queue_duration_seconds";
@@ -417,6 +607,7 @@ public final class DaemonBench {
             String key = "default/" + name;
             // stamped before the write: the watch event can reach the daemon before edit() returns
             if (writes != null) {
+                GC_AT_WRITE.put(key, gcCount());
                 writes.put(key, System.nanoTime());
             }
             // one request, a JSON merge patch (RFC 7386) of the annotation: the stamp above is the write itself, not a

@@ -1,6 +1,7 @@
 package io.vmhandler.core.directory;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vmhandler.core.model.VmiDocument;
 import java.nio.file.Files;
@@ -63,6 +64,34 @@ class VmiDirectoryTest {
         d.put(VmiDocument.parse(yaml("a", "node1", "{p1: node1}")));
         d.put(VmiDocument.parse(yaml("b", "node1", "{p1: node1}")));
         assertThat(d.byPodUid("p1")).map(VmiDocument::name).contains("a");
+    }
+
+    @Test
+    void updatingOrRemovingTheSecondClaimantLeavesThePodWithTheFirst() {
+        VmiDirectory d = new VmiDirectory("node1");
+        d.put(VmiDocument.parse(yaml("a", "node1", "{p1: node1}")));
+        d.put(VmiDocument.parse(yaml("b", "node1", "{p1: node1, p2: node1}")));
+        d.put(VmiDocument.parse(yaml("b", "node1", "{p2: node1}")));
+        assertThat(d.byPodUid("p1")).map(VmiDocument::name).contains("a");
+        d.remove("default/b");
+        assertThat(d.byPodUid("p1")).map(VmiDocument::name).contains("a");
+        assertThat(d.byPodUid("p2")).isEmpty();
+        d.remove("default/a");
+        assertThat(d.byPodUid("p1")).isEmpty();
+    }
+
+    @Test
+    void aDocumentWhoseActivePodsIsNotAMappingIsReplacedAndItsKeyHoldsNoPod() {
+        VmiDirectory d = new VmiDirectory("node1");
+        d.put(VmiDocument.parse(yaml("a", "node1", "{p1: node1}")));
+        VmiDocument bad = VmiDocument.parse(yaml("a", "node1", "[p1]"));
+        assertThatThrownBy(() -> d.put(bad))
+                .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("status.activePods");
+        assertThat(d.byPodUid("p1")).isEmpty();
+        d.put(VmiDocument.parse(yaml("a", "node1", "{p2: node1}")));
+        assertThat(d.byPodUid("p2")).map(VmiDocument::name).contains("a");
+        d.remove("default/a");
+        assertThat(d.byPodUid("p2")).isEmpty();
     }
 
     @Test
