@@ -22,7 +22,7 @@ import org.slf4j.LoggerFactory;
  * The server's plaintext protocol negotiator plus one step: when a connection is accepted it reads the
  * peer's SO_PEERCRED (pid, uid, gid; socket(7)) from the epoll unix-socket channel and adds it to the
  * transport attributes as {@link #CALLER_ATTR}, with a {@link ConnectionScope} that is closed when the
- * connection closes. {@link PeerCredentialsInterceptor} then copies it into
+ * connection closes. {@link ApiPipeline} then copies it into
  * each call's Context.
  *
  * <p>Why a negotiator: netty 4.2's {@code EpollDomainSocketChannel} is final and the remote address of

@@ -1,15 +1,7 @@
 package io.vmhandler.grpc.server;
 
-import io.grpc.Attributes;
 import io.grpc.KnownLength;
-import io.grpc.Metadata;
 import io.grpc.MethodDescriptor;
-import io.grpc.SecurityLevel;
-import io.grpc.ServerCall;
-import io.grpc.ServerCallHandler;
-import io.grpc.ServerMethodDefinition;
-import io.grpc.ServerServiceDefinition;
-import io.grpc.ServiceDescriptor;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import java.io.ByteArrayInputStream;
@@ -18,13 +10,14 @@ import java.io.InputStream;
 
 /**
  * Turns requests that are too large, not valid protobuf, missing or repeated into INVALID_ARGUMENT,
- * for every unary method of a service.
+ * for every unary method the {@link ApiPipeline} serves: the request marshaller half of the guard, whose
+ * listener half is {@link GuardedListener}.
  *
  * <p>Why: grpc-java reports a request that fails to parse as UNKNOWN ("Application error processing
  * RPC"), and a unary call without a request as INTERNAL, both from inside the call machinery where no
  * interceptor can see them (measured with grpc 1.85.1). So the request marshaller is wrapped: it reads
  * at most {@code maxRequestBytes + 1} bytes and never throws; a bad request reaches the guard's listener
- * as a decoding error, which closes the call before the service sees anything.
+ * ({@link GuardedListener}) as a decoding error, which closes the call before the service sees anything.
  *
  * <p>A compressed request is decompressed while the marshaller reads it (grpc-java hands it the
  * decompressing stream), so a body that is not what its {@code grpc-encoding} says (not gzip, gzip cut
@@ -43,88 +36,16 @@ final class RequestGuard {
     /** A decoded request, or why it could not be decoded. */
     record Decoded<T>(T value, String error) {}
 
-    static ServerServiceDefinition guard(ServerServiceDefinition service, int maxRequestBytes) {
-        ServiceDescriptor original = service.getServiceDescriptor();
-        ServiceDescriptor.Builder descriptor = ServiceDescriptor.newBuilder(original.getName())
-                .setSchemaDescriptor(original.getSchemaDescriptor());
-        java.util.List<ServerMethodDefinition<?, ?>> methods = new java.util.ArrayList<>();
-        for (ServerMethodDefinition<?, ?> m : service.getMethods()) {
-            ServerMethodDefinition<?, ?> guarded = m.getMethodDescriptor().getType() == MethodDescriptor.MethodType.UNARY
-                    ? guardMethod(m, maxRequestBytes) : m;
-            descriptor.addMethod(guarded.getMethodDescriptor());
-            methods.add(guarded);
-        }
-        ServerServiceDefinition.Builder out = ServerServiceDefinition.builder(descriptor.build());
-        methods.forEach(out::addMethod);
-        return out.build();
-    }
-
-    private static <Q, R> ServerMethodDefinition<Decoded<Q>, R> guardMethod(ServerMethodDefinition<Q, R> m,
-                                                                           int maxRequestBytes) {
-        MethodDescriptor<Q, R> inner = m.getMethodDescriptor();
-        // Registered as client-streaming so that grpc's own one-message check (which cancels the stream:
-        // the client sees only CANCELLED) stays out of the way; the guard enforces exactly one message and
-        // the unary handler still sees the original UNARY descriptor. The wire format is the same.
-        MethodDescriptor<Decoded<Q>, R> outer = inner.toBuilder(
+    /**
+     * {@code inner} with the guarded request marshaller, registered as client-streaming so that grpc's own
+     * one-message check (which cancels the stream: the client sees only CANCELLED) stays out of the way;
+     * {@link GuardedListener} enforces exactly one message and the service's handler still sees the original
+     * UNARY descriptor ({@link GuardedCall#getMethodDescriptor}). The wire format is the same.
+     */
+    static <Q, R> MethodDescriptor<Decoded<Q>, R> decoding(MethodDescriptor<Q, R> inner, int maxRequestBytes) {
+        return inner.toBuilder(
                 new BoundedMarshaller<>(inner.getRequestMarshaller(), maxRequestBytes, inner.getBareMethodName()),
                 inner.getResponseMarshaller()).setType(MethodDescriptor.MethodType.CLIENT_STREAMING).build();
-        ServerCallHandler<Q, R> handler = m.getServerCallHandler();
-        return ServerMethodDefinition.create(outer, (call, headers) -> start(call, headers, inner, handler));
-    }
-
-    private static <Q, R> ServerCall.Listener<Decoded<Q>> start(ServerCall<Decoded<Q>, R> call, Metadata headers,
-                                                                MethodDescriptor<Q, R> inner,
-                                                                ServerCallHandler<Q, R> handler) {
-        ServerCall.Listener<Q> delegate = handler.startCall(new Unwrapped<>(call, inner), headers);
-        String headerRejection = StreamHeaderCheck.rejection(headers);
-        return new ServerCall.Listener<>() {
-            private String rejected = headerRejection;
-            private boolean received;
-
-            @Override
-            public void onMessage(Decoded<Q> message) {
-                if (rejected == null && message.error() == null && !received) {
-                    received = true;
-                    delegate.onMessage(message.value());
-                    return;
-                }
-                if (rejected == null) {
-                    rejected = message.error() != null ? message.error()
-                            : "more than one request message for unary method " + inner.getBareMethodName();
-                }
-                // keep draining: the status is sent once the client has finished sending (onHalfClose), since
-                // closing a stream the client is still writing makes HTTP/2 reset it and the client would only
-                // see CANCELLED instead of the reason
-                call.request(1);
-            }
-
-            @Override
-            public void onHalfClose() {
-                if (rejected == null && !received) {
-                    rejected = "no request message for unary method " + inner.getBareMethodName();
-                }
-                if (rejected != null) {
-                    call.close(Status.INVALID_ARGUMENT.withDescription(rejected), new Metadata());
-                    return;
-                }
-                delegate.onHalfClose();
-            }
-
-            @Override
-            public void onCancel() {
-                delegate.onCancel();
-            }
-
-            @Override
-            public void onComplete() {
-                delegate.onComplete();
-            }
-
-            @Override
-            public void onReady() {
-                delegate.onReady();
-            }
-        };
     }
 
     /** Reads at most max + 1 bytes; reports, never throws, on oversize, bad protobuf or a body that does not decompress. */
@@ -180,77 +101,6 @@ final class RequestGuard {
             } catch (RuntimeException e) {
                 return new Decoded<>(null, method + " request is not a valid protobuf message");
             }
-        }
-    }
-
-    /** The call as the original handler expects it: typed by the original request, same wire call. */
-    private static final class Unwrapped<Q, R> extends ServerCall<Q, R> {
-        private final ServerCall<Decoded<Q>, R> call;
-        private final MethodDescriptor<Q, R> method;
-
-        Unwrapped(ServerCall<Decoded<Q>, R> call, MethodDescriptor<Q, R> method) {
-            this.call = call;
-            this.method = method;
-        }
-
-        @Override
-        public void request(int numMessages) {
-            call.request(numMessages);
-        }
-
-        @Override
-        public void sendHeaders(Metadata headers) {
-            call.sendHeaders(headers);
-        }
-
-        @Override
-        public void sendMessage(R message) {
-            call.sendMessage(message);
-        }
-
-        @Override
-        public boolean isReady() {
-            return call.isReady();
-        }
-
-        @Override
-        public void close(Status status, Metadata trailers) {
-            call.close(status, trailers);
-        }
-
-        @Override
-        public boolean isCancelled() {
-            return call.isCancelled();
-        }
-
-        @Override
-        public void setMessageCompression(boolean enabled) {
-            call.setMessageCompression(enabled);
-        }
-
-        @Override
-        public void setCompression(String compressor) {
-            call.setCompression(compressor);
-        }
-
-        @Override
-        public SecurityLevel getSecurityLevel() {
-            return call.getSecurityLevel();
-        }
-
-        @Override
-        public Attributes getAttributes() {
-            return call.getAttributes();
-        }
-
-        @Override
-        public String getAuthority() {
-            return call.getAuthority();
-        }
-
-        @Override
-        public MethodDescriptor<Q, R> getMethodDescriptor() {
-            return method;
         }
     }
 }

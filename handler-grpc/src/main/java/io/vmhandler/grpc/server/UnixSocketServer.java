@@ -203,7 +203,7 @@ public final class UnixSocketServer implements AutoCloseable {
     }
 
     /** The per-caller limiter (calls in flight per caller), for metrics and tests. */
-    public PerCallerLimitInterceptor limiter() {
+    public PerCallerLimit limiter() {
         return pipeline.limiter();
     }
 

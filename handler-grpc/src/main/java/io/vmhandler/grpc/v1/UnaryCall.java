@@ -6,7 +6,7 @@ import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
 import io.vmhandler.grpc.CallerIdentity;
-import io.vmhandler.grpc.server.PeerCredentialsInterceptor;
+import io.vmhandler.grpc.server.ApiPipeline;
 import io.vmhandler.grpc.server.StatusMapper;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
@@ -47,7 +47,7 @@ public final class UnaryCall {
     }
 
     public static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body) {
-        CallerIdentity caller = PeerCredentialsInterceptor.CALLER_KEY.get();
+        CallerIdentity caller = ApiPipeline.CALLER_KEY.get();
         if (caller == null) {
             // the service was registered without the ApiPipeline: never act without a kernel identity
             out.onError(Status.UNAUTHENTICATED.withDescription("no SO_PEERCRED credentials for this call").asRuntimeException());

@@ -4,9 +4,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import io.grpc.MethodDescriptor;
 import io.grpc.Status;
-import io.vmhandler.grpc.FakeLauncherBackend;
 import io.vmhandler.grpc.v1.LauncherGrpc;
-import io.vmhandler.grpc.v1.LauncherServiceV1;
 import io.vmhandler.grpc.v1.SetMemoryLockRequest;
 import java.io.ByteArrayInputStream;
 import java.io.IOException;
@@ -21,8 +19,7 @@ import org.junit.jupiter.api.Test;
  */
 class BoundedMarshallerTest {
     private static final int MAX = 16;
-    private final MethodDescriptor<?, ?> method = RequestGuard.guard(new LauncherServiceV1(new FakeLauncherBackend())
-            .bindService(), MAX).getMethod(LauncherGrpc.getSetMemoryLockMethod().getFullMethodName()).getMethodDescriptor();
+    private final MethodDescriptor<?, ?> method = RequestGuard.decoding(LauncherGrpc.getSetMemoryLockMethod(), MAX);
 
     /** A stream that fails on its first read, as a decompressing stream does on a bad body. */
     private static InputStream failing(Exception e) {

@@ -6,7 +6,7 @@ import io.grpc.Context;
 import io.grpc.Status;
 import io.grpc.stub.StreamObserver;
 import io.vmhandler.grpc.CallerIdentity;
-import io.vmhandler.grpc.server.PeerCredentialsInterceptor;
+import io.vmhandler.grpc.server.ApiPipeline;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.Executors;
@@ -37,7 +37,7 @@ class UnaryCallTest {
 
     @Test
     void actsWithTheCallerFromTheContext() {
-        call(Context.current().withValue(PeerCredentialsInterceptor.CALLER_KEY, CALLER)
+        call(Context.current().withValue(ApiPipeline.CALLER_KEY, CALLER)
                 .withDeadlineAfter(10, TimeUnit.SECONDS, timer));
         assertThat(out.values).containsExactly("pid 10 uid 1000 gid 1000");
         assertThat(out.completed).isTrue();
@@ -45,7 +45,7 @@ class UnaryCallTest {
 
     @Test
     void anExpiredDeadlineIsDeadlineExceededAndNothingIsDone() throws Exception {
-        Context.CancellableContext ctx = Context.current().withValue(PeerCredentialsInterceptor.CALLER_KEY, CALLER)
+        Context.CancellableContext ctx = Context.current().withValue(ApiPipeline.CALLER_KEY, CALLER)
                 .withDeadlineAfter(1, TimeUnit.MILLISECONDS, timer);
         Thread.sleep(50);
         call(ctx);
@@ -55,7 +55,7 @@ class UnaryCallTest {
 
     @Test
     void aCancelledCallIsCancelledAndNothingIsDone() {
-        Context.CancellableContext ctx = Context.current().withValue(PeerCredentialsInterceptor.CALLER_KEY, CALLER)
+        Context.CancellableContext ctx = Context.current().withValue(ApiPipeline.CALLER_KEY, CALLER)
                 .withCancellation();
         ctx.cancel(null);
         call(ctx);
