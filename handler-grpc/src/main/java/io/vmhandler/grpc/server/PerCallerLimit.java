@@ -53,6 +53,11 @@ public final class PerCallerLimit {
         }
     }
 
+    /** Callers with a count in the map: a caller whose last call ended has none (no entry per past caller stays). */
+    int callers() {
+        return inFlight.size();
+    }
+
     /** Frees a slot {@link #acquire} gave; the caller's entry goes when its count reaches zero. */
     void release(Slot slot) {
         while (true) {

@@ -40,6 +40,7 @@ class PipelineRefusalsTest {
     private static final class Recorded extends ServerCall<Object, Object> {
         private final Attributes attributes;
         Status closed;
+        boolean ready;
 
         Recorded(CallerIdentity caller) {
             attributes = caller == null ? Attributes.EMPTY
@@ -63,6 +64,11 @@ class PipelineRefusalsTest {
         @Override
         public boolean isCancelled() {
             return false;
+        }
+
+        @Override
+        public boolean isReady() {
+            return ready;
         }
 
         @Override
@@ -174,5 +180,85 @@ class PipelineRefusalsTest {
         assertThatThrownBy(() -> pipeline(1).wrap(List.of(bindable))).isInstanceOf(IllegalArgumentException.class)
                 .hasMessage("method vmhandler.launcher.v1.Launcher/PrepareNetwork: must be UNARY to be served through "
                         + "the ApiPipeline, got SERVER_STREAMING");
+    }
+
+    /** The count goes down one per release, the caller's entry goes with its last slot, and an absent slot is a no-op. */
+    @Test
+    void releasingCountsDownAndDropsTheCallerWithItsLastSlot() {
+        PerCallerLimit limit = new PerCallerLimit(3);
+        PerCallerLimit.Slot one = limit.acquire(A);
+        PerCallerLimit.Slot two = limit.acquire(A);
+        assertThat(limit.inFlight(A)).isEqualTo(2);
+        limit.release(two);
+        assertThat(limit.inFlight(A)).isEqualTo(1);
+        assertThat(limit.callers()).isEqualTo(1);
+        limit.release(one);
+        assertThat(limit.inFlight(A)).isZero();
+        assertThat(limit.callers()).as("no entry left for a caller with nothing in flight").isZero();
+        limit.release(one);
+        assertThat(limit.callers()).isZero();
+        assertThat(limit.acquire(A)).isNotNull();
+        assertThat(limit.inFlight(A)).isEqualTo(1);
+    }
+
+    /**
+     * Every listener event reaches the service's listener with the caller in the Context and leaves the Context as it
+     * was; the call the service holds answers isReady as the wire call does; the observer gets the call's duration.
+     */
+    @Test
+    void everyEventReachesTheServiceInTheCallersContextAndRestoresTheContext() {
+        List<String> events = new ArrayList<>();
+        List<java.time.Duration> took = new ArrayList<>();
+        ApiPipeline pipeline = new ApiPipeline(1024, 1, (method, code, duration) -> took.add(duration));
+        List<ServerCall<Object, Object>> calls = new ArrayList<>();
+        Recorded wire = new Recorded(A);
+        long t0 = System.nanoTime();
+        @SuppressWarnings("unchecked")
+        ServerCall.Listener<RequestGuard.Decoded<Object>> l = (ServerCall.Listener<RequestGuard.Decoded<Object>>)
+                (ServerCall.Listener<?>) call(pipeline, wire, (call, headers) -> {
+                    calls.add(call);
+                    return new ServerCall.Listener<>() {
+                        private void seen(String event) {
+                            events.add(event + " " + ApiPipeline.CALLER_KEY.get());
+                        }
+
+                        @Override
+                        public void onMessage(Object message) {
+                            seen("message " + message);
+                        }
+
+                        @Override
+                        public void onHalfClose() {
+                            seen("halfClose");
+                        }
+
+                        @Override
+                        public void onReady() {
+                            seen("ready");
+                        }
+
+                        @Override
+                        public void onComplete() {
+                            seen("complete");
+                        }
+                    };
+                });
+        io.grpc.Context before = io.grpc.Context.current();
+        l.onReady();
+        assertThat(io.grpc.Context.current()).isSameAs(before);
+        l.onMessage(new RequestGuard.Decoded<>("req", null));
+        assertThat(io.grpc.Context.current()).isSameAs(before);
+        l.onHalfClose();
+        assertThat(io.grpc.Context.current()).isSameAs(before);
+        assertThat(calls.get(0).isReady()).isFalse();
+        wire.ready = true;
+        assertThat(calls.get(0).isReady()).isTrue();
+        calls.get(0).close(Status.OK, new Metadata());
+        long elapsed = System.nanoTime() - t0;
+        l.onComplete();
+        assertThat(io.grpc.Context.current()).isSameAs(before);
+        assertThat(events).containsExactly("ready " + A, "message req " + A, "halfClose " + A, "complete " + A);
+        assertThat(took).hasSize(1);
+        assertThat(took.get(0).toNanos()).isBetween(0L, elapsed);
     }
 }
