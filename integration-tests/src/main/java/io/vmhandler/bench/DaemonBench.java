@@ -400,10 +400,7 @@ public final class DaemonBench {
                     m.clear();
                 }
                 tag[0] = "r" + round;
-                long gc0 = gcCount();
-                long gcMs0 = gcMillis();
-                long jit0 = jitMillis();
-                Map<String, Long> cpu0 = threadCpuByGroup();
+                RoundStart start = RoundStart.now();
                 LoopTimes queue0 = LoopTimes.read(registry, QUEUE_SECONDS);
                 LoopTimes work0 = LoopTimes.read(registry, WORK_SECONDS);
                 long c0 = System.nanoTime();
@@ -442,9 +439,9 @@ public final class DaemonBench {
                                 + "    CPU of this JVM's threads in the round (ms): %s%n",
                         round, n, reconciled.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(), e2e, rtt,
                         watch, afterWatch, queue.meanMs(), queue.p99BoundMs(), work.meanMs(), work.p99BoundMs(),
-                        work.count(), gcCount() - gc0, gcMillis() - gcMs0, jitMillis() - jit0,
+                        work.count(), gcCount() - start.gcs(), gcMillis() - start.gcMs(), jitMillis() - start.jitMs(),
                         Percentiles.of(gcSplit.with(), reconciled), Percentiles.of(gcSplit.without(), reconciled),
-                        cpuSince(cpu0));
+                        cpuSince(start.cpu()));
             }
         }
         System.out.printf("in-process reconcile, median of %d rounds: end-to-end p50 %.1f ms, p99 %.1f ms, max %.1f ms;"
@@ -462,10 +459,7 @@ public final class DaemonBench {
                 m.clear();
             }
             tag[0] = "w" + round;
-            long gc0 = gcCount();
-            long gcMs0 = gcMillis();
-            long jit0 = jitMillis();
-            Map<String, Long> cpu0 = threadCpuByGroup();
+            RoundStart start = RoundStart.now();
             long c0 = System.nanoTime();
             churn(api, n, tag[0], writes, returned);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(120);
@@ -486,8 +480,9 @@ public final class DaemonBench {
                             + "    write -> event, without                 %s%n"
                             + "    CPU of this JVM's threads in the round (ms): %s%n",
                     round, n, seen.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(),
-                    Percentiles.of(writes, returned), watch, gcCount() - gc0, gcMillis() - gcMs0, jitMillis() - jit0,
-                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen), cpuSince(cpu0));
+                    Percentiles.of(writes, returned), watch, gcCount() - start.gcs(), gcMillis() - start.gcMs(),
+                    jitMillis() - start.jitMs(),
+                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen), cpuSince(start.cpu()));
         }
         System.out.printf("API server alone (no daemon), median of %d rounds: write to the event at the watcher p99 %.1f ms;"
                 + " load average %s%n", RUNS, medianOfDoubles(watchP99s), load());
@@ -551,6 +546,13 @@ public final class DaemonBench {
     }
 
     /** The groups' CPU since {@code before}, largest first, those under 20 ms left out. */
+    /** This JVM's GC and JIT counters and per-pool thread CPU at a round's start: what the round itself cost. */
+    private record RoundStart(long gcs, long gcMs, long jitMs, Map<String, Long> cpu) {
+        static RoundStart now() {
+            return new RoundStart(gcCount(), gcMillis(), jitMillis(), threadCpuByGroup());
+        }
+    }
+
     private static String cpuSince(Map<String, Long> before) {
         return threadCpuByGroup().entrySet().stream()
                 .map(e -> Map.entry(e.getKey(), (e.getValue() - before.getOrDefault(e.getKey(), 0L)) / 1_000_000))
