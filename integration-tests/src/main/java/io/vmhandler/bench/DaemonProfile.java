@@ -143,6 +143,71 @@ final class DaemonProfile {
         summarize(file, tag, calls);
     }
 
+    /** perf(1)'s sampling frequency: a prime, so sampling does not beat with the kernel's timer tick. */
+    static final int PERF_HZ = 1999;
+
+    /** Whether perf(1) is on PATH; the perf stage is skipped without it. */
+    static boolean perfAvailable() {
+        for (String d : System.getenv().getOrDefault("PATH", "").split(":")) {
+            if (!d.isEmpty() && Files.isExecutable(Path.of(d, "perf"))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /**
+     * CPU per call by thread and by function, from the kernel's view: {@code perf record -F 1999 -g -p PID} around
+     * {@code body} (which returns the calls it made), then {@code jcmd PID Compiler.perfmap} so perf can name the JIT's
+     * code (/tmp/perf-PID.map). A sample stands for 1/1999 s of one CPU, so samples / calls / 1999 is the CPU a call
+     * cost on that thread or in that function, kernel time and the hypervisor's exits included (which JFR's sampler,
+     * Java code only, does not see). Java frames are named only if the daemon runs with
+     * {@code -XX:+PreserveFramePointer}; without it the top functions are still right, their callers are not.
+     * Prints microseconds per call by thread and the top 25 functions by self time.
+     */
+    static void perf(long pid, Path dir, String tag, java.util.concurrent.Callable<Integer> body) throws Exception {
+        Path data = dir.resolve("perf-" + tag + ".data");
+        Process rec = new ProcessBuilder("perf", "record", "-q", "-F", Integer.toString(PERF_HZ), "-g", "-p",
+                Long.toString(pid), "-o", data.toString()).redirectErrorStream(true)
+                .redirectOutput(dir.resolve("perf-" + tag + ".log").toFile()).start();
+        Thread.sleep(ATTACH.toMillis());
+        int calls;
+        try {
+            calls = body.call();
+        } finally {
+            new ProcessBuilder("kill", "-INT", Long.toString(rec.pid())).start().waitFor();
+            rec.waitFor();
+        }
+        jcmd(pid, "Compiler.perfmap");
+        double perCall = 1e6 / PERF_HZ / calls;
+        System.out.printf("perf %s: %d calls; microseconds of CPU per call (samples x %.3f)%n", tag, calls, perCall);
+        System.out.println("  by thread:");
+        printPerf(data, perCall, 8, "--sort", "comm");
+        System.out.println("  top 25 functions by self time (thread, function):");
+        printPerf(data, perCall, 25, "--sort", "comm,sym");
+    }
+
+    private static void printPerf(Path data, double perCall, int rows, String... sort) throws IOException, InterruptedException {
+        List<String> argv = new ArrayList<>(List.of("perf", "report", "-i", data.toString(), "--no-children", "-q",
+                "-g", "none", "-n", "--stdio"));
+        argv.addAll(List.of(sort));
+        Process p = new ProcessBuilder(argv).redirectError(ProcessBuilder.Redirect.DISCARD).start();
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        p.waitFor();
+        int shown = 0;
+        for (String line : out.split("\n")) {
+            // "    12.34%   567  comm  [.] symbol": percentage, sample count, then the sort keys
+            String[] f = line.trim().split("\\s+", 3);
+            if (f.length < 3 || !f[0].endsWith("%") || !f[1].matches("[0-9]+")) {
+                continue;
+            }
+            System.out.printf("    %8.2f %7s  %s%n", Long.parseLong(f[1]) * perCall, f[0], f[2]);
+            if (++shown == rows) {
+                break;
+            }
+        }
+    }
+
     /**
      * The JDK's profile settings with Java execution samples every {@value #SAMPLE_PERIOD} instead of 10 ms: the
      * sampler only samples threads running Java code, and the daemon's threads spend most of a call in the kernel,

@@ -47,7 +47,11 @@ import java.util.concurrent.TimeUnit;
  * {@code --profile=DIR} (bin/bench-launcher-profile) the measured part is replaced by a profile of the daemon's
  * process ({@link DaemonProfile}: strace syscalls per call, JFR recordings).
  *
- * <p>Usage: {@code bin/bench-launcher [calls-per-thread] [--warmup=SECONDS|jit] [--profile=DIR]} as root.
+ * <p>The paths are measured interleaved ({@link #measureInterleaved}). {@code --split-cpus} pins the client to one CPU
+ * and the daemon's process to the others ({@link #splitCpus}).
+ *
+ * <p>Usage: {@code bin/bench-launcher [calls-per-thread] [--warmup=SECONDS|jit] [--split-cpus] [--profile=DIR]} as
+ * root.
  */
 public final class LauncherBench {
     private static final int JIT_QUIET_SECONDS = 5;
@@ -62,9 +66,12 @@ public final class LauncherBench {
         int calls = 2000;
         String warmup = "60";
         String profile = "-";
+        boolean splitCpus = false;
         for (String a : args) {
             if (a.startsWith("--profile=")) {
                 profile = Files.createDirectories(Path.of(a.substring("--profile=".length()))).toAbsolutePath().toString();
+            } else if (a.equals("--split-cpus")) {
+                splitCpus = true;
             } else if (a.startsWith("--warmup=")) {
                 warmup = a.substring("--warmup=".length());
                 if (!warmup.equals("jit") && (!warmup.matches("[0-9]{1,4}") || Integer.parseInt(warmup) < 1)) {
@@ -109,6 +116,7 @@ public final class LauncherBench {
                     status: {activePods: {%s: bench-node}}
                     """.formatted(uid));
             Path sock = Files.createDirectories(base.resolve("run")).resolve("launcher.sock");
+            String clientCpus = splitCpus ? splitCpus() : null;
             daemon = new Daemon(DaemonConfig.standalone("bench-node", vmis, sock, base.resolve("ckpt")).withMetricsPort(-1)
                     .withMaxCallsPerCaller(32)).start();
             // the options the daemon builds for its own socket (Daemon: builder(socket) + maxCallsPerCaller)
@@ -118,7 +126,8 @@ public final class LauncherBench {
             echoDirect = GrpcEchoFloor.start(echoDirectSock, limits, true);
             echoDefault = GrpcEchoFloor.start(echoDefaultSock, limits, false);
             String cp = System.getProperty("java.class.path");
-            List<String> argv = List.of("/bin/sh", "-c", "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec nsenter --net=\"$n\" -- \"$@\"",
+            List<String> argv = List.of("/bin/sh", "-c", "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec "
+                    + (clientCpus != null ? "taskset -c " + clientCpus + " " : "") + "nsenter --net=\"$n\" -- \"$@\"",
                     "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
                     Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dvmhandler.log.level=ERROR",
                     "-cp", cp, LauncherBench.class.getName(), "client", sock.toString(), Integer.toString(calls),
@@ -146,6 +155,36 @@ public final class LauncherBench {
             run("ip", "netns", "del", ns);
             run("rm", "-rf", base.toString());
         }
+    }
+
+    /**
+     * {@code --split-cpus}: the client on the first CPU this process may use, this process (the daemon and the echo
+     * servers, every thread: {@code taskset -a}) on the others. Returns the client's CPU. Why: unpinned, the
+     * scheduler places the client and each server thread anew in every run, and on a VM a wake-up that crosses to an
+     * idle vCPU costs an inter-processor interrupt and a VM exit where one on the same vCPU does not; which paths got
+     * which placement moved Info's ratio to the echo between x0.85 and x1.37 over four runs of 2026-12-07. Split, every
+     * path crosses between the same two sets of CPUs in every run: the placement of a launcher pod and a daemon each
+     * given its own CPUs (kubelet's static CPU manager policy).
+     */
+    private static String splitCpus() throws IOException, InterruptedException {
+        List<Integer> cpus = new ArrayList<>();
+        for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
+            if (line.startsWith("Cpus_allowed_list:")) {
+                for (String part : line.substring(line.indexOf(':') + 1).trim().split(",")) {
+                    String[] r = part.split("-");
+                    for (int c = Integer.parseInt(r[0]); c <= Integer.parseInt(r[r.length - 1]); c++) {
+                        cpus.add(c);
+                    }
+                }
+            }
+        }
+        if (cpus.size() < 2) {
+            throw new IllegalArgumentException("--split-cpus needs at least 2 CPUs, this process may use " + cpus);
+        }
+        String rest = String.join(",", cpus.subList(1, cpus.size()).stream().map(String::valueOf).toList());
+        run("taskset", "-a", "-p", "-c", rest, Long.toString(ProcessHandle.current().pid()));
+        System.out.printf("--split-cpus: the client on CPU %d, the daemon's process on CPU(s) %s%n", cpus.get(0), rest);
+        return Integer.toString(cpus.get(0));
     }
 
     private static void client(Path daemonSocket, int calls, Path echoDirectSock, Path echoDefaultSock, String warmup,
@@ -191,18 +230,20 @@ public final class LauncherBench {
             System.out.printf("%-28s %8s %8s %8s %10s %6s %9s %9s %8s%n", "what", "threads", "p50", "p99", "calls/s",
                     "load1", "cpu/call", "run/call", "wakes");
             for (int threads : new int[] {1, 16}) {
-                report("raw unix round trip (64 B)", threads, measure(threads, calls, () -> {
+                // every path in turn, in blocks, so each one sees the same stretch of machine (see measureInterleaved)
+                List<Run> runs = measureInterleaved(threads, calls, List.of(() -> {
                     rawRoundTrips(echo, 1);
                     return null;
-                }, daemonPid));
-                Run floorDirect = measure(threads, calls, direct::echo, daemonPid);
+                }, direct::echo, pooled::echo, () -> client.info(), () -> client.prepareNetwork()), daemonPid);
+                Run floorDirect = runs.get(1);
+                Run floorPooled = runs.get(2);
+                Run info = runs.get(3);
+                Run adopt = runs.get(4);
+                report("raw unix round trip (64 B)", threads, runs.get(0));
                 report("grpc echo, directExecutor", threads, floorDirect);
-                Run floorPooled = measure(threads, calls, pooled::echo, daemonPid);
                 report("grpc echo, default executor", threads, floorPooled);
-                Run info = measure(threads, calls, () -> client.info(), daemonPid);
                 report("Info", threads, info);
                 ratios("Info", threads, info, floorDirect, floorPooled);
-                Run adopt = measure(threads, calls, () -> client.prepareNetwork(), daemonPid);
                 report("PrepareNetwork (adopt)", threads, adopt);
                 ratios("PrepareNetwork", threads, adopt, floorDirect, floorPooled);
                 if (threads == 1) {
@@ -356,37 +397,100 @@ public final class LauncherBench {
         }
     }
 
-    private static Run measure(int threads, int calls, Callable<Object> op, long daemonPid) throws Exception {
-        ExecutorService pool = Executors.newFixedThreadPool(threads);
-        try {
-            List<Callable<long[]>> tasks = new ArrayList<>();
-            for (int t = 0; t < threads; t++) {
-                tasks.add(() -> {
-                    long[] lat = new long[calls];
-                    for (int i = 0; i < calls; i++) {
-                        long t0 = System.nanoTime();
-                        op.call();
-                        lat[i] = System.nanoTime() - t0;
+    /** Calls per thread in one block of {@link #measureInterleaved}. */
+    private static final int BLOCK = 250;
+
+    /**
+     * Measures every path in {@code ops} with {@code threads} callers, {@code calls} calls per caller and path, in
+     * blocks of {@value #BLOCK} calls per caller: a block of the first path, then of the next, round after round,
+     * the first path of a round moving by one each round. A block's first call wakes a server thread that slept through
+     * the other paths' blocks; with blocks of {@value #BLOCK} such calls are 0.4% of a path's calls, below its p99
+     * (blocks of 100 put them at 1% and lifted p99 to 5-8x p50). A ratio of two paths is then a ratio of two sets of calls
+     * made over the same seconds. Measured one path after the other, each path got its own stretch of a 2-vCPU VM,
+     * and the machine's pace moves: the echo's p50 was 61 us in one run of 2026-12-07 and 145-190 us in runs of the day
+     * before, and Info measured 30 s after it compared with another machine. All callers run the same path at a time (a barrier between blocks); the barrier's
+     * action reads the daemon's usage, so each path's CPU and wake-ups are the sum over its own blocks.
+     */
+    private static List<Run> measureInterleaved(int threads, int calls, List<Callable<Object>> ops, long daemonPid)
+            throws Exception {
+        int n = ops.size();
+        int rounds = (calls + BLOCK - 1) / BLOCK;
+        long[][][] lat = new long[n][threads][rounds * BLOCK];
+        ProcessUsage.Delta[] usage = new ProcessUsage.Delta[n];
+        long[] wall = new long[n];
+        int[] current = {-1};
+        ProcessUsage[] before = new ProcessUsage[1];
+        long[] blockStart = new long[1];
+        // the action runs once all callers have finished a block (or before the first): it books the block's usage
+        // to its path and picks the next path; the callers are all parked meanwhile
+        java.util.concurrent.CyclicBarrier barrier = new java.util.concurrent.CyclicBarrier(threads, new Runnable() {
+            private int block;
+
+            @Override
+            public void run() {
+                try {
+                    ProcessUsage now = ProcessUsage.of(daemonPid);
+                    if (current[0] >= 0) {
+                        int op = current[0];
+                        wall[op] += System.nanoTime() - blockStart[0];
+                        ProcessUsage.Delta d = now.since(before[0], threads * BLOCK);
+                        usage[op] = usage[op] == null ? d : usage[op].plus(d);
                     }
-                    return lat;
-                });
-            }
-            ProcessUsage before = ProcessUsage.of(daemonPid);
-            long w0 = System.nanoTime();
-            List<Future<long[]>> fs = pool.invokeAll(tasks);
-            long wall = System.nanoTime() - w0;
-            ProcessUsage.Delta usage = ProcessUsage.of(daemonPid).since(before, threads * calls);
-            long[] all = new long[threads * calls];
-            int k = 0;
-            for (Future<long[]> f : fs) {
-                for (long v : f.get()) {
-                    all[k++] = v;
+                    if (block == rounds * n) {
+                        current[0] = -1;
+                        return;
+                    }
+                    int round = block / n;
+                    current[0] = (block % n + round) % n;
+                    block++;
+                    before[0] = ProcessUsage.of(daemonPid);
+                    blockStart[0] = System.nanoTime();
+                } catch (IOException e) {
+                    throw new java.io.UncheckedIOException(e);
                 }
             }
-            return new Run(all, wall, usage);
+        });
+        ExecutorService pool = Executors.newFixedThreadPool(threads);
+        try {
+            List<Callable<Void>> tasks = new ArrayList<>();
+            for (int t = 0; t < threads; t++) {
+                int caller = t;
+                tasks.add(() -> {
+                    int[] filled = new int[n];
+                    while (true) {
+                        barrier.await();
+                        int op = current[0];
+                        if (op < 0) {
+                            return null;
+                        }
+                        long[] mine = lat[op][caller];
+                        Callable<Object> call = ops.get(op);
+                        for (int i = 0; i < BLOCK; i++) {
+                            long t0 = System.nanoTime();
+                            call.call();
+                            mine[filled[op]++] = System.nanoTime() - t0;
+                        }
+                    }
+                });
+            }
+            for (Future<Void> f : pool.invokeAll(tasks)) {
+                f.get();
+            }
         } finally {
             pool.shutdownNow();
         }
+        List<Run> runs = new ArrayList<>();
+        for (int op = 0; op < n; op++) {
+            long[] all = new long[threads * rounds * BLOCK];
+            int k = 0;
+            for (long[] perCaller : lat[op]) {
+                for (long v : perCaller) {
+                    all[k++] = v;
+                }
+            }
+            runs.add(new Run(all, wall[op], usage[op]));
+        }
+        return runs;
     }
 
     private static void report(String what, int threads, Run r) throws IOException {
@@ -418,6 +522,11 @@ public final class LauncherBench {
         // at least 10 s per recording: 1 ms samples of a ~100 us call need thousands of calls to say anything
         DaemonProfile.jfr(daemonPid, dir, "info", () -> repeatFor(calls, 10, client::info));
         DaemonProfile.jfr(daemonPid, dir, "prepare", () -> repeatFor(calls, 10, client::prepareNetwork));
+        if (DaemonProfile.perfAvailable()) {
+            DaemonProfile.perf(daemonPid, dir, "echo-direct", () -> repeatFor(calls, 10, direct::echo));
+            DaemonProfile.perf(daemonPid, dir, "info", () -> repeatFor(calls, 10, client::info));
+            DaemonProfile.perf(daemonPid, dir, "prepare", () -> repeatFor(calls, 10, client::prepareNetwork));
+        }
         System.out.printf("recordings and strace tables in %s; load average %s%n", dir, TapBench.loadAverage());
     }
 

@@ -72,6 +72,16 @@ record ProcessUsage(long ticks, long runNanos, Map<String, Long> wakesByThread, 
      */
     record Delta(int calls, double cpuMicrosPerCall, double runMicrosPerCall, double wakesPerCall,
                  Map<String, Long> wakesByThread, long rssKiB) {
+        /** Both stretches together: their calls, CPU and wake-ups added (per call, weighted by calls); the later RSS. */
+        Delta plus(Delta o) {
+            int total = calls + o.calls;
+            Map<String, Long> moved = new TreeMap<>(wakesByThread);
+            o.wakesByThread.forEach((k, v) -> moved.merge(k, v, Long::sum));
+            return new Delta(total, (cpuMicrosPerCall * calls + o.cpuMicrosPerCall * o.calls) / total,
+                    (runMicrosPerCall * calls + o.runMicrosPerCall * o.calls) / total,
+                    (wakesPerCall * calls + o.wakesPerCall * o.calls) / total, moved, o.rssKiB);
+        }
+
         /** The threads woken at least once per 10 calls, with their wake-ups per call. */
         String busyThreads() {
             StringBuilder b = new StringBuilder();
