@@ -27,7 +27,9 @@ import jdk.jfr.consumer.RecordingFile;
  *   <li>CPU and allocation: a JFR recording ({@code jcmd PID JFR.start}, the JDK's profile settings with Java
  *       execution samples every 1 ms) around a stretch of calls; the summary is the top frames by execution samples and the bytes
  *       allocated by class, from jdk.ObjectAllocationSample, whose {@code weight} is the bytes the sampled thread
- *       allocated since its previous sample (so the weights add up to the allocation, JDK-8257602).
+ *       allocated since its previous sample (so the weights add up to the allocation, JDK-8257602);
+ *   <li>CPU per call as the kernel sees it, where perf(1) is installed: {@code perf record -g -p PID} around a
+ *       stretch of calls ({@link #perf}), by thread and by function, kernel time and the VM's exits included.
  * </ul>
  */
 final class DaemonProfile {
