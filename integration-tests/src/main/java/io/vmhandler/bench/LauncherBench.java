@@ -160,11 +160,12 @@ public final class LauncherBench {
     /**
      * {@code --split-cpus}: the client on the first CPU this process may use, this process (the daemon and the echo
      * servers, every thread: {@code taskset -a}) on the others. Returns the client's CPU. Why: unpinned, the
-     * scheduler places the client and each server thread anew in every run, and on a VM a wake-up that crosses to an
-     * idle vCPU costs an inter-processor interrupt and a VM exit where one on the same vCPU does not; which paths got
-     * which placement moved Info's ratio to the echo between x0.85 and x1.37 over four runs of 2026-12-07. Split, every
-     * path crosses between the same two sets of CPUs in every run: the placement of a launcher pod and a daemon each
-     * given its own CPUs (kubelet's static CPU manager policy).
+     * scheduler decides per pair of threads, and anew in every run, whether a wake-up lands on the waker's CPU or on
+     * the other one. In a run of 2026-12-07 with Info at x1.66 of the echo, the client woke Info's server thread on
+     * its own CPU 75% of the time (sched_waking, 3 s of the warm-up) and the echo's server thread 38% of the time; a
+     * thread woken on the waker's CPU waits for the waker to finish what follows the wake-up. Unpinned, Info's ratio
+     * ran from x0.66 to x1.66 that day. Split, every call crosses between the same two sets of CPUs in every run:
+     * the placement of a launcher pod and a daemon each given its own CPUs (kubelet's static CPU manager policy).
      */
     private static String splitCpus() throws IOException, InterruptedException {
         List<Integer> cpus = new ArrayList<>();
