@@ -162,9 +162,8 @@ public final class LauncherBench {
      * servers, every thread: {@code taskset -a}) on the others. Returns the client's CPU. Why: unpinned, the
      * scheduler decides per pair of threads, and anew in every run, whether a wake-up lands on the waker's CPU or on
      * the other one. In a run of 2026-12-07 with Info at x1.66 of the echo, the client woke Info's server thread on
-     * its own CPU 75% of the time (sched_waking, 3 s of the warm-up) and the echo's server thread 38% of the time; a
-     * thread woken on the waker's CPU waits for the waker to finish what follows the wake-up. Unpinned, Info's ratio
-     * ran from x0.66 to x1.66 that day. Split, every call crosses between the same two sets of CPUs in every run:
+     * its own CPU 75% of the time (sched_waking, 3 s of the warm-up) and the echo's server thread 38% of the time.
+     * Unpinned, Info's ratio ran from x0.66 to x1.66 that day. Split, every call crosses between the same two sets of CPUs in every run:
      * the placement of a launcher pod and a daemon each given its own CPUs (kubelet's static CPU manager policy).
      */
     private static String splitCpus() throws IOException, InterruptedException {
