@@ -189,7 +189,8 @@ final class DaemonProfile {
         printPerf(data, perCall, 25, "--sort", "comm,sym");
     }
 
-    private static void printPerf(Path data, double perCall, int rows, String... sort) throws IOException, InterruptedException {
+    private static void printPerf(Path data, double perCall, int rows, String... sort)
+            throws IOException, InterruptedException {
         List<String> argv = new ArrayList<>(List.of("perf", "report", "-i", data.toString(), "--no-children", "-q",
                 "-g", "none", "-n", "--stdio"));
         argv.addAll(List.of(sort));

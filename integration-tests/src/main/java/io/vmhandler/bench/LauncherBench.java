@@ -163,8 +163,9 @@ public final class LauncherBench {
      * scheduler decides per pair of threads, and anew in every run, whether a wake-up lands on the waker's CPU or on
      * the other one. In a run of 2026-12-07 with Info at x1.66 of the echo, the client woke Info's server thread on
      * its own CPU 75% of the time (sched_waking, 3 s of the warm-up) and the echo's server thread 38% of the time.
-     * Unpinned, Info's ratio ran from x0.66 to x1.66 that day. Split, every call crosses between the same two sets of CPUs in every run:
-     * the placement of a launcher pod and a daemon each given its own CPUs (kubelet's static CPU manager policy).
+     * Unpinned, Info's ratio ran from x0.66 to x1.66 that day. Split, every call crosses between the same two sets
+     * of CPUs in every run: the placement of a launcher pod and a daemon each given its own CPUs (kubelet's static
+     * CPU manager policy).
      */
     private static String splitCpus() throws IOException, InterruptedException {
         List<Integer> cpus = new ArrayList<>();
@@ -403,13 +404,12 @@ public final class LauncherBench {
     /**
      * Measures every path in {@code ops} with {@code threads} callers, {@code calls} calls per caller and path, in
      * blocks of {@value #BLOCK} calls per caller: a block of the first path, then of the next, round after round,
-     * the first path of a round moving by one each round. A block's first call wakes a server thread that slept through
-     * the other paths' blocks; with blocks of {@value #BLOCK} such calls are 0.4% of a path's calls, below its p99
-     * (blocks of 100 put them at 1% and lifted p99 to 5-8x p50). A ratio of two paths is then a ratio of two sets of calls
-     * made over the same seconds. Measured one path after the other, each path got its own stretch of a 2-vCPU VM,
-     * and the machine's pace moves: the echo's p50 was 61 us in one run of 2026-12-07 and 145-190 us in runs of the day
-     * before, and Info measured 30 s after it compared with another machine. All callers run the same path at a time (a barrier between blocks); the barrier's
-     * action reads the daemon's usage, so each path's CPU and wake-ups are the sum over its own blocks.
+     * the first path of a round moving by one each round. A ratio of two paths is then a ratio of two sets of calls
+     * made over the same seconds. Measured one path after the other, each path had its own stretch of a 2-vCPU VM
+     * whose pace moves: on 2026-12-07 the first, sequential run put the echo at 61 us and Info at 152 us, while perf
+     * put their server threads' CPU per call at 72 and 77 us. All callers run the same path at a time (a barrier
+     * between blocks); the barrier's action reads the daemon's usage, so each path's CPU and wake-ups are the sum
+     * over its own blocks.
      */
     private static List<Run> measureInterleaved(int threads, int calls, List<Callable<Object>> ops, long daemonPid)
             throws Exception {
