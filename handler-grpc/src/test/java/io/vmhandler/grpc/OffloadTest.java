@@ -109,4 +109,53 @@ class OffloadTest {
         assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
         assertThat(backend.calls()).as("the deadline travelled with the call's Context").isEmpty();
     }
+
+    /** A {@link CallOffload} on the pool that runs what a task leaves for "after" once the task has returned. */
+    private final class DeferringOffload implements CallOffload {
+        final java.util.List<String> events = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+        private final ThreadLocal<java.util.List<Runnable>> after = ThreadLocal.withInitial(java.util.ArrayList::new);
+
+        @Override
+        public void execute(Runnable task) {
+            pool.execute(() -> {
+                task.run();
+                events.add("task returned");
+                java.util.List<Runnable> later = after.get();
+                later.forEach(Runnable::run);
+                later.clear();
+            });
+        }
+
+        @Override
+        public void afterTask(Runnable reply) {
+            after.get().add(() -> {
+                events.add("reply");
+                reply.run();
+            });
+        }
+    }
+
+    @Test
+    void onACallOffloadTheReplyGoesOutAfterTheTaskHasReturned() throws Exception {
+        DeferringOffload offload = new DeferringOffload();
+        start(offload);
+        LauncherGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
+                .prepareNetwork(PrepareNetworkRequest.getDefaultInstance());
+
+        assertThat(offload.events).containsExactly("task returned", "reply");
+        assertThat(backend.calls()).extracting(FakeLauncherBackend.Call::caller).containsExactly(CALLER);
+    }
+
+    @Test
+    void onACallOffloadAFailureIsAlsoRepliedAfterTheTaskHasReturned() throws Exception {
+        DeferringOffload offload = new DeferringOffload();
+        start(offload);
+        backend.failWith(new IllegalArgumentException("interface_name: bad"));
+        StatusRuntimeException e = catchThrowableOfType(StatusRuntimeException.class, () ->
+                LauncherGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
+                        .prepareNetwork(PrepareNetworkRequest.getDefaultInstance()));
+
+        assertThat(e.getStatus().getCode()).isEqualTo(Status.Code.INVALID_ARGUMENT);
+        assertThat(offload.events).containsExactly("task returned", "reply");
+    }
 }

@@ -281,13 +281,22 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
 
     /**
      * On a worker of this pool: runs {@code done} once the worker is ready for its next task (parked or holding the
-     * next one); elsewhere: runs it now. A caller that waits for a task's result is woken through it, so its next
-     * task finds this warm worker idle instead of making the pool start another thread.
+     * next one); elsewhere: runs it now. A caller that waits for a task's result is woken through it (and a launcher
+     * call's reply goes out through it), so its next task finds this warm worker idle instead of making the pool
+     * wake or start another thread. Several within one task run in the order given, each even if one before it
+     * threw.
      */
     public void afterTask(Runnable done) {
         Worker w = CURRENT.get();
         if (w != null && w.pool == this) {
-            w.afterTask = done;
+            Runnable before = w.afterTask;
+            w.afterTask = before == null ? done : () -> {
+                try {
+                    before.run();
+                } finally {
+                    done.run();
+                }
+            };
         } else {
             done.run();
         }

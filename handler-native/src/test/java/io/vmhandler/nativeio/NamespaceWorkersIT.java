@@ -99,6 +99,44 @@ class NamespaceWorkersIT {
         }
     }
 
+    @Test
+    void whatATaskLeavesForAfterItRunsOnceTheWorkerIsIdleInOrderEvenAfterAThrow() throws Exception {
+        try (NamespaceWorkers pool = new NamespaceWorkers("t", 1)) {
+            java.util.List<String> seen = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            CompletableFuture<String> taskThread = new CompletableFuture<>();
+            CountDownLatch bothRan = new CountDownLatch(1);
+            pool.execute(() -> {
+                taskThread.complete(Thread.currentThread().getName());
+                pool.afterTask(() -> {
+                    seen.add("first, idle workers " + pool.idleWorkers() + " on " + Thread.currentThread().getName());
+                    throw new IllegalStateException("a failing reply");
+                });
+                pool.afterTask(() -> {
+                    seen.add("second, idle workers " + pool.idleWorkers());
+                    bothRan.countDown();
+                });
+                seen.add("task returns");
+            });
+            assertThat(bothRan.await(5, TimeUnit.SECONDS)).isTrue();
+            // the one worker is on the idle stack before either runs: a task released by them finds it there
+            assertThat(seen).containsExactly("task returns", "first, idle workers 1 on " + taskThread.get(),
+                    "second, idle workers 1");
+            CompletableFuture<String> next = new CompletableFuture<>();
+            pool.execute(() -> next.complete(Thread.currentThread().getName()));
+            assertThat(next.get(5, TimeUnit.SECONDS)).as("the worker survived the throw").isEqualTo(taskThread.get());
+            assertThat(pool.startedThreads()).isEqualTo(1);
+        }
+    }
+
+    @Test
+    void afterTaskOffAWorkerRunsAtOnce() throws Exception {
+        try (NamespaceWorkers pool = new NamespaceWorkers("t", 1)) {
+            java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+            pool.afterTask(() -> ran.set(true));
+            assertThat(ran).isTrue();
+        }
+    }
+
     private static void awaitIdle(NamespaceWorkers pool, int n) throws InterruptedException {
         long until = System.nanoTime() + TimeUnit.SECONDS.toNanos(5);
         while (pool.idleWorkers() < n && System.nanoTime() < until) {

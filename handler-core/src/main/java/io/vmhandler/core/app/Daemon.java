@@ -51,6 +51,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import io.vmhandler.grpc.AdminAccess;
+import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.server.ServerOptions;
 import io.vmhandler.grpc.server.UnixSocketServer;
 import io.vmhandler.nativeio.NativeSupport;
@@ -320,8 +321,9 @@ public final class Daemon implements AutoCloseable {
                     new AdminAccess(config.adminGroup() == null ? OptionalInt.empty() : OptionalInt.of(config.adminGroup()),
                             new ProcCallerFacts(config.procRoot(), pods, ProcCallerFacts.ownPod(config.procRoot(), pods))),
                     (method, code, took) -> metrics.grpcCall(method, code.name(), took),
-                    // one hand-off per launcher call: its worker resolves the caller and enters the netns itself
-                    netns.executor());
+                    // one hand-off per launcher call: its worker resolves the caller and enters the netns itself,
+                    // and replies once it is idle again, so the launcher's next call finds that same worker
+                    CallOffload.of(netns.executor(), netns.workers()::afterTask));
             stack.push(socketServer);
             timeline.mark("socket");
             // Reconciles (every VMI once at start: taps, memlock, pinning re-checked) are not needed to answer

@@ -5,12 +5,14 @@ import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.server.ApiPipeline;
 import io.vmhandler.grpc.server.StatusMapper;
 import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
 import java.util.function.Function;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +26,8 @@ import org.slf4j.LoggerFactory;
  * <p>Threads: the server runs its services on the transport's event loop (directExecutor), so {@link #run}
  * is for bodies that never block (Info); a body that blocks (every launcher call: /proc, setns, netlink) goes
  * through {@link #offload}, the call's one thread hand-off.
+ *
+ * <p>A retry of a call still in flight is a second call: both run (PodCallGate in the daemon orders a pod's calls).
  */
 public final class UnaryCall {
     private static final Logger log = LoggerFactory.getLogger(UnaryCall.class);
@@ -33,31 +37,44 @@ public final class UnaryCall {
     /**
      * Runs the call on {@code executor}, in the call's gRPC Context (the caller identity, the deadline and the
      * cancellation travel with it). A refused hand-off (the daemon is stopping) answers UNAVAILABLE, which a
-     * launcher retries.
+     * launcher retries. On a {@link CallOffload} the reply goes out through its {@link CallOffload#afterTask}, once
+     * the thread that ran the call is ready for the next one.
      */
     public static <R> void offload(Executor executor, String method, StreamObserver<R> out,
                                    Function<CallerIdentity, R> body) {
-        Runnable call = Context.current().wrap(() -> run(method, out, body));
+        CallOffload offload = CallOffload.of(executor);
+        Runnable call = Context.current().wrap(() -> run(method, out, body, offload::afterTask));
         try {
-            executor.execute(call);
+            offload.execute(call);
         } catch (RejectedExecutionException e) {
             log.atInfo().addKeyValue("method", method).log("call refused: the daemon is stopping");
             out.onError(Status.UNAVAILABLE.withDescription("the daemon is stopping; retry").asRuntimeException());
         }
     }
 
+    /** Runs the call on this thread and replies from it at once (Info, on the event loop). */
     public static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body) {
+        run(method, out, body, Runnable::run);
+    }
+
+    /**
+     * Checks, runs the body and hands the reply (value, or error status) to {@code reply}, which runs it now or
+     * later on this same thread: the checks and the body are done when this returns, the reply may not be.
+     */
+    private static <R> void run(String method, StreamObserver<R> out, Function<CallerIdentity, R> body,
+                                Consumer<Runnable> reply) {
         CallerIdentity caller = ApiPipeline.CALLER_KEY.get();
         if (caller == null) {
             // the service was registered without the ApiPipeline: never act without a kernel identity
-            out.onError(Status.UNAUTHENTICATED.withDescription("no SO_PEERCRED credentials for this call").asRuntimeException());
+            reply.accept(() -> out.onError(Status.UNAUTHENTICATED
+                    .withDescription("no SO_PEERCRED credentials for this call").asRuntimeException()));
             return;
         }
         Status gone = gone(Context.current());
         if (gone != null) {
             log.atInfo().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("code", gone.getCode())
                     .log("call not acted on: the caller's deadline passed or it cancelled");
-            out.onError(gone.asRuntimeException());
+            reply.accept(() -> out.onError(gone.asRuntimeException()));
             return;
         }
         long start = System.nanoTime();
@@ -65,7 +82,8 @@ public final class UnaryCall {
         try {
             result = body.apply(caller);
         } catch (RuntimeException | Error e) {
-            out.onError(StatusMapper.toStatus(e, method, caller).asRuntimeException());
+            Status failed = StatusMapper.toStatus(e, method, caller);
+            reply.accept(() -> out.onError(failed.asRuntimeException()));
             if (e instanceof VirtualMachineError fatal) {
                 throw fatal; // the caller has its INTERNAL; the JVM still has to see this one
             }
@@ -77,14 +95,18 @@ public final class UnaryCall {
             log.atInfo().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros)
                     .log("call completed after the caller's deadline or cancellation: reply dropped");
         }
-        try {
-            out.onNext(result);
-            out.onCompleted();
-        } catch (StatusRuntimeException e) {
-            log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller).log("reply not delivered: call already closed");
-            return;
-        }
-        log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros).log("call done");
+        reply.accept(() -> {
+            try {
+                out.onNext(result);
+                out.onCompleted();
+            } catch (StatusRuntimeException e) {
+                log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller)
+                        .log("reply not delivered: call already closed");
+                return;
+            }
+            log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros)
+                    .log("call done");
+        });
     }
 
     /** DEADLINE_EXCEEDED or CANCELLED when the call's Context is done, else null. */
