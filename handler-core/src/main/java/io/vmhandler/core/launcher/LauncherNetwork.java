@@ -91,7 +91,11 @@ public final class LauncherNetwork {
                     for (PreparedTap t : done) {
                         limit(netns, t, plan.qos());
                     }
-                    ctx.process().requireAlive();
+                    // a caller that died meanwhile gets back nothing this call made; a call that only adopted made
+                    // nothing the rollback would remove, so it spares the check (a syscall on every launcher retry)
+                    if (createdAny(done)) {
+                        ctx.process().requireAlive();
+                    }
                 } catch (IOException | RuntimeException e) {
                     rollback(ctx, netns, done);
                     throw e;
@@ -100,12 +104,16 @@ public final class LauncherNetwork {
             });
         }
         // a launcher repeats PrepareNetwork (restarts, retries): a call that only adopted changed nothing, so DEBUG
-        boolean created = done.stream().anyMatch(t -> t.result().outcome() == TapResult.Outcome.CREATED);
+        boolean created = createdAny(done);
         log.atLevel(created ? Level.INFO : Level.DEBUG).addKeyValue("vmi", ctx.vmi().key())
                 .addKeyValue("pod", ctx.podUid()).addKeyValue("taps", done.size())
                 .log("prepared network of {}: {} tap(s) in the netns of pid {}", ctx.vmi().key(), done.size(),
                         ctx.caller().pid());
         return done;
+    }
+
+    private static boolean createdAny(List<PreparedTap> taps) {
+        return taps.stream().anyMatch(t -> t.result().outcome() == TapResult.Outcome.CREATED);
     }
 
     /**

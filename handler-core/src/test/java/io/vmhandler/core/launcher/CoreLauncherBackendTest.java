@@ -204,6 +204,26 @@ class CoreLauncherBackendTest {
     }
 
     @Test
+    void theCallerExitingDuringACallThatOnlyAdoptsLeavesItsTapsAsTheyWere() {
+        callers.vmi(POD, twoTaps("1"));
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(true, true);
+        taps.onCreate(spec -> {
+            if (spec.name().equals("tap1")) {
+                launcher.destroyForcibly();
+                try {
+                    launcher.waitFor(10, TimeUnit.SECONDS);
+                } catch (InterruptedException e) {
+                    Thread.currentThread().interrupt();
+                }
+            }
+        });
+        // nothing was made, so nothing is rolled back and no liveness check is spent on it: the adopted taps stay
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(false, false);
+        assertThat(taps.taps()).containsOnlyKeys("tap0", "tap1");
+        assertThat(taps.log()).containsExactly("create tap0 queues=2", "create tap1 queues=2");
+    }
+
+    @Test
     void aRepeatedCallGivesTheSameResultAndNoSecondTap() {
         callers.vmi(POD, oneTap("1", "cpu: {cores: 3}"));
         List<TapResult> first = backend.prepareNetwork(who);
