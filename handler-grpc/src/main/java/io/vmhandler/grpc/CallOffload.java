@@ -10,8 +10,11 @@ import java.util.function.Consumer;
  *
  * <p>Why: a launcher's next call follows the reply to its last one. If the reply goes out while the worker that
  * made it is still on its way back to the idle workers, the next call often finds that worker busy and wakes
- * another, colder one, and the two threads meet on the pool's lock. The daemon's netns workers take the reply
- * through {@link #afterTask}, which runs it once the worker is idle (docs/launcher-perf.md).
+ * another, colder one (11-32% of PrepareNetwork's calls in bench-launcher). The daemon's netns workers take the
+ * reply through {@link #afterTask}, which runs it once the worker is idle (docs/launcher-perf.md).
+ *
+ * <p>Concurrency: {@code afterTask} is called from inside a task, on the thread that runs it; the reply then runs
+ * on that same thread, never at the same time as the task or as another task of that thread.
  *
  * <p>{@code afterTask} never drops a reply: on a thread that is no worker of this executor, or on an executor
  * without the notion, it runs the reply at once.
