@@ -92,4 +92,16 @@ final class DevicePod {
     String owner(String path) {
         return Cmd.run("nsenter", "--mount=" + mountNs(), "--", "stat", "-c", "%u:%g %a %F", path).ok().out().strip();
     }
+
+    /**
+     * What a granted open of the pod's kvm node (a mknod of 10:232) gives on this host: "OPEN" where the kernel has
+     * the kvm misc device registered ("232 kvm" in /proc/misc), else "ENODEV", e.g. in a guest without nested
+     * virtualisation. Either way the open got past the permission check, which is what the grant changes (before
+     * it: EACCES); ENODEV comes after it, from the misc device lookup (misc_open, drivers/char/misc.c).
+     */
+    static String kvmOpenAfterGrant() throws java.io.IOException {
+        boolean driver = java.nio.file.Files.readAllLines(java.nio.file.Path.of("/proc/misc")).stream()
+                .map(String::strip).anyMatch(l -> l.equals("232 kvm"));
+        return driver ? "OPEN" : "ENODEV";
+    }
 }

@@ -62,8 +62,10 @@ class QemuDevicesIT {
                         .podDevices(ProcFs.DEFAULT_ROOT, runner)
                         .prepare(ref, VmiDocument.parse(pod.pod.vmi("qvm", "node1", "")), 107, 107);
             }
-            assertThat(report.granted()).extracting(g -> g.node().podPath())
-                    .contains("/dev/net/tun").contains(kvm ? new String[] {"/dev/kvm"} : new String[0]);
+            assertThat(report.granted()).extracting(g -> g.node().podPath()).contains("/dev/net/tun");
+            if (kvm) {
+                assertThat(report.granted()).extracting(g -> g.node().podPath()).contains("/dev/kvm");
+            }
 
             Process qemu = startQemu(pod, work, kvm ? "kvm" : "tcg", 3);
             long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
