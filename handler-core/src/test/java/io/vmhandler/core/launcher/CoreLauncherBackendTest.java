@@ -181,11 +181,10 @@ class CoreLauncherBackendTest {
         assertThat(pinner.log()).isEmpty();
     }
 
-    @Test
-    void theCallerExitingMidCallIsNotFoundAndTheTapsItMadeAreRolledBack() {
-        callers.vmi(POD, twoTaps("1"));
-        taps.onCreate(spec -> {
-            if (spec.name().equals("tap1")) {
+    /** A create hook that kills the launcher (and waits for its exit) just before the tap {@code name} is made. */
+    private FakeTapDevices.Hook killLauncherBefore(String name) {
+        return spec -> {
+            if (spec.name().equals(name)) {
                 launcher.destroyForcibly();
                 try {
                     launcher.waitFor(10, TimeUnit.SECONDS);
@@ -193,7 +192,13 @@ class CoreLauncherBackendTest {
                     Thread.currentThread().interrupt();
                 }
             }
-        });
+        };
+    }
+
+    @Test
+    void theCallerExitingMidCallIsNotFoundAndTheTapsItMadeAreRolledBack() {
+        callers.vmi(POD, twoTaps("1"));
+        taps.onCreate(killLauncherBefore("tap1"));
         Status s = status(() -> backend.prepareNetwork(who));
         assertThat(s.getCode()).isEqualTo(Status.Code.NOT_FOUND);
         assertThat(s.getDescription()).isEqualTo("the calling process exited during PrepareNetwork");
@@ -207,16 +212,7 @@ class CoreLauncherBackendTest {
     void theCallerExitingDuringACallThatOnlyAdoptsLeavesItsTapsAsTheyWere() {
         callers.vmi(POD, twoTaps("1"));
         assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(true, true);
-        taps.onCreate(spec -> {
-            if (spec.name().equals("tap1")) {
-                launcher.destroyForcibly();
-                try {
-                    launcher.waitFor(10, TimeUnit.SECONDS);
-                } catch (InterruptedException e) {
-                    Thread.currentThread().interrupt();
-                }
-            }
-        });
+        taps.onCreate(killLauncherBefore("tap1"));
         // nothing was made, so nothing is rolled back and no liveness check is spent on it: the adopted taps stay
         assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(false, false);
         assertThat(taps.taps()).containsOnlyKeys("tap0", "tap1");
