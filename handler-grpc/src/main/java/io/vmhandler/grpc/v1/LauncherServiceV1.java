@@ -1,6 +1,7 @@
 package io.vmhandler.grpc.v1;
 
 import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.LauncherBackend;
 import java.util.Objects;
 import java.util.Optional;
@@ -22,7 +23,7 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
     private static final Pattern LIBVIRT_VERSION = Pattern.compile("\\d{1,4}\\.\\d{1,4}(\\.\\d{1,4})?");
 
     private final LauncherBackend backend;
-    private final Executor offload;
+    private final CallOffload offload;
 
     /** Runs each call on the thread gRPC calls the service on (a server with its own executor). */
     public LauncherServiceV1(LauncherBackend backend) {
@@ -35,7 +36,7 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
      */
     public LauncherServiceV1(LauncherBackend backend, Executor offload) {
         this.backend = Objects.requireNonNull(backend, "backend");
-        this.offload = Objects.requireNonNull(offload, "offload");
+        this.offload = CallOffload.of(Objects.requireNonNull(offload, "offload"));
     }
 
     @Override

@@ -9,7 +9,6 @@ import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.server.ApiPipeline;
 import io.vmhandler.grpc.server.StatusMapper;
-import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
@@ -35,14 +34,13 @@ public final class UnaryCall {
     private UnaryCall() {}
 
     /**
-     * Runs the call on {@code executor}, in the call's gRPC Context (the caller identity, the deadline and the
+     * Runs the call on {@code offload}, in the call's gRPC Context (the caller identity, the deadline and the
      * cancellation travel with it). A refused hand-off (the daemon is stopping) answers UNAVAILABLE, which a
-     * launcher retries. On a {@link CallOffload} the reply goes out through its {@link CallOffload#afterTask}, once
-     * the thread that ran the call is ready for the next one.
+     * launcher retries. The reply goes out through {@link CallOffload#afterTask}, once the thread that ran the call
+     * is ready for the next one.
      */
-    public static <R> void offload(Executor executor, String method, StreamObserver<R> out,
+    public static <R> void offload(CallOffload offload, String method, StreamObserver<R> out,
                                    Function<CallerIdentity, R> body) {
-        CallOffload offload = CallOffload.of(executor);
         Runnable call = Context.current().wrap(() -> run(method, out, body, offload::afterTask));
         try {
             offload.execute(call);

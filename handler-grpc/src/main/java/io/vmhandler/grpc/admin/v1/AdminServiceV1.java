@@ -2,6 +2,7 @@ package io.vmhandler.grpc.admin.v1;
 
 import io.grpc.stub.StreamObserver;
 import io.vmhandler.grpc.AdminAccess;
+import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.NodeStatusProvider;
 import io.vmhandler.grpc.v1.UnaryCall;
 import java.util.Objects;
@@ -16,7 +17,7 @@ import java.util.concurrent.Executor;
 public final class AdminServiceV1 extends AdminGrpc.AdminImplBase {
     private final NodeStatusProvider status;
     private final AdminAccess access;
-    private final Executor offload;
+    private final CallOffload offload;
 
     /** Runs each call on the thread gRPC calls the service on. */
     public AdminServiceV1(NodeStatusProvider status, AdminAccess access) {
@@ -27,7 +28,7 @@ public final class AdminServiceV1 extends AdminGrpc.AdminImplBase {
     public AdminServiceV1(NodeStatusProvider status, AdminAccess access, Executor offload) {
         this.status = Objects.requireNonNull(status, "status");
         this.access = Objects.requireNonNull(access, "access");
-        this.offload = Objects.requireNonNull(offload, "offload");
+        this.offload = CallOffload.of(Objects.requireNonNull(offload, "offload"));
     }
 
     @Override
