@@ -51,6 +51,7 @@ import java.time.Clock;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import io.vmhandler.grpc.AdminAccess;
+import io.vmhandler.grpc.AfterReply;
 import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.server.ServerOptions;
 import io.vmhandler.grpc.server.UnixSocketServer;
@@ -293,7 +294,9 @@ public final class Daemon implements AutoCloseable {
             TapReaper reaper = new TapReaper(reaperTapSeam.apply(new IoctlTapDevices(reapNetns)),
                     new RtnetlinkTapQos(reapNetns, psched), store, metrics, REAPER_WORKERS, REAPER_QUEUE)
                     // a PrepareNetwork waiting for its pod's deletions frees its launcher worker's slot for other pods
-                    .waitingWith(netns.workers()::awaiting);
+                    .waitingWith(netns.workers()::awaiting)
+                    // the deleter threads wake once Release's reply is on its way, not while it is being written
+                    .startingWith(AfterReply.INSTANCE);
             stack.push(reaper);
             // its record is on Release's path and names taps that no reboot keeps: no fsync (docs/launcher-api.md §3.5)
             store.withoutFsync(TapReaper.RECORD_PREFIX);

@@ -20,6 +20,7 @@ import java.util.concurrent.Callable;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.ConcurrentLinkedQueue;
 import java.util.concurrent.ExecutionException;
+import java.util.concurrent.Executor;
 import java.util.concurrent.RejectedExecutionException;
 import java.util.concurrent.ThreadPoolExecutor;
 import java.util.concurrent.TimeUnit;
@@ -138,6 +139,7 @@ public final class TapReaper implements AutoCloseable {
     /** Pod uid → its deletions not finished yet; guarded by {@link #records}. */
     private final Map<String, PodPending> pods = new HashMap<>();
     private volatile Waiting waiting = Callable::call;
+    private volatile Executor starting = Runnable::run;
 
     /**
      * @param taps    the tap devices the deletions run on (their own netns workers, so a burst of deletions never
@@ -178,6 +180,18 @@ public final class TapReaper implements AutoCloseable {
         return this;
     }
 
+    /**
+     * Where {@link #release} queues a hand-over's deletions (default: at once, on the releasing thread). The daemon
+     * gives the launcher call's {@code AfterReply}, so the deleter threads wake once Release's reply is on its way
+     * instead of taking the CPUs the reply needs. The deletions count as pending from the hand-over on, so the
+     * pod's next call waits for them however late they start. {@code how} must run every task it is given. Returns
+     * this.
+     */
+    public TapReaper startingWith(Executor how) {
+        this.starting = java.util.Objects.requireNonNull(how, "how");
+        return this;
+    }
+
     /** Deletions handed over and not finished yet (the pending-deletions gauge). */
     public int pending() {
         return pending.get();
@@ -193,7 +207,8 @@ public final class TapReaper implements AutoCloseable {
 
     /**
      * Release's hand-over: records {@code taps} (name → ifindex) for the pod in one checkpoint write and queues their
-     * deletion in {@code netns}, which this then owns. A tap whose ifindex the pod's record holds already (a Release
+     * deletion in {@code netns}, which this then owns, through {@link #startingWith} (they count as the pod's pending
+     * deletions from here on, however late they start). A tap whose ifindex the pod's record holds already (a Release
      * at the same time, or retried) is not handed over again. Returns the names handed over now, in the order of
      * {@code taps}; empty, with {@code netns} still the caller's, when the pod would pass
      * {@link #MAX_PENDING_PER_POD} (then delete at once). Never throws for a deletion.
@@ -231,9 +246,11 @@ public final class TapReaper implements AutoCloseable {
             return Optional.of(List.of());
         }
         Handover h = new Handover(podUid, netns, keys.size());
+        List<Deletion> deletions = new ArrayList<>(keys.size());
         for (int i = 0; i < keys.size(); i++) {
-            submit(new Deletion(h, keys.get(i), names.get(i), System.nanoTime()));
+            deletions.add(new Deletion(h, keys.get(i), names.get(i), System.nanoTime()));
         }
+        starting.execute(() -> deletions.forEach(this::submit));
         return Optional.of(names);
     }
 

@@ -14,6 +14,7 @@ import io.vmhandler.core.pinning.FakePinner;
 import io.vmhandler.core.plan.VmiPlanner;
 import io.vmhandler.core.reconcile.VmiNotifier;
 import io.vmhandler.core.reconcile.VmiStateRecorder;
+import io.vmhandler.grpc.AfterReply;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.ReleaseResult;
 import io.vmhandler.grpc.TapResult;
@@ -155,6 +156,39 @@ class TapReaperTest {
         assertThat(taps.index("tap1")).isNotEqualTo(tap1);
         assertThat(checkpoints.get(RECORD)).isEmpty();
         assertThat(reaper.pending()).isZero();
+    }
+
+    /**
+     * The daemon's wiring: the deletions start after the Release's reply (AfterReply, which UnaryCall opens around a
+     * call's body), and count as the pod's pending ones from the hand-over on.
+     */
+    @Test
+    void withAfterReplyTheDeletionsStartOnceTheReplyHasRunAndArePendingBefore() throws Exception {
+        TapReaper reaper = reaper().startingWith(AfterReply.INSTANCE);
+        CoreLauncherBackend backend = backend(reaper);
+        backend.prepareNetwork(who);
+        deletions.countDown(); // the kernel deletes as soon as it is asked
+
+        AfterReply.Scope call = AfterReply.open();
+        ReleaseResult released;
+        try {
+            released = backend.release(who);
+        } finally {
+            call.close();
+        }
+        assertThat(released.removedTaps()).containsExactly("tap0", "tap1");
+        assertThat(reaper.pending(POD)).isEqualTo(2);
+        assertThat(recorded()).hasSize(2);
+        Thread.sleep(300);
+        assertThat(deleted()).isEmpty();
+
+        List<String> order = new java.util.concurrent.CopyOnWriteArrayList<>();
+        call.after(() -> order.add("reply")).run();
+        order.add("started");
+        await().atMost(Duration.ofSeconds(10)).until(() -> reaper.pending() == 0);
+        assertThat(order).containsExactly("reply", "started");
+        assertThat(deleted()).containsExactlyInAnyOrder("delete tap0", "delete tap1");
+        assertThat(checkpoints.get(RECORD)).isEmpty();
     }
 
     @Test

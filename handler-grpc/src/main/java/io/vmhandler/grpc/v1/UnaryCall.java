@@ -5,6 +5,7 @@ import io.grpc.Deadline;
 import io.grpc.Status;
 import io.grpc.StatusRuntimeException;
 import io.grpc.stub.StreamObserver;
+import io.vmhandler.grpc.AfterReply;
 import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.CallerIdentity;
 import io.vmhandler.grpc.server.ApiPipeline;
@@ -77,15 +78,20 @@ public final class UnaryCall {
         }
         long start = System.nanoTime();
         R result;
+        // what the body hands to AfterReply (Release's tap deletions) starts once the reply below is on its way
+        AfterReply.Scope deferred = AfterReply.open();
         try {
             result = body.apply(caller);
         } catch (RuntimeException | Error e) {
+            deferred.close();
             Status failed = StatusMapper.toStatus(e, method, caller);
-            reply.accept(() -> out.onError(failed.asRuntimeException()));
+            reply.accept(deferred.after(() -> out.onError(failed.asRuntimeException())));
             if (e instanceof VirtualMachineError fatal) {
                 throw fatal; // the caller has its INTERNAL; the JVM still has to see this one
             }
             return;
+        } finally {
+            deferred.close(); // idempotent: the catch closed it already, before its reply
         }
         long micros = TimeUnit.NANOSECONDS.toMicros(System.nanoTime() - start);
         if (gone(Context.current()) != null) {
@@ -93,7 +99,7 @@ public final class UnaryCall {
             log.atInfo().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros)
                     .log("call completed after the caller's deadline or cancellation: reply dropped");
         }
-        reply.accept(() -> {
+        reply.accept(deferred.after(() -> {
             try {
                 out.onNext(result);
                 out.onCompleted();
@@ -104,7 +110,7 @@ public final class UnaryCall {
             }
             log.atDebug().addKeyValue("method", method).addKeyValue("caller", caller).addKeyValue("micros", micros)
                     .log("call done");
-        });
+        }));
     }
 
     /** DEADLINE_EXCEEDED or CANCELLED when the call's Context is done, else null. */
