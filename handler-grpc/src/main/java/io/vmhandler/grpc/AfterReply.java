@@ -14,9 +14,11 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Why: Release hands its taps to the background deleter, whose threads used to wake while the reply was still
  * being written (4 deleter threads, each handing its tap to a netns worker of its own). On a node with few CPUs they
- * took the CPUs the reply needed: bench-release on 2 CPUs, a 4-tap Release, p50 1.90, 1.95 and 1.98 ms with the
- * deletions queued at once, 1.62, 1.67 and 1.51 ms with them queued here (alternated runs; docs/launcher-perf.md,
- * "Release: the deletions start after the reply").
+ * took the CPUs the reply and the rest of the call needed. bench-release on 2 CPUs, a 4-tap Release, 7 runs each
+ * alternated: the daemon's own time per Release 1.37-1.79 ms (means) with the deletions queued at once, 0.98-1.50 ms
+ * with them queued here; the p50 seen by the caller 1.98 ms against 1.89 ms (medians of the runs). The cost: a pod
+ * that calls PrepareNetwork right after its own Release waits a little longer for its deletions (bin/bench-soak
+ * 62-66 against 70-72 cycles/s; docs/launcher-perf.md, "Release: the deletions start after the reply").
  *
  * <p>Guarantees: a task given here always runs, once, after the reply was handed over, also when the body threw
  * or the reply could not be delivered (the caller cancelled). Tasks run in the order given; one that throws is
