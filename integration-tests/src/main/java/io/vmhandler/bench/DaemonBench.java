@@ -14,6 +14,7 @@ import io.vmhandler.core.watch.VmiResources;
 import io.vmhandler.proc.ProcFs;
 import io.vmhandler.proc.ProcStat;
 import java.io.BufferedReader;
+import java.io.IOException;
 import java.io.InputStreamReader;
 import java.lang.management.GarbageCollectorMXBean;
 import java.lang.management.ManagementFactory;
@@ -185,7 +186,7 @@ public final class DaemonBench {
      * (bin/cds-classlist).
      */
     private static void childProcesses(EmbeddedApiServer api, Path base, int n) throws Exception {
-        String cp = jarClasspath();
+        String cp = imageClasspath(base);
         DeploymentJvm deployment = withoutFlags(DeploymentJvm.ofRepository(), WITHOUT_FLAGS);
         System.out.printf("daemon JVM flags (deploy/Containerfile, deploy/base/daemonset.yaml%s): %s%n",
                 WITHOUT_FLAGS.isEmpty() ? "" : ", without " + WITHOUT_FLAGS, deployment.flags());
@@ -305,10 +306,21 @@ public final class DaemonBench {
         return "phases (ms): beforeDaemonStart=" + (readyMs - total) + " daemonStart=" + total + " ->" + out;
     }
 
-    /** The jars of this JVM's classpath, sorted: CDS takes jar files only and checks their order. */
-    private static String jarClasspath() {
-        return Arrays.stream(System.getProperty("java.class.path").split(":")).filter(e -> e.endsWith(".jar"))
-                .map(e -> Path.of(e).toAbsolutePath().toString()).sorted().collect(Collectors.joining(":"));
+    /**
+     * The image's classpath: its lib/ ({@link DeploymentJvm#imageJars}) laid out as links in one directory under
+     * {@code base}, in the image's order. CDS takes jar files only and checks their paths and order. Until
+     * 2026-12-07 this was the benchmark's own classpath, 122 jars against the image's 101 (the mock API server,
+     * vert.x, BouncyCastle, JMH): the start opened and scanned jars the image does not have.
+     */
+    private static String imageClasspath(Path base) throws IOException {
+        Path lib = Files.createDirectories(base.resolve("lib"));
+        List<String> cp = new ArrayList<>();
+        for (Path jar : DeploymentJvm.imageJars(DeploymentJvm.repositoryRoot())) {
+            Path link = lib.resolve(jar.getFileName());
+            Files.createSymbolicLink(link, jar.toAbsolutePath());
+            cp.add(link.toString());
+        }
+        return String.join(":", cp);
     }
 
     private static long median(List<Start> starts, java.util.function.ToLongFunction<Start> f) {

@@ -100,6 +100,65 @@ public record DeploymentJvm(List<String> image, List<String> toolOptions, long m
         return List.copyOf(all);
     }
 
+    /** Where the image puts the daemon's jars; its classpath is every jar there, sorted by name. */
+    static final String IMAGE_LIB = "/opt/vmhandler/lib/";
+    private static final Pattern COPY_TO_LIB = Pattern.compile(
+            "^COPY\\s+(\\S+)\\s+" + Pattern.quote(IMAGE_LIB) + "\\s*$", Pattern.MULTILINE);
+    /** The test jar maven-jar-plugin makes beside a module's jar; the image's RUN removes it from lib/. */
+    static final String TEST_JAR_SUFFIX = "-tests.jar";
+
+    /**
+     * The jars the image's lib/ holds, from the build tree under {@code root}: every {@code COPY SRC /opt/vmhandler/lib/}
+     * of deploy/Containerfile (a directory: its jars; else a glob on file names in its directory), minus test jars,
+     * sorted by file name as the image's {@code ls lib/*.jar | sort} sorts them. A benchmark that starts the daemon
+     * on this classpath loads, scans and archives what the image does, not the benchmark's own, larger classpath
+     * (the mock API server, vert.x, JMH). A COPY that matches no jar is an error naming it: the build is missing.
+     */
+    public static List<Path> imageJars(Path root) {
+        return imageJars(root, readFile(root.resolve(CONTAINERFILE)));
+    }
+
+    static List<Path> imageJars(Path root, String containerfile) {
+        Matcher m = COPY_TO_LIB.matcher(containerfile);
+        List<Path> jars = new ArrayList<>();
+        while (m.find()) {
+            String src = m.group(1);
+            List<Path> found = new ArrayList<>();
+            try {
+                if (src.endsWith("/")) {
+                    Path dir = root.resolve(src);
+                    if (Files.isDirectory(dir)) {
+                        try (var s = Files.list(dir)) {
+                            s.filter(f -> f.getFileName().toString().endsWith(".jar")).forEach(found::add);
+                        }
+                    }
+                } else {
+                    Path glob = Path.of(src);
+                    Path dir = root.resolve(glob.getParent() == null ? Path.of(".") : glob.getParent());
+                    var matcher = dir.getFileSystem().getPathMatcher("glob:" + glob.getFileName());
+                    if (Files.isDirectory(dir)) {
+                        try (var s = Files.list(dir)) {
+                            s.filter(f -> matcher.matches(f.getFileName())).forEach(found::add);
+                        }
+                    }
+                }
+            } catch (IOException e) {
+                throw new UncheckedIOException("listing " + src + " under " + root, e);
+            }
+            found.removeIf(f -> f.getFileName().toString().endsWith(TEST_JAR_SUFFIX));
+            if (found.isEmpty()) {
+                throw new IllegalStateException(CONTAINERFILE + ": COPY " + src + " " + IMAGE_LIB
+                        + " matches no jar under " + root + "; build first (./mvnw -B -DskipTests package)");
+            }
+            jars.addAll(found);
+        }
+        if (jars.isEmpty()) {
+            throw new IllegalArgumentException(CONTAINERFILE + ": no COPY ... " + IMAGE_LIB + " found");
+        }
+        jars.sort(java.util.Comparator.comparing(f -> f.getFileName().toString()));
+        return List.copyOf(jars);
+    }
+
     static Path repositoryRoot() {
         String home = System.getProperty("vmhandler.home");
         if (home != null) {

@@ -3,8 +3,11 @@ package io.vmhandler.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
 
 /** The benchmarks' JVM flags come from the deployment files, so the bench and the image cannot drift. */
 class DeploymentJvmTest {
@@ -57,5 +60,45 @@ class DeploymentJvmTest {
                 .hasMessageContaining("deploy/base/daemonset.yaml").hasMessageContaining("JAVA_TOOL_OPTIONS");
         assertThatThrownBy(() -> DeploymentJvm.parse(CONTAINERFILE, DAEMONSET.replace("384Mi", "1T")))
                 .hasMessageContaining("limits.memory");
+    }
+
+    @Test
+    void theImagesJarsAreTheCopiesIntoItsLibMinusTestJarsSortedByName(@TempDir Path root) throws Exception {
+        for (String f : List.of("handler-core/target/lib/zeta-1.jar", "handler-core/target/lib/alpha-2.jar",
+                "handler-core/target/lib/notes.txt", "handler-core/target/handler-core-0.1.jar",
+                "handler-core/target/handler-core-0.1-tests.jar", "handler-cli/target/handler-cli-0.1.jar",
+                "handler-cli/target/lib/mock-server-8.jar", "deploy/cds/vmhandler.classlist")) {
+            Files.createDirectories(root.resolve(f).getParent());
+            Files.writeString(root.resolve(f), "x");
+        }
+        String containerfile = """
+                FROM x
+                COPY handler-core/target/lib/ /opt/vmhandler/lib/
+                COPY handler-core/target/handler-core-*.jar /opt/vmhandler/lib/
+                COPY handler-cli/target/handler-cli-*.jar /opt/vmhandler/lib/
+                COPY deploy/cds/ /opt/vmhandler/cds/
+                """;
+
+        assertThat(DeploymentJvm.imageJars(root, containerfile)).extracting(p -> p.getFileName().toString())
+                .containsExactly("alpha-2.jar", "handler-cli-0.1.jar", "handler-core-0.1.jar", "zeta-1.jar");
+    }
+
+    @Test
+    void aCopyIntoLibThatMatchesNoJarIsNamed(@TempDir Path root) {
+        String containerfile = "FROM x\nCOPY handler-cli/target/handler-cli-*.jar /opt/vmhandler/lib/\n";
+
+        assertThatThrownBy(() -> DeploymentJvm.imageJars(root, containerfile))
+                .hasMessageContaining("COPY handler-cli/target/handler-cli-*.jar").hasMessageContaining("build first");
+        assertThatThrownBy(() -> DeploymentJvm.imageJars(root, "FROM x\n"))
+                .hasMessageContaining("no COPY");
+    }
+
+    @Test
+    void theImageRemovesTheTestJarsTheBenchmarkLeavesOut() throws Exception {
+        // the benchmark drops *-tests.jar because the image's RUN does: both must change together
+        String containerfile = Files.readString(DeploymentJvm.repositoryRoot().resolve(DeploymentJvm.CONTAINERFILE));
+
+        assertThat(containerfile).contains("rm -f lib/*" + DeploymentJvm.TEST_JAR_SUFFIX)
+                .containsPattern("(?m)^COPY \\S+ " + DeploymentJvm.IMAGE_LIB + "$");
     }
 }
