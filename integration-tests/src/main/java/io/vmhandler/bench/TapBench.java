@@ -43,7 +43,9 @@ import java.util.concurrent.TimeUnit;
  *   <li>ip spawn: {@code ip -n NS tuntap add dev X mode tap [multi_queue] vnet_hdr user U group G}, one
  *       process per tap (the exec-based peers; it has no MTU option, so it sets none).
  * </ol>
- * Ratios are to the C sequence's median. Deletion is not timed (it is RCU latency, milliseconds
+ * Ratios are to the C sequence's median. Rows 1, 3, 5 and 6 (those the acceptance compares) run interleaved, in
+ * {@code -Dbench.rounds} blocks each (default 4; the order reversed every round), so that a slow stretch of a shared
+ * machine falls on all of them alike. Deletion is not timed (it is RCU latency, milliseconds
  * whoever does it, docs/test-host.md A1) and runs in parallel between rows. The 1-minute load average is printed on every
  * row: on a shared machine it says how much the figures can be trusted.
  *
@@ -56,6 +58,8 @@ import java.util.concurrent.TimeUnit;
  */
 public final class TapBench {
     private static final int UID = 107;
+    /** {@code -Dbench.rounds=K}: the blocks each row compared with C is split into, interleaved (default 4). */
+    private static final int ROUNDS = Integer.getInteger("bench.rounds", 4);
 
     public static void main(String[] args) throws Exception {
         int iterations = 100;
@@ -68,8 +72,8 @@ public final class TapBench {
             }
         }
         int n = iterations;
-        if (n < 10) {
-            throw new IllegalArgumentException("iterations must be >= 10, got " + n);
+        if (n < 10 * ROUNDS || ROUNDS < 1) {
+            throw new IllegalArgumentException("iterations must be >= 10 per round (bench.rounds=" + ROUNDS + "), got " + n);
         }
         new TapSpec("x", 1, UID, UID, mtu); // validates the MTU with the API's own message
         String tapcreate = System.getProperty("bench.tapcreate");
@@ -90,7 +94,7 @@ public final class TapBench {
             // at ~35 us a call, so C2 has compiled them as it has in a daemon that has served for a while
             measure(0, 300, i -> taps.create(path, new TapSpec("vw" + i, 1 + i % 4, UID, UID, m)));
             measure(0, 20_000, i -> taps.create(path, new TapSpec("vw" + i % 300, 1 + i % 300 % 4, UID, UID, m)));
-            runner.run(path, () -> measureRaw(0, 300, 2, m));
+            runner.run(path, () -> measureRaw(0, 300, 2, m, "vw_r"));
             cleanup(runner, path);
             onWorker(runner, nsFd, () -> measure(0, 300, i -> taps.create(nsFd, new TapSpec("vw" + i, 1 + i % 4, UID, UID, m))));
             cleanup(runner, path);
@@ -103,47 +107,71 @@ public final class TapBench {
                 }
             }
             System.out.printf("tap create, per tap, %d iterations after %d warm-up, mtu %d, owner/group %d; microseconds;"
-                    + " load average at start %s%n", n, warm, mtu, UID, loadAverage());
+                    + " vmhandler, 1 entry, JVM raw and C interleaved in %d rounds; load average at start %s%n", n, warm, mtu,
+                    UID, ROUNDS, loadAverage());
             System.out.printf("%-7s %-16s %9s %9s %9s %9s %7s%n", "queues", "path", "median", "min", "p90", "x C", "load1");
             for (int q : new int[] {1, 4, 16}) {
-                long[] api = onWorker(runner, nsFd, () -> measure(warm, n,
-                        i -> created(taps.create(nsFd, new TapSpec("va" + q + "_" + i, q, UID, UID, m)))));
-                String loadApi = load1();
-                long[] adopt = onWorker(runner, nsFd, () -> measure(warm, n,
-                        i -> adopted(taps.create(nsFd, new TapSpec("va" + q + "_" + i, q, UID, UID, m)))));
-                String loadAdopt = load1();
-                cleanup(runner, path);
-                long[] entry = onWorker(runner, nsFd, () -> taps.within(nsFd, () -> {
-                    try {
-                        return measure(warm, n,
-                                i -> created(taps.create(nsFd, new TapSpec("ve" + q + "_" + i, q, UID, UID, m))));
-                    } catch (IOException | RuntimeException e) {
-                        throw e;
-                    } catch (Exception e) {
-                        throw new IOException(e);
+                // The four rows compared with C run interleaved: ROUNDS blocks each, in the order A B C D, then
+                // D C B A, ..., each block on an empty namespace. Run one after the other, a row that met a slow
+                // stretch of this shared 2-CPU VM (the C row's median moved 75-120 us between runs of the same day)
+                // decided the ratio; interleaved, the rows share the stretches.
+                List<List<Long>> rows = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
+                String[] loads = new String[4];
+                for (int r = 0; r < ROUNDS; r++) {
+                    int k = n / ROUNDS + (r == ROUNDS - 1 ? n % ROUNDS : 0);
+                    // the first block of a row has the full warm-up; the later ones a short one, since the first
+                    // creates after a cleanup (and in a new C process) run colder
+                    int w = r == 0 ? warm : Math.max(5, warm / ROUNDS);
+                    String tag = q + "_" + r + "_";
+                    for (int j = 0; j < 4; j++) {
+                        int row = r % 2 == 0 ? j : 3 - j;
+                        long[] t = switch (row) {
+                            case 0 -> onWorker(runner, nsFd, () -> measure(w, k,
+                                    i -> created(taps.create(nsFd, new TapSpec("va" + tag + i, q, UID, UID, m)))));
+                            case 1 -> onWorker(runner, nsFd, () -> taps.within(nsFd, () -> {
+                                try {
+                                    return measure(w, k,
+                                            i -> created(taps.create(nsFd, new TapSpec("ve" + tag + i, q, UID, UID, m))));
+                                } catch (IOException | RuntimeException e) {
+                                    throw e;
+                                } catch (Exception e) {
+                                    throw new IOException(e);
+                                }
+                            }));
+                            case 2 -> runner.run(path, () -> measureRaw(w, k, q, m, "vr" + tag));
+                            default -> runC(tapcreate, path, q, w, k, m, "vc" + tag);
+                        };
+                        loads[row] = load1();
+                        for (long v : t) {
+                            rows.get(row).add(v);
+                        }
+                        cleanup(runner, path);
                     }
-                }));
-                String loadEntry = load1();
+                }
+                long[] api = toArray(rows.get(0));
+                long[] entry = toArray(rows.get(1));
+                long[] raw = toArray(rows.get(2));
+                long[] c = toArray(rows.get(3));
+                // adopt: an idempotent retry on taps made (untimed) just before
+                onWorker(runner, nsFd, () -> measure(0, warm + n,
+                        i -> created(taps.create(nsFd, new TapSpec("vd" + q + "_" + i, q, UID, UID, m)))));
+                long[] adopt = onWorker(runner, nsFd, () -> measure(warm, n,
+                        i -> adopted(taps.create(nsFd, new TapSpec("vd" + q + "_" + i, q, UID, UID, m)))));
+                String loadAdopt = load1();
                 cleanup(runner, path);
                 long[] handoff = measure(warm, n, i -> created(taps.create(path, new TapSpec("vh" + q + "_" + i, q, UID, UID, m))));
                 String loadHandoff = load1();
-                cleanup(runner, path);
-                long[] raw = runner.run(path, () -> measureRaw(warm, n, q, m));
-                String loadRaw = load1();
-                cleanup(runner, path);
-                long[] c = runC(tapcreate, path, q, warm, n, m);
-                String loadC = load1();
                 cleanup(runner, path);
                 long[] spawn = measure(warm, n, i -> spawnTap(ns, "vs" + q + "_" + i, q));
                 String loadSpawn = load1();
                 cleanup(runner, path);
                 long mc = median(c);
-                print(q, "vmhandler", api, mc, loadApi);
+                print(q, "vmhandler", api, mc, loads[0]);
                 print(q, "vmhandler adopt", adopt, mc, loadAdopt);
-                print(q, "vmhandler 1 entry", entry, mc, loadEntry);
+                print(q, "vmhandler 1 entry", entry, mc, loads[1]);
                 print(q, "path + hand-off", handoff, mc, loadHandoff);
-                print(q, "JVM raw ioctl", raw, mc, loadRaw);
-                print(q, "C sequence", c, mc, loadC);
+                print(q, "JVM raw ioctl", raw, mc, loads[2]);
+                print(q, "C sequence", c, mc, loads[3]);
                 print(q, "ip spawn", spawn, mc, loadSpawn);
             }
             System.out.printf("load average at end %s%n", loadAverage());
@@ -227,11 +255,11 @@ public final class TapBench {
     }
 
     /** Runs inside the netns on a worker, like the C program after its setns. */
-    private static long[] measureRaw(int warm, int n, int q, int mtu) throws IOException {
+    private static long[] measureRaw(int warm, int n, int q, int mtu, String prefix) throws IOException {
         long[] t = new long[n];
         try (Fd ctl = Syscalls.socket(AF_INET, SOCK_DGRAM, 0, "bench SIOCSIFMTU socket")) {
             for (int i = 0; i < warm + n; i++) {
-                String name = "vr" + q + "_" + i;
+                String name = prefix + i;
                 long t0 = System.nanoTime();
                 rawCreate(ctl, name, q, mtu);
                 long dt = System.nanoTime() - t0;
@@ -265,9 +293,9 @@ public final class TapBench {
     }
 
     /** The C floor: per-tap nanoseconds, one per line; the program deletes its own taps before it exits. */
-    private static long[] runC(String exe, String nsPath, int q, int warm, int n, int mtu) throws Exception {
+    private static long[] runC(String exe, String nsPath, int q, int warm, int n, int mtu, String prefix) throws Exception {
         Process p = new ProcessBuilder(exe, nsPath, Integer.toString(q), Integer.toString(warm), Integer.toString(n),
-                Integer.toString(mtu), Integer.toString(UID), Integer.toString(UID), "vc" + q + "_")
+                Integer.toString(mtu), Integer.toString(UID), Integer.toString(UID), prefix)
                 .redirectError(ProcessBuilder.Redirect.INHERIT).start();
         String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         if (p.waitFor() != 0) {
@@ -310,6 +338,10 @@ public final class TapBench {
             pool.shutdown();
             pool.awaitTermination(1, TimeUnit.MINUTES);
         }
+    }
+
+    private static long[] toArray(List<Long> v) {
+        return v.stream().mapToLong(Long::longValue).toArray();
     }
 
     private static long median(long[] t) {
