@@ -123,27 +123,17 @@ public record DeploymentJvm(List<String> image, List<String> toolOptions, long m
         List<Path> jars = new ArrayList<>();
         while (m.find()) {
             String src = m.group(1);
+            // a directory copies its jars; anything else is a glob on the file names of its directory
+            Path glob = Path.of(src.endsWith("/") ? src + "*.jar" : src);
+            Path dir = root.resolve(glob.getParent() == null ? Path.of(".") : glob.getParent());
+            var matcher = dir.getFileSystem().getPathMatcher("glob:" + glob.getFileName());
             List<Path> found = new ArrayList<>();
-            try {
-                if (src.endsWith("/")) {
-                    Path dir = root.resolve(src);
-                    if (Files.isDirectory(dir)) {
-                        try (var s = Files.list(dir)) {
-                            s.filter(f -> f.getFileName().toString().endsWith(".jar")).forEach(found::add);
-                        }
-                    }
-                } else {
-                    Path glob = Path.of(src);
-                    Path dir = root.resolve(glob.getParent() == null ? Path.of(".") : glob.getParent());
-                    var matcher = dir.getFileSystem().getPathMatcher("glob:" + glob.getFileName());
-                    if (Files.isDirectory(dir)) {
-                        try (var s = Files.list(dir)) {
-                            s.filter(f -> matcher.matches(f.getFileName())).forEach(found::add);
-                        }
-                    }
+            if (Files.isDirectory(dir)) {
+                try (var s = Files.list(dir)) {
+                    s.filter(f -> matcher.matches(f.getFileName())).forEach(found::add);
+                } catch (IOException e) {
+                    throw new UncheckedIOException("listing " + src + " under " + root, e);
                 }
-            } catch (IOException e) {
-                throw new UncheckedIOException("listing " + src + " under " + root, e);
             }
             found.removeIf(f -> f.getFileName().toString().endsWith(TEST_JAR_SUFFIX));
             if (found.isEmpty()) {
