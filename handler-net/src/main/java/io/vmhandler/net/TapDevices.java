@@ -37,6 +37,28 @@ public interface TapDevices {
      */
     TapResult create(Fd netns, TapSpec spec) throws IOException;
 
+    /**
+     * What a caller of {@link #create(Fd, TapSpec, Expect)} expects to find. It orders the work and never decides
+     * the outcome: either way an existing tap is adopted or refused and an absent one made, as {@link #create}.
+     */
+    enum Expect {
+        /** The tap may well be there (a launcher's retry, the first tap of a call): look before making it. */
+        EXISTING,
+        /**
+         * The tap is most likely absent (the further taps of a call whose first tap was just created): make it
+         * without a look first; a tap that is there after all turns up in the attempt and is then looked at.
+         */
+        ABSENT
+    }
+
+    /**
+     * {@link #create(Fd, TapSpec)} with a hint of what the caller expects; the result is the same for either hint.
+     * This default, for implementations with nothing to save (the fakes), ignores the hint.
+     */
+    default TapResult create(Fd netns, TapSpec spec, Expect expect) throws IOException {
+        return create(netns, spec);
+    }
+
     List<String> verify(Fd netns, TapSpec spec) throws IOException;
 
     boolean delete(Fd netns, String name) throws IOException;

@@ -73,6 +73,11 @@ public record TapSpec(String name, int queues, long uid, long gid, Integer mtu) 
         return sb.toString();
     }
 
+    /** The same tap with {@code mtu} given (validated as the constructor does). */
+    public TapSpec withMtu(int mtu) {
+        return new TapSpec(name, queues, uid, gid, mtu);
+    }
+
     public boolean multiQueue() {
         return queues > 1;
     }

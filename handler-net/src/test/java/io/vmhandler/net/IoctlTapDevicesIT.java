@@ -3,6 +3,7 @@ package io.vmhandler.net;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.SyscallException;
 import io.vmhandler.net.linux.Netlink;
@@ -154,6 +155,50 @@ class IoctlTapDevicesIT {
                 .hasMessageContaining("type: want tap, found bridge");
         assertThatThrownBy(() -> taps.delete(ns, "tap0")).hasMessageContaining("is not a tap (kind bridge)");
         assertThat(ipLink("tap0")).contains("bridge");
+    }
+
+    /** Netlink messages sent by each create (one sequence number each), in one namespace entry with its shared socket. */
+    private List<Integer> requestsOf(List<TapSpec> specs, TapDevices.Expect expect) throws Exception {
+        try (Fd fd = NetNamespace.openNetns(ns)) {
+            return taps.within(fd, () -> {
+                List<Integer> out = new ArrayList<>();
+                try (Netlink nl = Netlink.inEntry()) {
+                    for (TapSpec spec : specs) {
+                        int before = nl.sequence();
+                        taps.create(fd, spec, expect);
+                        out.add(nl.sequence() - before);
+                    }
+                }
+                return out;
+            });
+        }
+    }
+
+    @Test
+    void expectingAbsentSparesTheLookOfAFreeNameAndStillAdoptsOrRefusesWhatIsThere() throws Exception {
+        assertThat(requestsOf(List.of(new TapSpec("tapl", 4, 107, 107, 1450)), TapDevices.Expect.EXISTING))
+                .as("RTM_GETLINK (the look), then RTM_SETLINK and RTM_GETLINK in one send").containsExactly(3);
+        assertThat(requestsOf(List.of(new TapSpec("tapn", 4, 107, 107, 1450)), TapDevices.Expect.ABSENT))
+                .as("RTM_SETLINK and RTM_GETLINK in one send, no look").containsExactly(2);
+        assertThat(ipLink("tapn")).contains("multi_queue").contains("vnet_hdr on").contains("persist on")
+                .contains("mtu 1450").containsPattern("user (107|qemu)");
+
+        // the name is taken after all: TUNSETIFF's EBUSY (IFF_TUN_EXCL) leads to the look and an adopt, MTU fixed
+        try (Fd fd = NetNamespace.openNetns(ns)) {
+            TapResult again = taps.create(fd, new TapSpec("tapn", 4, 107, 107, 1400), TapDevices.Expect.ABSENT);
+            assertThat(again.outcome()).isEqualTo(TapResult.Outcome.ADOPTED);
+            assertThat(again.state().mtu()).isEqualTo(1400);
+            assertThat(ipLinks().lines().filter(l -> l.contains(": tapn:")).count()).isEqualTo(1);
+            assertThat(ipLink("tapn")).contains("mtu 1400");
+
+            // ... or to the same refusal as a look: another owner, or a device that is no tap, left as it was
+            assertThatThrownBy(() -> taps.create(fd, new TapSpec("tapn", 4, 0, 0, 1400), TapDevices.Expect.ABSENT))
+                    .isInstanceOf(TapConflictException.class).hasMessageContaining("owner: want 0, found 107");
+            Cmd.run("ip", "-n", nsName, "link", "add", "tapb", "type", "bridge").ok();
+            assertThatThrownBy(() -> taps.create(fd, new TapSpec("tapb", 1, 107, 107, 1400), TapDevices.Expect.ABSENT))
+                    .isInstanceOf(TapConflictException.class).hasMessageContaining("type: want tap, found bridge");
+            assertThat(ipLink("tapb")).contains("bridge");
+        }
     }
 
     @Test

@@ -351,6 +351,23 @@ class CoreLauncherBackendTest {
     }
 
     @Test
+    void theFurtherTapsOfACallThatJustMadeOneGoWithoutALookAndWithThePodMtuTheFirstRead() {
+        callers.vmi(POD, withMultus("1", "b", "c"));
+        backend.prepareNetwork(who);
+        // the first tap looks (and dumps the links for the pod's MTU); the others are most likely absent too
+        assertThat(taps.createCalls()).containsExactly("tap0 EXISTING mtu=null",
+                "tap1 ABSENT mtu=" + FakeTapDevices.POD_MTU, "tap2 ABSENT mtu=" + FakeTapDevices.POD_MTU);
+        // a retry adopts: every tap looks first, the first read of the MTU still spares the others the dump
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(false, false, false);
+        assertThat(taps.createCalls()).endsWith("tap0 EXISTING mtu=null",
+                "tap1 EXISTING mtu=" + FakeTapDevices.POD_MTU, "tap2 EXISTING mtu=" + FakeTapDevices.POD_MTU);
+        // the hint never changes an outcome: a tap added later is made after the adopts, with a look
+        callers.vmi(POD, withMultus("2", "b", "c", "d"));
+        assertThat(backend.prepareNetwork(who)).extracting(TapResult::created).containsExactly(false, false, false, true);
+        assertThat(taps.createCalls()).endsWith("tap3 EXISTING mtu=" + FakeTapDevices.POD_MTU);
+    }
+
+    @Test
     void anInterfaceInsertedBeforeAnExistingOneLeavesTheExistingTapsName() {
         callers.vmi(POD, withMultus("1", "c"));
         backend.prepareNetwork(who);

@@ -58,6 +58,19 @@ final class FakeTapDevices implements TapDevices {
         return List.copyOf(log);
     }
 
+    private final List<String> createCalls = new ArrayList<>();
+
+    /** Each create as "NAME EXPECT mtu=MTU" ({@code null}: the pod's), hint and MTU as the caller passed them. */
+    synchronized List<String> createCalls() {
+        return List.copyOf(createCalls);
+    }
+
+    @Override
+    public synchronized TapResult create(Fd netns, TapSpec spec, Expect expect) throws IOException {
+        createCalls.add(spec.name() + " " + expect + " mtu=" + spec.mtu());
+        return create(netns, spec);
+    }
+
     @Override
     public synchronized TapResult create(Fd netns, TapSpec spec) throws IOException {
         hook.beforeCreate(spec);

@@ -117,6 +117,11 @@ public final class Netlink implements AutoCloseable {
         return fd.intValue();
     }
 
+    /** The sequence number of the last message sent on this socket, one per message: tests count a call's messages. */
+    public int sequence() {
+        return seq;
+    }
+
     /** The link called {@code name}, or null if there is none. */
     public LinkInfo link(String name) throws SyscallException {
         ByteBuffer req = request(RTM_GETLINK, NLM_F_REQUEST, 0);
