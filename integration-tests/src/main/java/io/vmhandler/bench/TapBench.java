@@ -6,6 +6,7 @@ import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.Syscalls;
 import io.vmhandler.net.IoctlTapDevices;
+import io.vmhandler.net.TapDevices;
 import io.vmhandler.net.TapResult;
 import io.vmhandler.net.TapSpec;
 import io.vmhandler.net.linux.LinkInfo;
@@ -23,7 +24,7 @@ import java.util.concurrent.Future;
 import java.util.concurrent.TimeUnit;
 
 /**
- * Tap creation cost, seven ways in the same run, for 1, 4 and 16 queues, all with the same owner,
+ * Tap creation cost, eight ways in the same run, for 1, 4 and 16 queues, all with the same owner,
  * group and MTU and the same warm-up and iteration count:
  * <ol>
  *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns fd, timed on a netns worker at home, the way
@@ -32,7 +33,11 @@ import java.util.concurrent.TimeUnit;
  *   <li>vmhandler adopt: the same call again on each tap made in (1), i.e. an idempotent retry;
  *   <li>vmhandler, one entry: (1) with every create of the row inside one {@code TapDevices.within} entry of the
  *       netns (one setns and one netlink socket for all of them), as the C program enters once and keeps one socket
- *       for its whole run; in the daemon this is the cost of each further tap of one PrepareNetwork;
+ *       for its whole run, and with {@link TapDevices.Expect#ABSENT}, as PrepareNetwork creates the taps after the
+ *       first of a pod that it has just made: no look before TUNSETIFF (IFF_TUN_EXCL is the look); in the daemon this
+ *       is the cost of each further tap of one PrepareNetwork;
+ *   <li>one entry, look: (3) with {@link TapDevices.Expect#EXISTING}, the RTM_GETLINK look before TUNSETIFF that
+ *       the first tap of a PrepareNetwork makes (and every tap before this hint existed);
  *   <li>path + hand-off: {@link IoctlTapDevices#create} with a netns path from the bench's main thread: (1) plus
  *       opening and checking the netns path and a hand-off to the worker and back per tap;
  *   <li>JVM raw ioctl: the C sequence below through the same JNR bindings, already inside the netns,
@@ -43,23 +48,27 @@ import java.util.concurrent.TimeUnit;
  *   <li>ip spawn: {@code ip -n NS tuntap add dev X mode tap [multi_queue] vnet_hdr user U group G}, one
  *       process per tap (the exec-based peers; it has no MTU option, so it sets none).
  * </ol>
- * Ratios are to the C sequence's median. Rows 1, 3, 5 and 6 (those the acceptance compares) run interleaved, in
- * {@code -Dbench.rounds} blocks each (default 4; the order reversed every round), so that a slow stretch of a shared
- * machine falls on all of them alike. Deletion is not timed (it is RCU latency, milliseconds
- * whoever does it, docs/test-host.md A1) and runs in parallel between rows. The 1-minute load average is printed on every
- * row: on a shared machine it says how much the figures can be trusted.
+ * Rows 1, 3, 4, 6 and 7 (those the acceptance compares) run interleaved, in {@code -Dbench.rounds} blocks each
+ * (default 8; the order reversed every round), so that a slow stretch of a shared machine falls on all of them alike.
+ * Ratios are to the C sequence's median ("x C"), and, for the interleaved rows, the median over the rounds of the
+ * ratio of the row's block to the C block of the same round ("x C/round"). Deletion is not timed (it is RCU latency,
+ * milliseconds whoever does it, docs/test-host.md A1) and runs in parallel between rows. The 1-minute load average is
+ * printed on every row: on a shared machine it says how much the figures can be trusted.
+ *
+ * <p>Then a pod's 4 taps as PrepareNetwork makes them, one namespace entry per pod, against how each tap was made
+ * before the first tap's MTU was carried to the others ({@link #podTaps}); {@code -Dbench.podOnly=true} runs it alone.
  *
  * <p>With {@code VMH_BENCH_STRACE=PREFIX} it also counts the syscalls of (1) for 1 and 4 queues with
  * {@code strace -f -c} ({@code PREFIX.q1}, {@code PREFIX.q4}, each with an idle window of the same length).
  *
  * <p>Usage: {@code bin/bench-tap [iterations] [--mtu=N]} as root; the path of the compiled C program
- * comes in the system property {@code bench.tapcreate}. Everything is made in a netns of its own,
- * which is deleted at the end (with every tap in it), also after a failure.
+ * comes in the system property {@code bench.tapcreate}. Everything is made in network namespaces of its own,
+ * which are deleted at the end (with every tap in them), also after a failure.
  */
 public final class TapBench {
     private static final int UID = 107;
-    /** {@code -Dbench.rounds=K}: the blocks each row compared with C is split into, interleaved (default 4). */
-    private static final int ROUNDS = Integer.getInteger("bench.rounds", 4);
+    /** {@code -Dbench.rounds=K}: the blocks each row compared with C is split into, interleaved (default 8). */
+    private static final int ROUNDS = Integer.getInteger("bench.rounds", 8);
 
     public static void main(String[] args) throws Exception {
         int iterations = 100;
@@ -107,41 +116,40 @@ public final class TapBench {
                 }
             }
             System.out.printf("tap create, per tap, %d iterations after %d warm-up, mtu %d, owner/group %d; microseconds;"
-                    + " vmhandler, 1 entry, JVM raw and C interleaved in %d rounds; load average at start %s%n", n, warm, mtu,
-                    UID, ROUNDS, loadAverage());
-            System.out.printf("%-7s %-16s %9s %9s %9s %9s %7s%n", "queues", "path", "median", "min", "p90", "x C", "load1");
-            for (int q : new int[] {1, 4, 16}) {
-                // The four rows compared with C run interleaved: ROUNDS blocks each, in the order A B C D, then
-                // D C B A, ..., each block on an empty namespace. Run one after the other, a row that met a slow
+                    + " vmhandler, 1 entry, 1 entry with look, JVM raw and C interleaved in %d rounds;"
+                    + " load average at start %s%n", n, warm, mtu, UID, ROUNDS, loadAverage());
+            System.out.printf("%-7s %-16s %9s %9s %9s %9s %9s %7s%n", "queues", "path", "median", "min", "p90", "x C",
+                    "x C/round", "load1");
+            for (int q : Boolean.getBoolean("bench.podOnly") ? new int[0] : new int[] {1, 4, 16}) {
+                // The five rows compared with C run interleaved: ROUNDS blocks each, in the order A B C D E, then
+                // E D C B A, ..., each block on an empty namespace. Run one after the other, a row that met a slow
                 // stretch of this shared 2-CPU VM (the C row's median moved 75-120 us between runs of the same day)
                 // decided the ratio; interleaved, the rows share the stretches.
-                List<List<Long>> rows = List.of(new ArrayList<>(), new ArrayList<>(), new ArrayList<>(), new ArrayList<>());
-                String[] loads = new String[4];
+                int nRows = 5;
+                List<List<Long>> rows = new ArrayList<>();
+                for (int j = 0; j < nRows; j++) {
+                    rows.add(new ArrayList<>());
+                }
+                String[] loads = new String[nRows];
+                long[][] blockMedians = new long[nRows][ROUNDS];
                 for (int r = 0; r < ROUNDS; r++) {
                     int k = n / ROUNDS + (r == ROUNDS - 1 ? n % ROUNDS : 0);
                     // the first block of a row has the full warm-up; the later ones a short one, since the first
                     // creates after a cleanup (and in a new C process) run colder
                     int w = r == 0 ? warm : Math.max(5, warm / ROUNDS);
                     String tag = q + "_" + r + "_";
-                    for (int j = 0; j < 4; j++) {
-                        int row = r % 2 == 0 ? j : 3 - j;
+                    for (int j = 0; j < nRows; j++) {
+                        int row = r % 2 == 0 ? j : nRows - 1 - j;
                         long[] t = switch (row) {
                             case 0 -> onWorker(runner, nsFd, () -> measure(w, k,
                                     i -> created(taps.create(nsFd, new TapSpec("va" + tag + i, q, UID, UID, m)))));
-                            case 1 -> onWorker(runner, nsFd, () -> taps.within(nsFd, () -> {
-                                try {
-                                    return measure(w, k,
-                                            i -> created(taps.create(nsFd, new TapSpec("ve" + tag + i, q, UID, UID, m))));
-                                } catch (IOException | RuntimeException e) {
-                                    throw e;
-                                } catch (Exception e) {
-                                    throw new IOException(e);
-                                }
-                            }));
-                            case 2 -> runner.run(path, () -> measureRaw(w, k, q, m, "vr" + tag));
+                            case 1 -> inOneEntry(runner, taps, nsFd, w, k, q, m, "ve" + tag, TapDevices.Expect.ABSENT);
+                            case 2 -> inOneEntry(runner, taps, nsFd, w, k, q, m, "vl" + tag, TapDevices.Expect.EXISTING);
+                            case 3 -> runner.run(path, () -> measureRaw(w, k, q, m, "vr" + tag));
                             default -> runC(tapcreate, path, q, w, k, m, "vc" + tag);
                         };
                         loads[row] = load1();
+                        blockMedians[row][r] = median(t);
                         for (long v : t) {
                             rows.get(row).add(v);
                         }
@@ -150,8 +158,9 @@ public final class TapBench {
                 }
                 long[] api = toArray(rows.get(0));
                 long[] entry = toArray(rows.get(1));
-                long[] raw = toArray(rows.get(2));
-                long[] c = toArray(rows.get(3));
+                long[] entryLook = toArray(rows.get(2));
+                long[] raw = toArray(rows.get(3));
+                long[] c = toArray(rows.get(4));
                 // adopt: an idempotent retry on taps made (untimed) just before
                 onWorker(runner, nsFd, () -> measure(0, warm + n,
                         i -> created(taps.create(nsFd, new TapSpec("vd" + q + "_" + i, q, UID, UID, m)))));
@@ -166,18 +175,142 @@ public final class TapBench {
                 String loadSpawn = load1();
                 cleanup(runner, path);
                 long mc = median(c);
-                print(q, "vmhandler", api, mc, loads[0]);
-                print(q, "vmhandler adopt", adopt, mc, loadAdopt);
-                print(q, "vmhandler 1 entry", entry, mc, loads[1]);
-                print(q, "path + hand-off", handoff, mc, loadHandoff);
-                print(q, "JVM raw ioctl", raw, mc, loads[2]);
-                print(q, "C sequence", c, mc, loads[3]);
-                print(q, "ip spawn", spawn, mc, loadSpawn);
+                print(q, "vmhandler", api, mc, paired(blockMedians, 0), loads[0]);
+                print(q, "vmhandler adopt", adopt, mc, "-", loadAdopt);
+                print(q, "vmhandler 1 entry", entry, mc, paired(blockMedians, 1), loads[1]);
+                print(q, "1 entry, look", entryLook, mc, paired(blockMedians, 2), loads[2]);
+                print(q, "path + hand-off", handoff, mc, "-", loadHandoff);
+                print(q, "JVM raw ioctl", raw, mc, paired(blockMedians, 3), loads[3]);
+                print(q, "C sequence", c, mc, paired(blockMedians, 4), loads[4]);
+                print(q, "ip spawn", spawn, mc, "-", loadSpawn);
             }
+            podTaps(runner, taps, ns, n, m);
             System.out.printf("load average at end %s%n", loadAverage());
         } finally {
             run("ip", "netns", "del", ns);
         }
+    }
+
+    private static final int POD_TAPS = 4;
+
+    /**
+     * A pod's {@value #POD_TAPS} taps (2 queues each) as PrepareNetwork makes them: one namespace entry per pod, each
+     * pod of a block in a netns of its own with lo and an eth0 veth of MTU {@code mtu}, the taps' MTU left to it.
+     * "each dumps" is how every tap was made before: the link dump that finds the pod's MTU, which is also the look.
+     * "as PrepareNetwork" is LauncherNetwork.prepare now: the first tap so, the others with the MTU it read and
+     * {@link TapDevices.Expect#ABSENT}.
+     * The two rows alternate in {@code ROUNDS} blocks; "x first/round" is the median over the rounds of the ratio of
+     * the blocks of each round.
+     */
+    private static void podTaps(NetNamespace runner, IoctlTapDevices taps, String ns, int n, int mtu) throws Exception {
+        int pods = Math.max(10 * ROUNDS, n / POD_TAPS);
+        int warm = Math.max(5, pods / 5);
+        int slots = warm + pods / ROUNDS + pods % ROUNDS;
+        // one netns per pod of a block, each with lo and an eth0 only, as a pod's: a pod's dumps read its own links,
+        // and no deletion runs between two timed pods (a create right after deletions runs slower here)
+        List<String> paths = new ArrayList<>();
+        List<Fd> fds = new ArrayList<>();
+        try {
+            for (int i = 0; i < slots; i++) {
+                String name = ns + "-p" + i;
+                run("ip", "netns", "add", name);
+                paths.add("/var/run/netns/" + name);
+                run("ip", "-n", name, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0");
+                run("ip", "-n", name, "link", "set", "eth0", "mtu", Integer.toString(mtu), "up");
+                fds.add(NetNamespace.openNetns(paths.get(i)));
+            }
+            List<List<Long>> rows = List.of(new ArrayList<>(), new ArrayList<>());
+            long[][] blockMedians = new long[2][ROUNDS];
+            for (int r = 0; r < ROUNDS; r++) {
+                int k = pods / ROUNDS + (r == ROUNDS - 1 ? pods % ROUNDS : 0);
+                int w = r == 0 ? warm : Math.max(5, warm / ROUNDS);
+                for (int j = 0; j < 2; j++) {
+                    int row = r % 2 == 0 ? j : 1 - j;
+                    long[] t = new long[k];
+                    for (int i = 0; i < w + k; i++) {
+                        Fd pod = fds.get(i);
+                        long dt = onWorker(runner, pod, () -> new long[] {timed(unused -> taps.within(pod, () -> {
+                            TapDevices.Expect expect = TapDevices.Expect.EXISTING;
+                            Integer podMtu = null;
+                            for (int tap = 0; tap < POD_TAPS; tap++) {
+                                TapSpec spec = new TapSpec("tap" + tap, 2, UID, UID, null);
+                                if (row == 1 && podMtu != null) {
+                                    spec = spec.withMtu(podMtu);
+                                }
+                                TapResult res = taps.create(pod, spec, expect);
+                                created(res);
+                                if (row == 1) {
+                                    podMtu = res.state().mtu();
+                                    expect = TapDevices.Expect.ABSENT;
+                                }
+                            }
+                            return null;
+                        }))})[0];
+                        if (i >= w) {
+                            t[i - w] = dt;
+                        }
+                    }
+                    for (int i = 0; i < w + k; i++) {
+                        cleanup(runner, paths.get(i));
+                    }
+                    blockMedians[row][r] = median(t);
+                    for (long v : t) {
+                        rows.get(row).add(v);
+                    }
+                }
+            }
+            printPods(rows, blockMedians, mtu, pods, warm);
+        } finally {
+            for (Fd fd : fds) {
+                fd.close();
+            }
+            for (String path : paths) {
+                run("ip", "netns", "del", Path.of(path).getFileName().toString());
+            }
+        }
+    }
+
+    private static void printPods(List<List<Long>> rows, long[][] blockMedians, int mtu, int pods, int warm)
+            throws IOException {
+        System.out.printf("a pod's %d taps (2 queues each, pod MTU from eth0 at %d), per pod, %d pods after %d warm-up,"
+                + " %d rounds; microseconds%n", POD_TAPS, mtu, pods, warm, ROUNDS);
+        System.out.printf("%-24s %9s %9s %9s %13s %7s%n", "path", "median", "min", "p90", "x first/round", "load1");
+        long[] paired = new long[ROUNDS];
+        for (int r = 0; r < ROUNDS; r++) {
+            paired[r] = blockMedians[1][r] * 1000 / blockMedians[0][r];
+        }
+        String[] names = {"each dumps (before)", "as PrepareNetwork (now)"};
+        for (int row = 0; row < 2; row++) {
+            long[] v = toArray(rows.get(row));
+            Arrays.sort(v);
+            System.out.printf("%-24s %9.0f %9.0f %9.0f %13s %7s%n", names[row], v[v.length / 2] / 1e3, v[0] / 1e3,
+                    v[(int) (v.length * 0.9)] / 1e3, row == 0 ? "1.00" : String.format("%.2f", median(paired) / 1e3),
+                    load1());
+        }
+    }
+
+    /**
+     * {@code k} creates after {@code w} untimed ones, all in one {@code TapDevices.within} entry of the netns on a
+     * worker, each with {@code expect}.
+     */
+    private static long[] inOneEntry(NetNamespace runner, IoctlTapDevices taps, Fd nsFd, int w, int k, int q, int m,
+            String prefix, TapDevices.Expect expect) throws Exception {
+        return onWorker(runner, nsFd, () -> taps.within(nsFd, () -> {
+            try {
+                return measure(w, k, i -> created(taps.create(nsFd, new TapSpec(prefix + i, q, UID, UID, m), expect)));
+            } catch (IOException | RuntimeException e) {
+                throw e;
+            } catch (Exception e) {
+                throw new IOException(e);
+            }
+        }));
+    }
+
+    /** Nanoseconds {@code op} took. */
+    private static long timed(Op op) throws Exception {
+        long t0 = System.nanoTime();
+        op.run(0);
+        return System.nanoTime() - t0;
     }
 
     interface Op {
@@ -350,11 +483,26 @@ public final class TapBench {
         return s[s.length / 2];
     }
 
-    private static void print(int q, String what, long[] t, long cMedian, String load) {
+    private static void print(int q, String what, long[] t, long cMedian, String paired, String load) {
         long[] s = t.clone();
         Arrays.sort(s);
-        System.out.printf("%-7d %-16s %9.0f %9.0f %9.0f %9.2f %7s%n", q, what, s[s.length / 2] / 1e3, s[0] / 1e3,
-                s[(int) (s.length * 0.9)] / 1e3, (double) s[s.length / 2] / cMedian, load);
+        System.out.printf("%-7d %-16s %9.0f %9.0f %9.0f %9.2f %9s %7s%n", q, what, s[s.length / 2] / 1e3, s[0] / 1e3,
+                s[(int) (s.length * 0.9)] / 1e3, (double) s[s.length / 2] / cMedian, paired, load);
+    }
+
+    /**
+     * "x C/round": the median, over the rounds, of the row's block median over the C block median of the same round.
+     * A slow stretch of the machine that outlasts a round raises both blocks of the pair, so the ratio of each pair
+     * depends less on when the stretch came than the ratio of the medians over all rounds does.
+     */
+    private static String paired(long[][] blockMedians, int row) {
+        int cRow = blockMedians.length - 1;
+        double[] ratios = new double[blockMedians[row].length];
+        for (int r = 0; r < ratios.length; r++) {
+            ratios[r] = (double) blockMedians[row][r] / blockMedians[cRow][r];
+        }
+        Arrays.sort(ratios);
+        return String.format("%.2f", ratios[ratios.length / 2]);
     }
 
     static String loadAverage() throws IOException {
