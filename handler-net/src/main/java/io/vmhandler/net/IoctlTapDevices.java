@@ -35,7 +35,8 @@ import org.slf4j.LoggerFactory;
  * so any failure or read-back mismatch before the close leaves nothing behind.
  *
  * <p>Concurrency: two creates of the same name in the same namespace at once cannot both make it;
- * IFF_TUN_EXCL lets exactly one TUNSETIFF win, the other gets EBUSY and takes the adopt path.
+ * IFF_TUN_EXCL lets exactly one TUNSETIFF win, the other gets EBUSY and takes the adopt path, where it waits for the
+ * winner's tap to be finished (persistent) or gone before it compares ({@link #settled}).
  */
 public final class IoctlTapDevices implements TapDevices {
     private static final Logger log = LoggerFactory.getLogger(IoctlTapDevices.class);
@@ -123,6 +124,7 @@ public final class IoctlTapDevices implements TapDevices {
                 // Two rounds at most: the name may be taken between our look and TUNSETIFF (EBUSY), or the
                 // tap we looked at may vanish before we adopt it (KubeVirt retries EBUSY, bz1933627).
                 for (int round = 0; round < 2; round++) {
+                    existing = settled(nl, existing, spec.name());
                     if (existing == null) {
                         try {
                             LinkInfo made = makeTap(nl, spec, mtu, where);
@@ -151,6 +153,30 @@ public final class IoctlTapDevices implements TapDevices {
                         "the tap appeared and vanished again while being created or adopted; retry");
             }
         });
+    }
+
+    /** How long a tap found without persist is given to become persistent or go ({@link #settled}). */
+    static final long SETTLE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+
+    /**
+     * The link as it is once no create of the same name is midway. A tap without persist is either being made at
+     * this moment, between its TUNSETIFF and TUNSETPERSIST, by a create of the same name at once (this class's in
+     * another call, or the CLI's), or one that some process holds open without persist. The first becomes
+     * persistent, or goes if that create failed, as soon as its TUNSETOWNER, TUNSETGROUP and TUNSETPERSIST are
+     * through: each takes RTNL, which tap deletions can hold for over 100 ms. So the look is repeated, 0.1 ms apart
+     * at first and at most 5 ms, for up to {@link #SETTLE_NANOS}; a tap still without persist then is compared as it
+     * is (and refused: persist is part of a tap's identity). Without this, the loser of two creates at once could
+     * compare the winner's half-made tap and refuse it.
+     */
+    private static LinkInfo settled(Netlink nl, LinkInfo link, String name) throws SyscallException {
+        long deadline = System.nanoTime() + SETTLE_NANOS;
+        long pause = 100_000;
+        while (link != null && link.isTun() && !link.persist() && System.nanoTime() - deadline < 0) {
+            java.util.concurrent.locks.LockSupport.parkNanos(pause);
+            pause = Math.min(pause * 2, 5_000_000);
+            link = nl.link(name);
+        }
+        return link;
     }
 
     /**

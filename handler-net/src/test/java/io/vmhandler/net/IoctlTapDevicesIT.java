@@ -1,15 +1,22 @@
 package io.vmhandler.net;
 
+import static io.vmhandler.nativeio.LinuxConstants.IFF_NO_PI;
+import static io.vmhandler.nativeio.LinuxConstants.IFF_TAP;
+import static io.vmhandler.nativeio.LinuxConstants.IFREQ_SIZE;
+import static io.vmhandler.nativeio.LinuxConstants.O_RDWR;
+import static io.vmhandler.nativeio.LinuxConstants.TUNSETIFF;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.vmhandler.nativeio.Fd;
 import io.vmhandler.nativeio.NetNamespace;
 import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.nativeio.Syscalls;
 import io.vmhandler.net.linux.Netlink;
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
 import io.vmhandler.testing.Root;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -199,6 +206,62 @@ class IoctlTapDevicesIT {
                     .isInstanceOf(TapConflictException.class).hasMessageContaining("type: want tap, found bridge");
             assertThat(ipLink("tapb")).contains("bridge");
         }
+    }
+
+    /**
+     * Two creates of one name at once, one or both without the look: exactly one makes the tap, the other adopts it
+     * (the loser's exclusive TUNSETIFF gets EBUSY, or its look finds the winner's tap), and there is one link.
+     */
+    @Test
+    void twoCreatesOfOneNameAtOnceMakeOneTapWhicheverExpectEachHas() throws Exception {
+        java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        try (Fd a = NetNamespace.openNetns(ns); Fd b = NetNamespace.openNetns(ns)) {
+            TapDevices.Expect[][] pairs = {{TapDevices.Expect.ABSENT, TapDevices.Expect.ABSENT},
+                {TapDevices.Expect.ABSENT, TapDevices.Expect.EXISTING}};
+            for (int round = 0; round < 40; round++) {
+                TapDevices.Expect[] pair = pairs[round % 2];
+                TapSpec spec = new TapSpec("tapr", 2, 107, 107, 1400);
+                java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+                var first = callers.submit(() -> {
+                    start.await();
+                    return taps.create(a, spec, pair[0]).outcome();
+                });
+                var second = callers.submit(() -> {
+                    start.await();
+                    return taps.create(b, spec, pair[1]).outcome();
+                });
+                assertThat(List.of(first.get(), second.get())).as("round %d, %s", round, List.of(pair))
+                        .containsExactlyInAnyOrder(TapResult.Outcome.CREATED, TapResult.Outcome.ADOPTED);
+                assertThat(ipLinks().lines().filter(l -> l.contains(": tapr:")).count()).isEqualTo(1);
+                assertThat(taps.delete(ns, "tapr")).isTrue();
+            }
+        } finally {
+            callers.shutdownNow();
+        }
+    }
+
+    /** A tap some process holds open without persist is no create midway: after the wait it is refused, untouched. */
+    @Test
+    void aTapHeldOpenWithoutPersistIsRefusedAfterTheSettleWait() throws Exception {
+        byte[] ifr = new byte[IFREQ_SIZE];
+        System.arraycopy("taph".getBytes(StandardCharsets.US_ASCII), 0, ifr, 0, 4);
+        short flags = IFF_TAP | IFF_NO_PI;
+        ifr[16] = (byte) flags;
+        ifr[17] = (byte) (flags >> 8);
+        try (Fd held = runner.run(ns, () -> {
+            Fd tun = Syscalls.open("/dev/net/tun", O_RDWR);
+            Syscalls.ioctl(tun, TUNSETIFF, ifr, "TUNSETIFF", "taph");
+            return tun;
+        })) {
+            long t0 = System.nanoTime();
+            assertThatThrownBy(() -> taps.create(ns, new TapSpec("taph", 1, 107, 107, 1400)))
+                    .isInstanceOf(TapConflictException.class).hasMessageContaining("persist: want on, found off");
+            assertThat(System.nanoTime() - t0).as("waited for the tap to settle")
+                    .isGreaterThanOrEqualTo(IoctlTapDevices.SETTLE_NANOS);
+            assertThat(ipLink("taph")).doesNotContain("persist on");
+        }
+        // closing the only queue of a tap without persist unregisters it: the name is free and a create makes it
+        assertThat(taps.create(ns, new TapSpec("taph", 1, 107, 107, 1400)).outcome()).isEqualTo(TapResult.Outcome.CREATED);
     }
 
     @Test
