@@ -59,6 +59,35 @@ public interface TapDevices {
         return create(netns, spec);
     }
 
+    /** Takes each tap {@link #createAll} made or adopted, with its index in the specs, as soon as it is done. */
+    @FunctionalInterface
+    interface EachTap {
+        void done(int index, TapResult result) throws IOException;
+    }
+
+    /**
+     * Creates or adopts one pod's taps in order, as {@link #create(Fd, TapSpec, Expect)} does each; meant to run
+     * inside one {@link #within} entry. A pod's taps are made and released together, so the first tap looks before
+     * it makes anything ({@link Expect#EXISTING}) and each tap after one just created is most likely absent too
+     * ({@link Expect#ABSENT}); after an adopt the next looks again. A spec with no MTU after the first takes the MTU
+     * the first tap got (the pod's, read in this same entry) instead of reading the links again. {@code each} gets
+     * every result as soon as it is done, so a failure midway leaves the caller knowing what was made; the failure
+     * is thrown as it came.
+     */
+    default void createAll(Fd netns, List<TapSpec> specs, EachTap each) throws IOException {
+        Expect expect = Expect.EXISTING;
+        Integer podMtu = null;
+        for (int i = 0; i < specs.size(); i++) {
+            TapSpec spec = specs.get(i);
+            TapResult r = create(netns, spec.mtu() == null && podMtu != null ? spec.withMtu(podMtu) : spec, expect);
+            each.done(i, r);
+            if (spec.mtu() == null && podMtu == null) {
+                podMtu = r.state().mtu();
+            }
+            expect = r.outcome() == TapResult.Outcome.CREATED ? Expect.ABSENT : Expect.EXISTING;
+        }
+    }
+
     List<String> verify(Fd netns, TapSpec spec) throws IOException;
 
     boolean delete(Fd netns, String name) throws IOException;

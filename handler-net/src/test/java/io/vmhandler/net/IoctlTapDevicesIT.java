@@ -208,6 +208,42 @@ class IoctlTapDevicesIT {
         }
     }
 
+    @Test
+    void createAllMakesAPodsTapsWithOneLinkDumpAndThePodMtuAndAdoptsThemOnARetry() throws Exception {
+        Cmd.run("ip", "-n", nsName, "link", "add", "eth0", "type", "veth", "peer", "name", "peer0").ok();
+        Cmd.run("ip", "-n", nsName, "link", "set", "eth0", "mtu", "1450").ok();
+        List<TapSpec> specs = List.of(new TapSpec("tap0", 4, 107, 107, null), new TapSpec("tap1", 4, 107, 107, null),
+                new TapSpec("tap2", 1, 107, 107, null));
+        for (TapResult.Outcome want : List.of(TapResult.Outcome.CREATED, TapResult.Outcome.ADOPTED)) {
+            List<TapResult> got = new ArrayList<>();
+            int messages;
+            try (Fd fd = NetNamespace.openNetns(ns)) {
+                messages = taps.within(fd, () -> {
+                    try (Netlink nl = Netlink.inEntry()) {
+                        int before = nl.sequence();
+                        taps.createAll(fd, specs, (i, r) -> {
+                            assertThat(i).isEqualTo(got.size());
+                            got.add(r);
+                        });
+                        return nl.sequence() - before;
+                    }
+                });
+            }
+            assertThat(got).extracting(TapResult::outcome).containsOnly(want);
+            assertThat(got).extracting(r -> r.state().mtu()).containsOnly(1450);
+            if (want == TapResult.Outcome.CREATED) {
+                // the first: the dump (its look) and RTM_SETLINK + RTM_GETLINK; each other: RTM_SETLINK + RTM_GETLINK
+                assertThat(messages).isEqualTo(3 + 2 + 2);
+            } else {
+                // the first: the dump; each other: RTM_GETLINK by name, the MTU being the first's already
+                assertThat(messages).isEqualTo(1 + 1 + 1);
+            }
+        }
+        for (String tap : List.of("tap0", "tap1", "tap2")) {
+            assertThat(ipLink(tap)).contains("mtu 1450").contains("persist on");
+        }
+    }
+
     /**
      * Two creates of one name at once, one or both without the look: exactly one makes the tap, the other adopts it
      * (the loser's exclusive TUNSETIFF gets EBUSY, or its look finds the winner's tap), and there is one link.

@@ -197,8 +197,8 @@ public final class TapBench {
      * A pod's {@value #POD_TAPS} taps (2 queues each) as PrepareNetwork makes them: one namespace entry per pod, each
      * pod of a block in a netns of its own with lo and an eth0 veth of MTU {@code mtu}, the taps' MTU left to it.
      * "each dumps" is how every tap was made before: the link dump that finds the pod's MTU, which is also the look.
-     * "as PrepareNetwork" is LauncherNetwork.prepare now: the first tap so, the others with the MTU it read and
-     * {@link TapDevices.Expect#ABSENT}.
+     * "as PrepareNetwork" is {@link TapDevices#createAll}, which LauncherNetwork.prepare calls: the first tap so, the
+     * others with the MTU it read and {@link TapDevices.Expect#ABSENT}.
      * The two rows alternate in {@code ROUNDS} blocks; "x first/round" is the median over the rounds of the ratio of
      * the blocks of each round.
      */
@@ -206,6 +206,10 @@ public final class TapBench {
         int pods = Math.max(10 * ROUNDS, n / POD_TAPS);
         int warm = Math.max(5, pods / 5);
         int slots = warm + pods / ROUNDS + pods % ROUNDS;
+        List<TapSpec> specs = new ArrayList<>();
+        for (int tap = 0; tap < POD_TAPS; tap++) {
+            specs.add(new TapSpec("tap" + tap, 2, UID, UID, null));
+        }
         // one netns per pod of a block, each with lo and an eth0 only, as a pod's: a pod's dumps read its own links,
         // and no deletion runs between two timed pods (a create right after deletions runs slower here)
         List<String> paths = new ArrayList<>();
@@ -230,18 +234,11 @@ public final class TapBench {
                     for (int i = 0; i < w + k; i++) {
                         Fd pod = fds.get(i);
                         long dt = onWorker(runner, pod, () -> new long[] {timed(unused -> taps.within(pod, () -> {
-                            TapDevices.Expect expect = TapDevices.Expect.EXISTING;
-                            Integer podMtu = null;
-                            for (int tap = 0; tap < POD_TAPS; tap++) {
-                                TapSpec spec = new TapSpec("tap" + tap, 2, UID, UID, null);
-                                if (row == 1 && podMtu != null) {
-                                    spec = spec.withMtu(podMtu);
-                                }
-                                TapResult res = taps.create(pod, spec, expect);
-                                created(res);
-                                if (row == 1) {
-                                    podMtu = res.state().mtu();
-                                    expect = TapDevices.Expect.ABSENT;
+                            if (row == 1) {
+                                taps.createAll(pod, specs, (index, res) -> created(res));
+                            } else {
+                                for (TapSpec spec : specs) {
+                                    created(taps.create(pod, spec, TapDevices.Expect.EXISTING));
                                 }
                             }
                             return null;

@@ -11,7 +11,6 @@ import io.vmhandler.net.QosState;
 import io.vmhandler.net.TapDevices;
 import io.vmhandler.net.TapQos;
 import io.vmhandler.net.TapResult;
-import io.vmhandler.net.TapSpec;
 import java.io.IOException;
 import java.util.ArrayList;
 import java.util.List;
@@ -85,25 +84,10 @@ public final class LauncherNetwork {
             // setns in and out and one netlink socket, not one of each per tap and per QoS look
             taps.within(netns, () -> {
                 try {
-                    TapDevices.Expect expect = TapDevices.Expect.EXISTING;
-                    Integer podMtu = null;
-                    for (PlannedTap p : plan.taps()) {
-                        TapSpec spec = p.spec(ctx.caller().uid(), ctx.caller().gid());
-                        if (spec.mtu() == null && podMtu != null) {
-                            // the pod's MTU as the first tap read it, in this same entry: the further taps skip the
-                            // link dump that finds it (one netlink dump per tap, the whole namespace each time)
-                            spec = spec.withMtu(podMtu);
-                        }
-                        TapResult r = taps.create(netns, spec, expect);
-                        done.add(new PreparedTap(p.interfaceName(), r));
-                        if (p.mtu() == null) {
-                            podMtu = r.state().mtu();
-                        }
-                        // a pod's taps are made and released together: after one was just made, the next is most
-                        // likely absent too, so it goes without a look; after an adopt, with one
-                        expect = r.outcome() == TapResult.Outcome.CREATED ? TapDevices.Expect.ABSENT
-                                : TapDevices.Expect.EXISTING;
-                    }
+                    // the first tap looks; the others follow what it found and take its MTU (TapDevices.createAll)
+                    List<PlannedTap> planned = plan.taps();
+                    taps.createAll(netns, planned.stream().map(p -> p.spec(ctx.caller().uid(), ctx.caller().gid()))
+                            .toList(), (i, r) -> done.add(new PreparedTap(planned.get(i).interfaceName(), r)));
                     for (PreparedTap t : done) {
                         limit(netns, t, plan.qos());
                     }
