@@ -14,6 +14,8 @@ import java.util.ArrayList;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.locks.LockSupport;
 import jnr.constants.platform.Errno;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -156,7 +158,7 @@ public final class IoctlTapDevices implements TapDevices {
     }
 
     /** How long a tap found without persist is given to become persistent or go ({@link #settled}). */
-    static final long SETTLE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(1);
+    static final long SETTLE_NANOS = TimeUnit.SECONDS.toNanos(1);
 
     /**
      * The link as it is once no create of the same name is midway. A tap without persist is either being made at
@@ -172,7 +174,7 @@ public final class IoctlTapDevices implements TapDevices {
         long deadline = System.nanoTime() + SETTLE_NANOS;
         long pause = 100_000;
         while (link != null && link.isTun() && !link.persist() && System.nanoTime() - deadline < 0) {
-            java.util.concurrent.locks.LockSupport.parkNanos(pause);
+            LockSupport.parkNanos(pause);
             pause = Math.min(pause * 2, 5_000_000);
             link = nl.link(name);
         }

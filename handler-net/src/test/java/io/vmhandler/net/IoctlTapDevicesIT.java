@@ -23,6 +23,9 @@ import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
+import java.util.concurrent.CyclicBarrier;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.BeforeEach;
@@ -250,14 +253,14 @@ class IoctlTapDevicesIT {
      */
     @Test
     void twoCreatesOfOneNameAtOnceMakeOneTapWhicheverExpectEachHas() throws Exception {
-        java.util.concurrent.ExecutorService callers = java.util.concurrent.Executors.newFixedThreadPool(2);
+        ExecutorService callers = Executors.newFixedThreadPool(2);
         try (Fd a = NetNamespace.openNetns(ns); Fd b = NetNamespace.openNetns(ns)) {
             TapDevices.Expect[][] pairs = {{TapDevices.Expect.ABSENT, TapDevices.Expect.ABSENT},
                 {TapDevices.Expect.ABSENT, TapDevices.Expect.EXISTING}};
             for (int round = 0; round < 40; round++) {
                 TapDevices.Expect[] pair = pairs[round % 2];
                 TapSpec spec = new TapSpec("tapr", 2, 107, 107, 1400);
-                java.util.concurrent.CyclicBarrier start = new java.util.concurrent.CyclicBarrier(2);
+                CyclicBarrier start = new CyclicBarrier(2);
                 var first = callers.submit(() -> {
                     start.await();
                     return taps.create(a, spec, pair[0]).outcome();

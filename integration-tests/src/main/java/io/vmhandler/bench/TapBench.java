@@ -261,8 +261,17 @@ public final class TapBench {
             for (Fd fd : fds) {
                 fd.close();
             }
+            // every one, even after one failed: each holds taps until it is deleted
+            IOException failed = null;
             for (String path : paths) {
-                run("ip", "netns", "del", Path.of(path).getFileName().toString());
+                try {
+                    run("ip", "netns", "del", Path.of(path).getFileName().toString());
+                } catch (IOException e) {
+                    failed = failed == null ? e : failed;
+                }
+            }
+            if (failed != null) {
+                throw failed;
             }
         }
     }
@@ -272,17 +281,14 @@ public final class TapBench {
         System.out.printf("a pod's %d taps (2 queues each, pod MTU from eth0 at %d), per pod, %d pods after %d warm-up,"
                 + " %d rounds; microseconds%n", POD_TAPS, mtu, pods, warm, ROUNDS);
         System.out.printf("%-24s %9s %9s %9s %13s %7s%n", "path", "median", "min", "p90", "x first/round", "load1");
-        long[] paired = new long[ROUNDS];
-        for (int r = 0; r < ROUNDS; r++) {
-            paired[r] = blockMedians[1][r] * 1000 / blockMedians[0][r];
-        }
+        // paired() divides by the last row: here "before" is the baseline
+        String now = paired(new long[][] {blockMedians[1], blockMedians[0]}, 0);
         String[] names = {"each dumps (before)", "as PrepareNetwork (now)"};
         for (int row = 0; row < 2; row++) {
             long[] v = toArray(rows.get(row));
             Arrays.sort(v);
             System.out.printf("%-24s %9.0f %9.0f %9.0f %13s %7s%n", names[row], v[v.length / 2] / 1e3, v[0] / 1e3,
-                    v[(int) (v.length * 0.9)] / 1e3, row == 0 ? "1.00" : String.format("%.2f", median(paired) / 1e3),
-                    load1());
+                    v[(int) (v.length * 0.9)] / 1e3, row == 0 ? "1.00" : now, load1());
         }
     }
 
