@@ -6,8 +6,11 @@ import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link FakePod} that also has its own mount namespace with a private /dev (tmpfs), as a container
@@ -61,9 +64,30 @@ final class DevicePod {
         return argv;
     }
 
-    /** A long-running launcher process of the pod: the process a grant is for. */
+    /**
+     * A long-running launcher process of the pod: the process a grant is for, returned once it runs {@code sleep}
+     * itself. The pid is nsenter's at first, then the shell's that joins the pod's cgroup, then nsenter's and
+     * setpriv's; until that last exec it may not be in the pod's mount namespace yet, and a grant for it would look
+     * at the host's /dev (DevicesIT saw a hostile node pass that way, once in a full run).
+     */
     Process launcher() {
-        return host.process(new ProcessBuilder(asLauncher("sleep", "600")));
+        Process p = host.process(new ProcessBuilder(asLauncher("sleep", "600")));
+        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
+        Path comm = Path.of("/proc/" + p.pid() + "/comm");
+        try {
+            while (!"sleep".equals(Files.readString(comm).strip())) {
+                if (System.nanoTime() - deadline > 0) {
+                    throw new IllegalStateException("the launcher of the device pod is not running sleep after 10 s");
+                }
+                Thread.sleep(2);
+            }
+        } catch (IOException e) {
+            throw new IllegalStateException("the launcher of the device pod exited: " + e, e);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+            throw new IllegalStateException(e);
+        }
+        return p;
     }
 
     /** Runs a shell script as root inside the pod's mount namespace (to plant hostile nodes). */
