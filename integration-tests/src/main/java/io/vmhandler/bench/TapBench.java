@@ -233,7 +233,7 @@ public final class TapBench {
                     long[] t = new long[k];
                     for (int i = 0; i < w + k; i++) {
                         Fd pod = fds.get(i);
-                        long dt = onWorker(runner, pod, () -> new long[] {timed(unused -> taps.within(pod, () -> {
+                        long dt = onWorker(runner, pod, () -> measure(0, 1, unused -> taps.within(pod, () -> {
                             if (row == 1) {
                                 taps.createAll(pod, specs, (index, res) -> created(res));
                             } else {
@@ -242,7 +242,7 @@ public final class TapBench {
                                 }
                             }
                             return null;
-                        }))})[0];
+                        })))[0];
                         if (i >= w) {
                             t[i - w] = dt;
                         }
@@ -307,13 +307,6 @@ public final class TapBench {
                 throw new IOException(e);
             }
         }));
-    }
-
-    /** Nanoseconds {@code op} took. */
-    private static long timed(Op op) throws Exception {
-        long t0 = System.nanoTime();
-        op.run(0);
-        return System.nanoTime() - t0;
     }
 
     interface Op {

@@ -2,15 +2,13 @@ package io.vmhandler.it;
 
 import io.vmhandler.testing.Cmd;
 import io.vmhandler.testing.HostCleanup;
+import io.vmhandler.testing.Processes;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
-import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
-import java.util.concurrent.TimeUnit;
 
 /**
  * A {@link FakePod} that also has its own mount namespace with a private /dev (tmpfs), as a container
@@ -72,21 +70,7 @@ final class DevicePod {
      */
     Process launcher() {
         Process p = host.process(new ProcessBuilder(asLauncher("sleep", "600")));
-        long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(10);
-        Path comm = Path.of("/proc/" + p.pid() + "/comm");
-        try {
-            while (!"sleep".equals(Files.readString(comm).strip())) {
-                if (System.nanoTime() - deadline > 0) {
-                    throw new IllegalStateException("the launcher of the device pod is not running sleep after 10 s");
-                }
-                Thread.sleep(2);
-            }
-        } catch (IOException e) {
-            throw new IllegalStateException("the launcher of the device pod exited: " + e, e);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
-            throw new IllegalStateException(e);
-        }
+        Processes.awaitExec(p, "sleep");
         return p;
     }
 

@@ -1,6 +1,7 @@
 package io.vmhandler.cgroups.testing;
 
 import io.vmhandler.testing.HostCleanup;
+import io.vmhandler.testing.Processes;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -25,25 +26,8 @@ public final class CgroupProcesses {
                 .redirectInput(ProcessBuilder.Redirect.from(new java.io.File("/dev/null")));
         pb.environment().put("VMH_PROCS", procs);
         Process p = host.process(pb);
-        awaitExec(p, Path.of(command.get(0)).getFileName().toString());
+        Processes.awaitExec(p, Path.of(command.get(0)).getFileName().toString());
         return p;
-    }
-
-    /** Waits until the shell has exec'ed the command (its comm changes from "sh"). */
-    static void awaitExec(Process p, String name) {
-        String expected = name.length() > 15 ? name.substring(0, 15) : name;
-        Path comm = Path.of("/proc", Long.toString(p.pid()), "comm");
-        for (int i = 0; i < 200; i++) {
-            try {
-                if (Files.readString(comm).trim().equals(expected)) {
-                    return;
-                }
-            } catch (IOException e) {
-                throw new AssertionError("process " + p.pid() + " exited before exec'ing " + name);
-            }
-            sleep(25);
-        }
-        throw new AssertionError("process " + p.pid() + " did not exec " + name + " within 5 s");
     }
 
     /** Waits until the process has at least {@code n} threads. */
