@@ -9,6 +9,8 @@ import io.vmhandler.nativeio.Syscalls;
 import io.vmhandler.net.linux.LinkInfo;
 import io.vmhandler.net.linux.Netlink;
 import java.io.IOException;
+import java.nio.ByteBuffer;
+import java.nio.ByteOrder;
 import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.HashMap;
@@ -30,8 +32,8 @@ import org.slf4j.LoggerFactory;
  * pod's MTU), which settles adopt or conflict without touching /dev/net/tun, unless the caller expects the tap to be
  * absent ({@link TapDevices.Expect#ABSENT}, see {@link #create(Fd, TapSpec, TapDevices.Expect)}); then open,
  * TUNSETIFF (with IFF_TUN_EXCL, so a tap that appeared since the look is never taken over),
- * TUNSETOWNER, TUNSETGROUP, TUNSETPERSIST; then one send carrying RTM_SETLINK (MTU) and RTM_GETLINK,
- * one recv, whose reply is the kernel's read-back of type, flags, owner, group, persist and MTU.
+ * TUNSETOWNER, TUNSETGROUP, TUNSETPERSIST, SIOCSIFMTU (on the netlink socket, {@link Netlink#ifreqIoctl}; none at
+ * 1500); then the read-back: TUNGETIFF on our fd (type, flags, persist) and SIOCGIFINDEX ({@link #makeTap}).
  * "No half-made tap": until the tun fd is closed the tap can be dropped by clearing persist on it
  * (TUNSETPERSIST 0, then close: tun_detach unregisters a non-persistent tap whose last queue goes),
  * so any failure or read-back mismatch before the close leaves nothing behind.
@@ -129,15 +131,13 @@ public final class IoctlTapDevices implements TapDevices {
                     existing = settled(nl, existing, spec.name());
                     if (existing == null) {
                         try {
-                            LinkInfo made = makeTap(nl, spec, mtu, where);
+                            TapResult made = makeTap(nl, spec, mtu, where);
                             log.atInfo().addKeyValue("tap", spec.name()).addKeyValue("netns", where)
                                     .addKeyValue("queues", spec.queues()).addKeyValue("uid", spec.uid())
                                     .addKeyValue("gid", spec.gid()).addKeyValue("mtu", mtu)
+                                    .addKeyValue("ifindex", made.ifindex())
                                     .log("created tap {} in {}", spec.name(), where);
-                            // read back while our fd was still one of its queues, which the close has detached
-                            // since; the kernel reports queue counts only for multi-queue taps (tun_fill_info)
-                            return new TapResult(TapResult.Outcome.CREATED, spec.queues(),
-                                    toState(made, made.multiQueue() ? 1 : 0), made.index());
+                            return made;
                         } catch (SyscallException e) {
                             if (e.errno() != Errno.EBUSY || round > 0) {
                                 throw e;
@@ -211,10 +211,16 @@ public final class IoctlTapDevices implements TapDevices {
     }
 
     /**
-     * Makes the tap and returns the kernel's read-back of it; on any failure no tap is left.
+     * Makes the tap and returns what it is; on any failure no tap is left. Every property is set by an ioctl whose
+     * success is the kernel's word that the tap has it (tun_set_iff takes the flags as given or fails, TUNSETOWNER
+     * and TUNSETGROUP store the ids as given, dev_set_mtu stores the MTU or fails: tun has no ndo_change_mtu), and
+     * IFF_TUN_EXCL means the device is the one this call made. The read-back is then TUNGETIFF on our own fd
+     * (type, flags and persist as the tap has them) and SIOCGIFINDEX (the index Release deletes by): two ioctls
+     * where an RTM_SETLINK with an RTM_GETLINK in one send (8-9 us here, most of it the kernel filling the whole
+     * link reply) cost most of what a create paid over the C sequence of bench/tapcreate.c.
      * Package-private so a test can ask for an MTU the API would refuse and see the undo work.
      */
-    static LinkInfo makeTap(Netlink nl, TapSpec spec, int mtu, String where) throws IOException {
+    static TapResult makeTap(Netlink nl, TapSpec spec, int mtu, String where) throws IOException {
         short flags = (short) (IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_TUN_EXCL);
         if (spec.multiQueue()) {
             flags |= IFF_MULTI_QUEUE;
@@ -222,23 +228,35 @@ public final class IoctlTapDevices implements TapDevices {
         String target = spec.name() + " in " + where;
         // opened after setns: the tun file belongs to the opener's netns at open time
         try (Fd tun = Syscalls.open(TUN_PATH, O_RDWR)) {
-            Syscalls.ioctl(tun, TUNSETIFF, ifreq(spec.name(), flags), "TUNSETIFF", target);
+            byte[] ifr = ifreq(spec.name(), flags);
+            Syscalls.ioctl(tun, TUNSETIFF, ifr, "TUNSETIFF", target);
             try {
                 Syscalls.ioctl(tun, TUNSETOWNER, spec.uid(), "TUNSETOWNER", target);
                 Syscalls.ioctl(tun, TUNSETGROUP, spec.gid(), "TUNSETGROUP", target);
                 Syscalls.ioctl(tun, TUNSETPERSIST, 1L, "TUNSETPERSIST", target);
-                // a new tap starts at ETH_DATA_LEN (ether_setup): then the read-back alone is enough
-                LinkInfo made = mtu == TAP_DEFAULT_MTU ? nl.link(spec.name()) : nl.setMtuAndGet(spec.name(), mtu);
-                List<String> d = made == null ? new ArrayList<>(List.of("tap vanished after creation"))
-                        : identityDifferences(made, spec);
-                if (made != null && made.mtu() != mtu) {
-                    d.add("mtu " + made.mtu() + " != " + mtu);
+                // after persist, so that the undo of a failure from here on is the one a test can see work;
+                // a new tap starts at ETH_DATA_LEN (ether_setup), so 1500 needs no call
+                if (mtu != TAP_DEFAULT_MTU) {
+                    nl.ifreqIoctl(SIOCSIFMTU, ifreqInt(spec.name(), mtu), "SIOCSIFMTU", target);
+                }
+                Syscalls.ioctl(tun, TUNGETIFF, ifr, "TUNGETIFF", target);
+                int tunFlags = (ifr[16] & 0xff) | (ifr[17] & 0xff) << 8;
+                List<String> d = identityDifferences((tunFlags & (IFF_TUN | IFF_TAP)) == IFF_TAP,
+                        (tunFlags & IFF_MULTI_QUEUE) != 0, (tunFlags & IFF_NO_PI) == 0,
+                        (tunFlags & IFF_VNET_HDR) != 0, (tunFlags & IFF_PERSIST) != 0, spec.uid(), spec.gid(), spec);
+                String name = cStringAt(ifr);
+                if (!spec.name().equals(name)) {
+                    d.add("name: want " + spec.name() + ", found " + name);
                 }
                 if (!d.isEmpty()) {
                     // read back: what we made must be exactly what was asked; a mismatch is removed
                     throw new TapReadBackException(target + ": read-back after create differs: " + String.join("; ", d));
                 }
-                return made;
+                byte[] index = ifreqInt(spec.name(), 0);
+                nl.ifreqIoctl(SIOCGIFINDEX, index, "SIOCGIFINDEX", target);
+                TapState made = new TapState(spec.name(), spec.multiQueue(), true, false, true, spec.uid(), spec.gid(),
+                        mtu, 0);
+                return new TapResult(TapResult.Outcome.CREATED, spec.queues(), made, intAt(index, 16));
             } catch (IOException | RuntimeException e) {
                 unmake(tun, target, e);
                 throw e;
@@ -258,6 +276,26 @@ public final class IoctlTapDevices implements TapDevices {
             log.atError().addKeyValue("tap", target).setCause(e)
                     .log("could not clear persist on the tap being abandoned; it may remain: {}", target);
         }
+    }
+
+    /** struct ifreq with an int in the union at offset 16: ifr_mtu, ifr_ifindex ({@code <net/if.h>}), native order. */
+    private static byte[] ifreqInt(String name, int value) {
+        byte[] req = ifreq(name, (short) 0);
+        ByteBuffer.wrap(req).order(ByteOrder.nativeOrder()).putInt(16, value);
+        return req;
+    }
+
+    private static int intAt(byte[] b, int off) {
+        return ByteBuffer.wrap(b).order(ByteOrder.nativeOrder()).getInt(off);
+    }
+
+    /** ifr_name as the kernel wrote it: up to the first NUL of its 16 bytes. */
+    private static String cStringAt(byte[] ifr) {
+        int n = 0;
+        while (n < 16 && ifr[n] != 0) {
+            n++;
+        }
+        return new String(ifr, 0, n, StandardCharsets.UTF_8);
     }
 
     /** struct ifreq: ifr_name[16] then the union; ifr_flags is the short at offset 16. */
@@ -410,32 +448,39 @@ public final class IoctlTapDevices implements TapDevices {
 
     /** Everything that decides who may attach and how: never adjusted, only compared. */
     private static List<String> identityDifferences(LinkInfo link, TapSpec spec) {
-        List<String> d = new ArrayList<>();
         if (!link.isTun()) {
-            d.add("type: want tap, found " + (link.kind() == null ? "a non-tun interface" : link.kind()));
-            return d;
+            return new ArrayList<>(List.of(
+                    "type: want tap, found " + (link.kind() == null ? "a non-tun interface" : link.kind())));
         }
-        if (!link.isTap()) {
+        return identityDifferences(link.isTap(), link.multiQueue(), link.pi(), link.vnetHdr(), link.persist(),
+                link.owner(), link.group(), spec);
+    }
+
+    /** The same comparison for a tun device's facts, wherever they were read (rtnetlink or TUNGETIFF). */
+    private static List<String> identityDifferences(boolean tap, boolean multiQueue, boolean pi, boolean vnetHdr,
+                                                    boolean persist, long owner, long group, TapSpec spec) {
+        List<String> d = new ArrayList<>();
+        if (!tap) {
             d.add("type: want tap, found tun");
         }
-        if (link.multiQueue() != spec.multiQueue()) {
+        if (multiQueue != spec.multiQueue()) {
             d.add("multi_queue: want " + onOff(spec.multiQueue()) + " (queues " + spec.queues() + "), found "
-                    + onOff(link.multiQueue()));
+                    + onOff(multiQueue));
         }
-        if (link.pi()) {
+        if (pi) {
             d.add("pi: want off, found on");
         }
-        if (!link.vnetHdr()) {
+        if (!vnetHdr) {
             d.add("vnet_hdr: want on, found off");
         }
-        if (!link.persist()) {
+        if (!persist) {
             d.add("persist: want on, found off");
         }
-        if (link.owner() != spec.uid()) {
-            d.add("owner: want " + spec.uid() + ", found " + id(link.owner()));
+        if (owner != spec.uid()) {
+            d.add("owner: want " + spec.uid() + ", found " + id(owner));
         }
-        if (link.group() != spec.gid()) {
-            d.add("group: want " + spec.gid() + ", found " + id(link.group()));
+        if (group != spec.gid()) {
+            d.add("group: want " + spec.gid() + ", found " + id(group));
         }
         return d;
     }
@@ -470,12 +515,7 @@ public final class IoctlTapDevices implements TapDevices {
     }
 
     private static TapState toState(LinkInfo l) {
-        return toState(l, 0);
-    }
-
-    /** @param ownQueues queues of ours that the read-back counted and that are closed by now */
-    private static TapState toState(LinkInfo l, int ownQueues) {
         return new TapState(l.name(), l.multiQueue(), l.vnetHdr(), l.pi(), l.persist(), l.owner(), l.group(),
-                l.mtu(), l.numQueues() + l.numDisabledQueues() - ownQueues);
+                l.mtu(), l.numQueues() + l.numDisabledQueues());
     }
 }

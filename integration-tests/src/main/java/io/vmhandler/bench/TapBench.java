@@ -29,7 +29,7 @@ import java.util.concurrent.TimeUnit;
  * <ol>
  *   <li>vmhandler: {@link IoctlTapDevices#create} with a netns fd, timed on a netns worker at home, the way
  *       PrepareNetwork runs it on the worker that took the launcher call: setns, netlink socket, look-up, ioctls,
- *       persist, MTU and read-back in one netlink exchange, setns back;
+ *       persist, MTU (SIOCSIFMTU), read-back (TUNGETIFF, SIOCGIFINDEX), setns back;
  *   <li>vmhandler adopt: the same call again on each tap made in (1), i.e. an idempotent retry;
  *   <li>vmhandler, one entry: (1) with every create of the row inside one {@code TapDevices.within} entry of the
  *       netns (one setns and one netlink socket for all of them), as the C program enters once and keeps one socket

@@ -117,6 +117,16 @@ public final class Netlink implements AutoCloseable {
         return fd.intValue();
     }
 
+    /**
+     * An interface ioctl ({@code SIOCSIFMTU}, {@code SIOCGIFINDEX}, ...) in this socket's netns, on this socket.
+     * Any socket serves: a request the protocol does not know falls through to dev_ioctl of the socket's netns
+     * (net/socket.c sock_do_ioctl; netlink_ioctl answers -ENOIOCTLCMD), so a namespace entry needs no AF_INET
+     * socket of its own for it. Not a netlink message: {@link #sequence()} does not count it.
+     */
+    public int ifreqIoctl(long request, byte[] ifreq, String name, String target) throws SyscallException {
+        return Syscalls.ioctl(fd, request, ifreq, name, target);
+    }
+
     /** The sequence number of the last message sent on this socket, one per message: tests count a call's messages. */
     public int sequence() {
         return seq;
