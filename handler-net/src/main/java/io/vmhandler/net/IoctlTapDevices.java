@@ -240,7 +240,7 @@ public final class IoctlTapDevices implements TapDevices {
                     nl.ifreqIoctl(SIOCSIFMTU, ifreqInt(spec.name(), mtu), "SIOCSIFMTU", target);
                 }
                 Syscalls.ioctl(tun, TUNGETIFF, ifr, "TUNGETIFF", target);
-                int tunFlags = (ifr[16] & 0xff) | (ifr[17] & 0xff) << 8;
+                int tunFlags = ByteBuffer.wrap(ifr).order(ByteOrder.nativeOrder()).getShort(16) & 0xffff;
                 List<String> d = identityDifferences((tunFlags & (IFF_TUN | IFF_TAP)) == IFF_TAP,
                         (tunFlags & IFF_MULTI_QUEUE) != 0, (tunFlags & IFF_NO_PI) == 0,
                         (tunFlags & IFF_VNET_HDR) != 0, (tunFlags & IFF_PERSIST) != 0, spec.uid(), spec.gid(), spec);
@@ -298,13 +298,12 @@ public final class IoctlTapDevices implements TapDevices {
         return new String(ifr, 0, n, StandardCharsets.UTF_8);
     }
 
-    /** struct ifreq: ifr_name[16] then the union; ifr_flags is the short at offset 16. */
+    /** struct ifreq: ifr_name[16] then the union; ifr_flags is the short at offset 16, native order. */
     private static byte[] ifreq(String name, short flags) {
         byte[] req = new byte[IFREQ_SIZE];
         byte[] n = name.getBytes(StandardCharsets.UTF_8);
         System.arraycopy(n, 0, req, 0, n.length);
-        req[16] = (byte) (flags & 0xff);
-        req[17] = (byte) ((flags >> 8) & 0xff);
+        ByteBuffer.wrap(req).order(ByteOrder.nativeOrder()).putShort(16, flags);
         return req;
     }
 
