@@ -237,7 +237,7 @@ public final class IoctlTapDevices implements TapDevices {
                 // after persist, so that the undo of a failure from here on is the one a test can see work;
                 // a new tap starts at ETH_DATA_LEN (ether_setup), so 1500 needs no call
                 if (mtu != TAP_DEFAULT_MTU) {
-                    nl.ifreqIoctl(SIOCSIFMTU, ifreqInt(spec.name(), mtu), "SIOCSIFMTU", target);
+                    nl.ifreqIoctl(SIOCSIFMTU, ifreqMtu(spec.name(), mtu), "SIOCSIFMTU", target);
                 }
                 Syscalls.ioctl(tun, TUNGETIFF, ifr, "TUNGETIFF", target);
                 int tunFlags = ByteBuffer.wrap(ifr).order(ByteOrder.nativeOrder()).getShort(16) & 0xffff;
@@ -252,11 +252,11 @@ public final class IoctlTapDevices implements TapDevices {
                     // read back: what we made must be exactly what was asked; a mismatch is removed
                     throw new TapReadBackException(target + ": read-back after create differs: " + String.join("; ", d));
                 }
-                byte[] index = ifreqInt(spec.name(), 0);
+                byte[] index = ifreq(spec.name(), (short) 0);
                 nl.ifreqIoctl(SIOCGIFINDEX, index, "SIOCGIFINDEX", target);
                 TapState made = new TapState(spec.name(), spec.multiQueue(), true, false, true, spec.uid(), spec.gid(),
                         mtu, 0);
-                return new TapResult(TapResult.Outcome.CREATED, spec.queues(), made, intAt(index, 16));
+                return new TapResult(TapResult.Outcome.CREATED, spec.queues(), made, ifindexOf(index));
             } catch (IOException | RuntimeException e) {
                 unmake(tun, target, e);
                 throw e;
@@ -278,15 +278,16 @@ public final class IoctlTapDevices implements TapDevices {
         }
     }
 
-    /** struct ifreq with an int in the union at offset 16: ifr_mtu, ifr_ifindex ({@code <net/if.h>}), native order. */
-    private static byte[] ifreqInt(String name, int value) {
+    /** struct ifreq for SIOCSIFMTU: ifr_mtu is the int at offset 16 ({@code <net/if.h>}), native order. */
+    private static byte[] ifreqMtu(String name, int mtu) {
         byte[] req = ifreq(name, (short) 0);
-        ByteBuffer.wrap(req).order(ByteOrder.nativeOrder()).putInt(16, value);
+        ByteBuffer.wrap(req).order(ByteOrder.nativeOrder()).putInt(16, mtu);
         return req;
     }
 
-    private static int intAt(byte[] b, int off) {
-        return ByteBuffer.wrap(b).order(ByteOrder.nativeOrder()).getInt(off);
+    /** ifr_ifindex of a struct ifreq SIOCGIFINDEX filled in: the int at offset 16 (include/uapi/linux/if.h). */
+    private static int ifindexOf(byte[] ifr) {
+        return ByteBuffer.wrap(ifr).order(ByteOrder.nativeOrder()).getInt(16);
     }
 
     /** ifr_name as the kernel wrote it: up to the first NUL of its 16 bytes. */
@@ -374,8 +375,7 @@ public final class IoctlTapDevices implements TapDevices {
                         }
                         throw e;
                     }
-                    // ifr_ifindex: the int at offset 16 (struct ifreq, include/uapi/linux/if.h), host byte order
-                    out.put(n, java.nio.ByteBuffer.wrap(req).order(java.nio.ByteOrder.nativeOrder()).getInt(16));
+                    out.put(n, ifindexOf(req));
                 }
             }
             return out;
