@@ -96,14 +96,16 @@ public final class DaemonBench {
      * flags runs C2 (tiered), and with the daemon, fabric8's mock server, vert.x, netty and the JDK HTTP client in
      * one process the JIT compiled 1.1-2.8 s per 2-3 s churn round after 1 or 5 warm-up rounds, still 0.1-0.4 s
      * after 20 (CompilationMXBean, printed per round), on a 2-CPU machine: CPU the deployed daemon, C1 only, does
-     * not give to a compiler once it is warm (5-20 ms per round with the image's flags). Not the pod's memory limit ({@code -XX:MaxRAM}, JAVA_TOOL_OPTIONS): the
-     * heap here also holds the mock API server's store and its per-request garbage.
+     * not give to a compiler once it is warm (5-20 ms per round with the image's flags). Not the pod's memory limit ({@code -XX:MaxRAM}, JAVA_TOOL_OPTIONS)
+     * nor the image's absolute heap sizes ({@link DeploymentJvm#imageWithoutHeapSizes}): the heap here also holds the
+     * mock API server's store and its per-request garbage. With the image's {@code -Xms24m} this JVM made 21-23
+     * collections per round of 500 updates (108-162 ms) instead of 3-4, and the round's slowest write took 64-71 ms.
      */
     private static final boolean IN_THIS_JVM = "this".equals(System.getProperty("bench.inProcessJvm"));
 
     private static void inProcessInDeploymentJvm(int n) throws Exception {
         List<String> argv = new ArrayList<>(List.of(javaBin()));
-        argv.addAll(withoutFlags(DeploymentJvm.ofRepository(), WITHOUT_FLAGS).image());
+        argv.addAll(withoutFlags(DeploymentJvm.ofRepository(), WITHOUT_FLAGS).imageWithoutHeapSizes());
         for (String name : System.getProperties().stringPropertyNames()) {
             if ((name.startsWith("bench.") || name.startsWith("vmhandler.")) && !name.equals("bench.inProcessJvm")
                     && !name.equals("bench.inProcessOnly")) {

@@ -84,6 +84,19 @@ public record DeploymentJvm(List<String> image, List<String> toolOptions, long m
         return new DeploymentJvm(image, tool, limit);
     }
 
+    /**
+     * The image's JVM flags without those that size the heap in absolute terms ({@code -Xms}, {@code -Xmx},
+     * {@code -Xmn}, {@code -XX:InitialHeapSize=}, {@code -XX:MaxHeapSize=}, {@code -XX:NewSize=}): for a JVM that
+     * holds more than the daemon (bin/bench-daemon's in-process part also runs fabric8's mock API server, whose
+     * per-request garbage is most of that JVM's allocation), for which the daemon's sizes are wrong, as its pod
+     * limit is. The relative flags (free ratios) stay.
+     */
+    public List<String> imageWithoutHeapSizes() {
+        return image.stream().filter(f -> !HEAP_SIZE.matcher(f).lookingAt()).toList();
+    }
+
+    private static final Pattern HEAP_SIZE = Pattern.compile("-Xm[sxn]|-XX:(InitialHeapSize|MaxHeapSize|NewSize)=");
+
     /** Every flag a daemon process gets in the pod, without class data sharing. */
     public List<String> flags() {
         List<String> all = new ArrayList<>(image);

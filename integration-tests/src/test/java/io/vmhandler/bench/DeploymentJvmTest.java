@@ -31,6 +31,15 @@ class DeploymentJvmTest {
             """;
 
     @Test
+    void aJvmThatHoldsMoreThanTheDaemonKeepsTheRelativeHeapFlagsAndDropsTheAbsoluteSizes() {
+        DeploymentJvm jvm = new DeploymentJvm(List.of("-XX:+UseSerialGC", "-Xss512k", "-XX:MinHeapFreeRatio=10",
+                "-Xms24m", "-Xmx64m", "-Xmn8m", "-XX:InitialHeapSize=25165824", "-XX:MaxHeapSize=1g",
+                "-XX:NewSize=4m", "-XX:NewRatio=2"), List.of(), 384L << 20);
+        assertThat(jvm.imageWithoutHeapSizes())
+                .containsExactly("-XX:+UseSerialGC", "-Xss512k", "-XX:MinHeapFreeRatio=10", "-XX:NewRatio=2");
+    }
+
+    @Test
     void imageFlagsStopAtTheClasspathAndLeaveTheArchiveToTheCaller() {
         DeploymentJvm jvm = DeploymentJvm.parse(CONTAINERFILE, DAEMONSET);
 
