@@ -241,9 +241,10 @@ public final class IoctlTapDevices implements TapDevices {
                 }
                 Syscalls.ioctl(tun, TUNGETIFF, ifr, "TUNGETIFF", target);
                 int tunFlags = ByteBuffer.wrap(ifr).order(ByteOrder.nativeOrder()).getShort(16) & 0xffff;
-                List<String> d = identityDifferences((tunFlags & (IFF_TUN | IFF_TAP)) == IFF_TAP,
+                // TUNGETIFF reports no owner or group: those are TUNSETOWNER's and TUNSETGROUP's, which succeeded
+                List<String> d = flagDifferences((tunFlags & (IFF_TUN | IFF_TAP)) == IFF_TAP,
                         (tunFlags & IFF_MULTI_QUEUE) != 0, (tunFlags & IFF_NO_PI) == 0,
-                        (tunFlags & IFF_VNET_HDR) != 0, (tunFlags & IFF_PERSIST) != 0, spec.uid(), spec.gid(), spec);
+                        (tunFlags & IFF_VNET_HDR) != 0, (tunFlags & IFF_PERSIST) != 0, spec);
                 String name = cStringAt(ifr);
                 if (!spec.name().equals(name)) {
                     d.add("name: want " + spec.name() + ", found " + name);
@@ -451,13 +452,20 @@ public final class IoctlTapDevices implements TapDevices {
             return new ArrayList<>(List.of(
                     "type: want tap, found " + (link.kind() == null ? "a non-tun interface" : link.kind())));
         }
-        return identityDifferences(link.isTap(), link.multiQueue(), link.pi(), link.vnetHdr(), link.persist(),
-                link.owner(), link.group(), spec);
+        List<String> d = flagDifferences(link.isTap(), link.multiQueue(), link.pi(), link.vnetHdr(), link.persist(),
+                spec);
+        if (link.owner() != spec.uid()) {
+            d.add("owner: want " + spec.uid() + ", found " + id(link.owner()));
+        }
+        if (link.group() != spec.gid()) {
+            d.add("group: want " + spec.gid() + ", found " + id(link.group()));
+        }
+        return d;
     }
 
-    /** The same comparison for a tun device's facts, wherever they were read (rtnetlink or TUNGETIFF). */
-    private static List<String> identityDifferences(boolean tap, boolean multiQueue, boolean pi, boolean vnetHdr,
-                                                    boolean persist, long owner, long group, TapSpec spec) {
+    /** The type and flags part of the comparison, wherever they were read (rtnetlink or TUNGETIFF). */
+    private static List<String> flagDifferences(boolean tap, boolean multiQueue, boolean pi, boolean vnetHdr,
+                                                boolean persist, TapSpec spec) {
         List<String> d = new ArrayList<>();
         if (!tap) {
             d.add("type: want tap, found tun");
@@ -474,12 +482,6 @@ public final class IoctlTapDevices implements TapDevices {
         }
         if (!persist) {
             d.add("persist: want on, found off");
-        }
-        if (owner != spec.uid()) {
-            d.add("owner: want " + spec.uid() + ", found " + id(owner));
-        }
-        if (group != spec.gid()) {
-            d.add("group: want " + spec.gid() + ", found " + id(group));
         }
         return d;
     }
