@@ -5,11 +5,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import io.fabric8.kubernetes.api.model.GenericKubernetesResource;
+import io.fabric8.kubernetes.api.model.ListOptionsBuilder;
 import io.fabric8.kubernetes.client.KubernetesClientException;
+import io.fabric8.kubernetes.client.Watch;
+import io.fabric8.kubernetes.client.Watcher;
+import io.fabric8.kubernetes.client.WatcherException;
 import io.vmhandler.core.model.VmiDocument;
 import java.net.Socket;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 
@@ -63,5 +70,57 @@ class EmbeddedApiServerTest {
             assertThatThrownBy(() -> api.createScheduledVmi(cm, "n", "u")).isInstanceOf(IllegalArgumentException.class)
                     .hasMessageContaining(cm.toString()).hasMessageContaining("got ConfigMap");
         }
+    }
+
+    /**
+     * A real API server starts a watch from a resourceVersion with the changes after it, and a watch without one
+     * with an ADDED event per object; fabric8's mock sends the ADDED events to both (StaleWatchDispatcher).
+     */
+    @Test
+    void aWatchFromAResourceVersionGetsOnlyTheChangesAfterIt(@TempDir Path tmp) throws Exception {
+        try (EmbeddedApiServer api = EmbeddedApiServer.start()) {
+            for (int i = 0; i < 3; i++) {
+                Path f = tmp.resolve("vm-" + i + ".yaml");
+                Files.writeString(f, "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\n"
+                        + "metadata: {name: vm-" + i + ", namespace: default}\nspec: {domain: {cpu: {cores: 1}}}\n");
+                api.createScheduledVmi(f, "n1", "uid-" + i);
+            }
+            var vmis = api.client().genericKubernetesResources(VmiResources.CONTEXT).inNamespace("default");
+            String listed = vmis.list().getMetadata().getResourceVersion();
+
+            List<String> fromList = new CopyOnWriteArrayList<>();
+            List<String> fromNone = new CopyOnWriteArrayList<>();
+            try (Watch a = vmis.watch(new ListOptionsBuilder().withResourceVersion(listed).build(), recorder(fromList));
+                    Watch b = vmis.watch(recorder(fromNone))) {
+                GenericKubernetesResource vm1 = vmis.withName("vm-1").get();
+                vm1.getMetadata().setAnnotations(java.util.Map.of("changed", "after the list"));
+                vmis.resource(vm1).update();
+                Path f = tmp.resolve("vm-3.yaml");
+                Files.writeString(f, "apiVersion: kubevirt.io/v1\nkind: VirtualMachineInstance\n"
+                        + "metadata: {name: vm-3, namespace: default}\nspec: {domain: {cpu: {cores: 1}}}\n");
+                api.createScheduledVmi(f, "n1", "uid-3");
+
+                org.awaitility.Awaitility.await().atMost(10, TimeUnit.SECONDS).until(() -> fromList.contains("MODIFIED vm-3")
+                        && fromNone.contains("MODIFIED vm-3"));
+                // the three listed VMIs are not sent again; the change to one and the new one are
+                assertThat(fromList).doesNotContain("ADDED vm-0", "ADDED vm-2", "ADDED vm-1")
+                        .contains("MODIFIED vm-1", "ADDED vm-3");
+                // without a resourceVersion the watch starts with every VMI, as a real one does
+                assertThat(fromNone).contains("ADDED vm-0", "ADDED vm-1", "ADDED vm-2", "MODIFIED vm-1", "ADDED vm-3");
+            }
+        }
+    }
+
+    private static Watcher<GenericKubernetesResource> recorder(List<String> events) {
+        return new Watcher<>() {
+            @Override
+            public void eventReceived(Action action, GenericKubernetesResource r) {
+                events.add(action + " " + r.getMetadata().getName());
+            }
+
+            @Override
+            public void onClose(WatcherException cause) {
+            }
+        };
     }
 }
