@@ -159,7 +159,8 @@ public final class DaemonBench {
             .stream().filter(f -> !f.isEmpty()).toList();
     /**
      * {@code -Dbench.withoutFlags=F1,F2}: the deployment's JVM flags minus these (exact match), e.g.
-     * {@code -XX:TieredStopAtLevel=1} to measure the daemon with the full tiered compiler (C1 and C2).
+     * {@code -XX:TieredStopAtLevel=1,-XX:CICompilerCount=1} to measure the daemon with the full tiered compiler (C1
+     * and C2; that JVM refuses a single compiler thread).
      */
     private static final List<String> WITHOUT_FLAGS = List.of(System.getProperty("bench.withoutFlags", "").split(","))
             .stream().map(String::trim).filter(f -> !f.isEmpty()).toList();
@@ -209,6 +210,10 @@ public final class DaemonBench {
         }
         System.out.printf("AppCDS archive for %d jars built in %d ms (deploy/cds/build-archive, once per image)%n",
                 cp.split(":").length, (System.nanoTime() - a0) / 1_000_000);
+        if (!START_VARIANTS.isEmpty()) {
+            startVariants(api, base, n, cp, deployment, archive);
+            return;
+        }
         List<Start> image = new ArrayList<>();
         List<Start> plain = new ArrayList<>();
         List<Long> rssSync = new ArrayList<>();
@@ -242,6 +247,41 @@ public final class DaemonBench {
                 median(plain, Start::cpuMs), medianOf(rssSync), n, medianOf(rssChurn), load());
     }
 
+    /**
+     * {@code -Dbench.startVariants="FLAGS|FLAGS|..."}: only starts to ready, with the archive, one per variant and
+     * round ({@code bench.runs} rounds, the order turned by one each round), each variant's flags after the image's
+     * (an empty variant is the image as it is). Each start is stopped at ready. A flag's effect on the start is
+     * smaller than this machine's spread from one start to the next; starts of the variants taken in turn see the
+     * same stretches of it.
+     */
+    private static final List<String> START_VARIANTS = System.getProperty("bench.startVariants") == null ? List.of()
+            : List.of(System.getProperty("bench.startVariants").split("\\|", -1)).stream().map(String::trim).toList();
+
+    private static void startVariants(EmbeddedApiServer api, Path base, int n, String cp, DeploymentJvm deployment,
+            Path archive) throws Exception {
+        int v = START_VARIANTS.size();
+        List<List<Start>> starts = new ArrayList<>();
+        for (int i = 0; i < v; i++) {
+            starts.add(new ArrayList<>());
+        }
+        for (int round = 0; round < RUNS; round++) {
+            for (int k = 0; k < v; k++) {
+                int i = (k + round) % v;
+                List<String> jvm = new ArrayList<>(deployment.flagsWithArchive(archive));
+                jvm.addAll(List.of(START_VARIANTS.get(i).split("\\s+")).stream().filter(f -> !f.isEmpty()).toList());
+                Start s = startChild(api, base, n, cp, jvm, "variant " + i + " [" + START_VARIANTS.get(i) + "]", round);
+                s.stop();
+                starts.get(i).add(s);
+            }
+        }
+        for (int i = 0; i < v; i++) {
+            List<Start> ss = starts.get(i);
+            System.out.printf("variant %d [%s]: ready median %d ms %s, CPU to ready median %d ms %s%n", i,
+                    START_VARIANTS.get(i), median(ss, Start::readyMs), ss.stream().map(Start::readyMs).toList(),
+                    median(ss, Start::cpuMs), ss.stream().map(Start::cpuMs).toList());
+        }
+    }
+
     private record Start(Process process, long readyMs, long cpuMs) {
         void stop() throws InterruptedException {
             process.destroy();
@@ -267,6 +307,11 @@ public final class DaemonBench {
         Process p = new ProcessBuilder(argv).redirectError(log.toFile()).start();
         BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
         String line = r.readLine();
+        // a JVM agent given in -Dbench.childJvm (a profiler) may print before the daemon does
+        for (int i = 0; i < 10 && line != null && !line.startsWith("vmhandler"); i++) {
+            System.out.println("  (the daemon's stdout before ready: " + line + ")");
+            line = r.readLine();
+        }
         long readyMs = (System.nanoTime() - t0) / 1_000_000;
         if (line == null || !line.startsWith("vmhandler ready")) {
             p.destroyForcibly();
