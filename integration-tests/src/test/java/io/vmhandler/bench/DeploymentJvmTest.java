@@ -61,6 +61,21 @@ class DeploymentJvmTest {
         assertThat(jvm.memoryLimitBytes()).isGreaterThanOrEqualTo(128L << 20);
     }
 
+    /**
+     * The image's flags hang together: -XX:CICompilerCount=1 is refused by a JVM with the full tiered compiler
+     * ("CICompilerCount (1) must be at least 2"), so dropping -XX:TieredStopAtLevel=1 alone would leave an image
+     * whose daemon never starts. This JVM is the one the image's is the same major version of (17).
+     */
+    @Test
+    void theJvmAcceptsTheRepositorysFlags() throws Exception {
+        List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        argv.addAll(DeploymentJvm.ofRepository().flags());
+        argv.add("-version");
+        Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
+        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        assertThat(p.waitFor()).as("%s: %s", argv, out).isZero();
+    }
+
     @Test
     void aMissingFieldIsNamed() {
         assertThatThrownBy(() -> DeploymentJvm.parse("FROM x\nCMD [\"java\"]\n", DAEMONSET))
