@@ -390,7 +390,8 @@ public final class DaemonBench {
         return Files.readString(Path.of("/proc/loadavg")).split(" ")[0];
     }
 
-    private static String javaBin() {
+    /** The java of the JVM running this, for the processes a bench or its test starts. */
+    static String javaBin() {
         return Path.of(System.getProperty("java.home"), "bin", "java").toString();
     }
 

@@ -3,8 +3,10 @@ package io.vmhandler.bench;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
@@ -64,15 +66,15 @@ class DeploymentJvmTest {
     /**
      * The image's flags hang together: -XX:CICompilerCount=1 is refused by a JVM with the full tiered compiler
      * ("CICompilerCount (1) must be at least 2"), so dropping -XX:TieredStopAtLevel=1 alone would leave an image
-     * whose daemon never starts. This JVM is the one the image's is the same major version of (17).
+     * whose daemon never starts. The JVM running the tests is a 17, the image's major version.
      */
     @Test
     void theJvmAcceptsTheRepositorysFlags() throws Exception {
-        List<String> argv = new java.util.ArrayList<>(List.of(Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+        List<String> argv = new ArrayList<>(List.of(DaemonBench.javaBin()));
         argv.addAll(DeploymentJvm.ofRepository().flags());
         argv.add("-version");
         Process p = new ProcessBuilder(argv).redirectErrorStream(true).start();
-        String out = new String(p.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8);
+        String out = new String(p.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(p.waitFor()).as("%s: %s", argv, out).isZero();
     }
 

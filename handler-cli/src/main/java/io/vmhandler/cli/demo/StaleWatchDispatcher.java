@@ -1,12 +1,12 @@
 package io.vmhandler.cli.demo;
 
+import io.fabric8.mockwebserver.http.ByteString;
 import io.fabric8.mockwebserver.http.Dispatcher;
 import io.fabric8.mockwebserver.http.MockResponse;
 import io.fabric8.mockwebserver.http.RecordedRequest;
 import io.fabric8.mockwebserver.http.Response;
 import io.fabric8.mockwebserver.http.WebSocket;
 import io.fabric8.mockwebserver.http.WebSocketListener;
-import io.fabric8.mockwebserver.http.ByteString;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 import tools.jackson.databind.JsonNode;
@@ -25,12 +25,11 @@ import tools.jackson.databind.json.JsonMapper;
  * dispatcher drops, from such a watch, the ADDED events of objects whose resourceVersion is not newer than the one
  * asked for; an object changed since still arrives (as ADDED, which an informer takes as an update).
  *
- * <p><b>A restart.</b> A restarted
- * kube-apiserver builds its watch cache from etcd at the current resourceVersion, so a watch that
- * resumes from an older one gets 410 Gone ("too old resource version") and the client re-lists
- * (Kubernetes API concepts, "Efficient detection of changes" and "410 Gone responses"). fabric8's
- * mock ignores resourceVersion on a watch and would silently skip whatever changed while the
- * client was cut off; this dispatcher answers such watches with 410 instead. Thread-safe.
+ * <p><b>A restart.</b> A restarted kube-apiserver builds its watch cache from etcd at the current resourceVersion,
+ * so a watch that resumes from an older one gets 410 Gone ("too old resource version") and the client re-lists
+ * (Kubernetes API concepts, "Efficient detection of changes" and "410 Gone responses"). fabric8's mock ignores
+ * resourceVersion on a watch and would silently skip whatever changed while the client was cut off; this
+ * dispatcher answers such watches with 410 instead. Thread-safe.
  */
 final class StaleWatchDispatcher extends Dispatcher {
     private static final Pattern RV = Pattern.compile("[?&]resourceVersion=(\\d+)");
