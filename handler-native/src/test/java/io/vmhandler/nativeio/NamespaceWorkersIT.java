@@ -241,6 +241,121 @@ class NamespaceWorkersIT {
         }
     }
 
+    @Test
+    void anIdlePoolRunsATaskOnTheCallersThreadWhichEntersTheNetnsAndRepliesAfterIt() throws Exception {
+        String ns = host.netns("vmh-nsw");
+        try (NetNamespace runner = new NetNamespace("t", 1)) {
+            NamespaceWorkers pool = runner.workers();
+            java.util.List<String> seen = java.util.Collections.synchronizedList(new java.util.ArrayList<>());
+            // a thread of the test's own: runHere enters the netns on the caller's thread
+            String[] r = onFreshThread(() -> {
+                String caller = Thread.currentThread().getName();
+                boolean ran = pool.runHere(() -> {
+                    try {
+                        seen.add("inside " + runner.run(ns, NamespaceWorkersIT::ownNetns) + " on "
+                                + Thread.currentThread().getName());
+                        pool.afterTask(() -> seen.add("after on " + Thread.currentThread().getName()
+                                + ", nested run here " + pool.runHere(() -> seen.add("nested ran"))));
+                        seen.add("task returns, nested run here " + pool.runHere(() -> seen.add("nested ran")));
+                    } catch (java.io.IOException e) {
+                        seen.add("failed " + e);
+                    }
+                });
+                return new String[] {caller, String.valueOf(ran), ownNetns()};
+            });
+            assertThat(r[1]).isEqualTo("true");
+            assertThat(r[2]).as("back home after the task").isEqualTo(hostNs);
+            assertThat(seen).hasSize(4);
+            assertThat(seen.get(0)).startsWith("inside net:[").doesNotContain(hostNs).endsWith(" on " + r[0]);
+            assertThat(seen.get(1)).as("no run here inside a run here").isEqualTo("task returns, nested run here false");
+            // the reply runs once the pool is idle again, so what it releases may run here too
+            assertThat(seen.subList(2, 4)).containsExactly("nested ran", "after on " + r[0] + ", nested run here true");
+            assertThat(pool.startedThreads()).as("no worker woken or started").isZero();
+        }
+    }
+
+    @Test
+    void runHereRefusesWhileAWorkerRunsATaskOrAnotherCallerRunsOneHere() throws Exception {
+        try (NamespaceWorkers pool = new NamespaceWorkers("t", 2)) {
+            CountDownLatch running = new CountDownLatch(1);
+            CountDownLatch release = new CountDownLatch(1);
+            pool.execute(() -> {
+                running.countDown();
+                await(release);
+            });
+            assertThat(running.await(5, TimeUnit.SECONDS)).isTrue();
+            java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+            assertThat(onFreshThread(() -> pool.runHere(() -> ran.set(true)))).as("a worker is busy").isFalse();
+            assertThat(ran).isFalse();
+            release.countDown();
+            awaitIdle(pool, 1);
+
+            // one caller's run here in progress: a second caller is refused, and work handed over meanwhile runs
+            CountDownLatch guestIn = new CountDownLatch(1);
+            CountDownLatch guestOut = new CountDownLatch(1);
+            CompletableFuture<Boolean> guest = CompletableFuture.supplyAsync(() -> pool.runHere(() -> {
+                guestIn.countDown();
+                await(guestOut);
+            }), r -> new Thread(r, "guest-1").start());
+            assertThat(guestIn.await(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(onFreshThread(() -> pool.runHere(() -> ran.set(true)))).as("another run here").isFalse();
+            CompletableFuture<String> handed = new CompletableFuture<>();
+            pool.execute(() -> handed.complete(Thread.currentThread().getName()));
+            assertThat(handed.get(5, TimeUnit.SECONDS)).startsWith("t-ns-");
+            guestOut.countDown();
+            assertThat(guest.get(5, TimeUnit.SECONDS)).isTrue();
+            assertThat(ran).isFalse();
+        }
+    }
+
+    @Test
+    void aCallerThreadThatCannotComeHomeIsCountedAndNeverRunsATaskHereAgain() throws Exception {
+        String ns = host.netns("vmh-nsw");
+        Fd home = Syscalls.open("/proc/self/ns/net", LinuxConstants.O_RDONLY);
+        try (NamespaceWorkers pool = new NamespaceWorkers("t", 1, home);
+             Fd target = NetNamespace.openNetns(ns)) {
+            // its own thread: it stays in the pod's netns, which no other test may inherit
+            String[] r = onFreshThread(() -> {
+                String[] inside = new String[1];
+                boolean first = pool.runHere(() -> {
+                    try {
+                        // the way home is gone while this thread is out: setns(home) fails with EBADF
+                        inside[0] = pool.inside(target, () -> {
+                            home.close();
+                            return ownNetns();
+                        });
+                    } catch (java.io.IOException e) {
+                        inside[0] = "failed " + e;
+                    }
+                });
+                java.util.concurrent.atomic.AtomicBoolean ran = new java.util.concurrent.atomic.AtomicBoolean();
+                boolean second = pool.runHere(() -> ran.set(true));
+                return new String[] {String.valueOf(first), inside[0], ownNetns(), String.valueOf(second),
+                        String.valueOf(ran.get())};
+            });
+            assertThat(r[0]).isEqualTo("true");
+            assertThat(r[1]).startsWith("net:[").isNotEqualTo(hostNs);
+            assertThat(r[2]).as("stranded where it was").isEqualTo(r[1]);
+            assertThat(r[3]).as("refused from then on").isEqualTo("false");
+            assertThat(r[4]).isEqualTo("false");
+            assertThat(pool.retiredWorkers()).isEqualTo(1);
+        }
+    }
+
+    /** Runs {@code body} on a new thread, so whatever netns it leaves that thread in ends with it. */
+    private static <T> T onFreshThread(java.util.concurrent.Callable<T> body) throws Exception {
+        CompletableFuture<T> out = new CompletableFuture<>();
+        Thread t = new Thread(() -> {
+            try {
+                out.complete(body.call());
+            } catch (Throwable e) {
+                out.completeExceptionally(e);
+            }
+        }, "caller");
+        t.start();
+        return out.get(10, TimeUnit.SECONDS);
+    }
+
     private static void await(CountDownLatch latch) {
         try {
             latch.await(10, TimeUnit.SECONDS);

@@ -25,7 +25,8 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: the server runs its services on the transport's event loop (directExecutor), so {@link #run}
  * is for bodies that never block (Info); a body that blocks (every launcher call: /proc, setns, netlink) goes
- * through {@link #offload}, the call's one thread hand-off.
+ * through {@link #offload}, the call's one thread hand-off, or through {@link #hereOrOffload}, which spares even that
+ * when the daemon's workers are idle.
  *
  * <p>A retry of a call still in flight is a second call: both run (PodCallGate in the daemon orders a pod's calls).
  */
@@ -42,7 +43,26 @@ public final class UnaryCall {
      */
     public static <R> void offload(CallOffload offload, String method, StreamObserver<R> out,
                                    Function<CallerIdentity, R> body) {
+        dispatch(offload, method, out, body, false);
+    }
+
+    /**
+     * As {@link #offload}, but {@code offload} may first run the call on this thread ({@link CallOffload#runHere}):
+     * no hand-off at all. For PrepareNetwork, which a launcher repeats and which then only adopts its taps; the daemon's
+     * executor allows it only while no other launcher call runs (NamespaceWorkers.runHere), since this thread is the
+     * event loop of every connection.
+     */
+    public static <R> void hereOrOffload(CallOffload offload, String method, StreamObserver<R> out,
+                                         Function<CallerIdentity, R> body) {
+        dispatch(offload, method, out, body, true);
+    }
+
+    private static <R> void dispatch(CallOffload offload, String method, StreamObserver<R> out,
+                                     Function<CallerIdentity, R> body, boolean mayRunHere) {
         Runnable call = Context.current().wrap(() -> run(method, out, body, offload::afterTask));
+        if (mayRunHere && offload.runHere(call)) {
+            return;
+        }
         try {
             offload.execute(call);
         } catch (RejectedExecutionException e) {
