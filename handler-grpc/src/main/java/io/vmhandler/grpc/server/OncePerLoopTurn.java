@@ -5,8 +5,8 @@ import io.vmhandler.grpc.CallOffload;
 import java.util.Objects;
 
 /**
- * A {@link CallOffload} that lets at most one call per turn of the server's event loop run on that loop
- * ({@link CallOffload#runHere}); the others read in the same turn are handed off ({@link #execute}).
+ * Lets at most one call per turn of the server's event loop run on that loop ({@link CallOffload#runHere}); the
+ * others read in the same turn are handed off. {@link #limit} puts it in front of a {@link CallOffload}.
  *
  * <p>Why: the daemon's executor lets a call run on the event loop while its netns workers are idle, and a call run
  * there leaves them idle. Without a limit, a server with many callers therefore ran every such call on its one event
@@ -20,37 +20,32 @@ import java.util.Objects;
  * such a task, queued when it is set (from the event loop itself, so netty queues it without waking anything).
  *
  * <p>Thread-safety: {@link #runHere} is meant for the event loop and answers false on any other thread; its state is
- * that thread's only. {@link #execute} and {@link #afterTask} go to the delegate from any thread.
+ * that thread's only. Hand-offs and replies go to the delegate unchanged, from any thread.
  */
-final class OncePerLoopTurn implements CallOffload {
+final class OncePerLoopTurn {
     private final CallOffload delegate;
     private final EventLoop loop;
     private final Runnable endOfTurn = () -> this.usedThisTurn = false;
     /** Set once a call of this turn was offered to run here; read and written on the event loop only. */
     private boolean usedThisTurn;
 
-    OncePerLoopTurn(CallOffload delegate, EventLoop loop) {
+    private OncePerLoopTurn(CallOffload delegate, EventLoop loop) {
         this.delegate = Objects.requireNonNull(delegate, "delegate");
         this.loop = Objects.requireNonNull(loop, "loop");
     }
 
-    @Override
-    public boolean runHere(Runnable task) {
+    /** {@code delegate}, with its {@code runHere} asked only for the first call of each of {@code loop}'s turns. */
+    static CallOffload limit(CallOffload delegate, EventLoop loop) {
+        OncePerLoopTurn turn = new OncePerLoopTurn(delegate, loop);
+        return CallOffload.of(delegate, delegate::afterTask, turn::runHere);
+    }
+
+    private boolean runHere(Runnable task) {
         if (!loop.inEventLoop() || usedThisTurn) {
             return false;
         }
         usedThisTurn = true;
         loop.execute(endOfTurn);
         return delegate.runHere(task);
-    }
-
-    @Override
-    public void execute(Runnable task) {
-        delegate.execute(task);
-    }
-
-    @Override
-    public void afterTask(Runnable reply) {
-        delegate.afterTask(reply);
     }
 }

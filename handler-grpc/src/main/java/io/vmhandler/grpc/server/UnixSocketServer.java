@@ -163,7 +163,7 @@ public final class UnixSocketServer implements AutoCloseable {
                 : Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
         if (offload instanceof CallOffload calls) {
             // one event loop (above), so one turn for every connection
-            offload = new OncePerLoopTurn(calls, io.next());
+            offload = OncePerLoopTurn.limit(calls, io.next());
         }
         List<? extends BindableService> services = serviceFactory.apply(offload != null ? offload : workers);
         ApiPipeline pipeline = ApiPipeline.of(options, observer);

@@ -50,7 +50,9 @@ public final class UnaryCall {
      * As {@link #offload}, but {@code offload} may first run the call on this thread ({@link CallOffload#runHere}):
      * no hand-off at all. For PrepareNetwork, which a launcher repeats and which then only adopts its taps; the daemon's
      * executor allows it only while no other launcher call runs (NamespaceWorkers.runHere), since this thread is the
-     * event loop of every connection.
+     * event loop of every connection, and the server for the first call of each turn of that loop (OncePerLoopTurn).
+     * Two calls at once: the second (a launcher's retry too) is read by this same thread only after the first has
+     * returned and replied, or, read in the same turn, is handed off; the pod's order (PodCallGate) holds either way.
      */
     public static <R> void hereOrOffload(CallOffload offload, String method, StreamObserver<R> out,
                                          Function<CallerIdentity, R> body) {

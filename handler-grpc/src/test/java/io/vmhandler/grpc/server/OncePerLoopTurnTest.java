@@ -24,7 +24,7 @@ class OncePerLoopTurnTest {
         task.run();
         return true;
     });
-    private final OncePerLoopTurn offload = new OncePerLoopTurn(always, loop);
+    private final CallOffload offload = OncePerLoopTurn.limit(always, loop);
 
     @AfterEach
     void stop() throws Exception {
