@@ -3,7 +3,6 @@ package io.vmhandler.grpc;
 import java.util.Objects;
 import java.util.concurrent.Executor;
 import java.util.function.Consumer;
-import java.util.function.Predicate;
 
 /**
  * Where the launcher calls run, off the transport's event loop: an {@link Executor} whose threads can also say
@@ -27,16 +26,6 @@ public interface CallOffload extends Executor {
      */
     void afterTask(Runnable reply);
 
-    /**
-     * Runs {@code task} on the calling thread now, as this executor's own thread would, and returns true; or returns
-     * false without running it, and the caller {@link #execute}s it. Only for a caller that may block for as long as
-     * the task does (the daemon's netns workers allow it on the launcher API's event loop only while they are idle:
-     * NamespaceWorkers.runHere). By default: false.
-     */
-    default boolean runHere(Runnable task) {
-        return false;
-    }
-
     /** An executor with no notion of "ready": the reply runs at once, in the task. */
     static CallOffload of(Executor executor) {
         if (executor instanceof CallOffload offload) {
@@ -47,14 +36,8 @@ public interface CallOffload extends Executor {
 
     /** {@code executor}'s tasks, with {@code afterTask} as the executor's own hook (e.g. NamespaceWorkers::afterTask). */
     static CallOffload of(Executor executor, Consumer<Runnable> afterTask) {
-        return of(executor, afterTask, task -> false);
-    }
-
-    /** The same, with {@code runHere} as {@link #runHere} (e.g. NamespaceWorkers::runHere). */
-    static CallOffload of(Executor executor, Consumer<Runnable> afterTask, Predicate<Runnable> runHere) {
         Objects.requireNonNull(executor, "executor");
         Objects.requireNonNull(afterTask, "afterTask");
-        Objects.requireNonNull(runHere, "runHere");
         return new CallOffload() {
             @Override
             public void execute(Runnable task) {
@@ -64,11 +47,6 @@ public interface CallOffload extends Executor {
             @Override
             public void afterTask(Runnable reply) {
                 afterTask.accept(reply);
-            }
-
-            @Override
-            public boolean runHere(Runnable task) {
-                return runHere.test(task);
             }
         };
     }

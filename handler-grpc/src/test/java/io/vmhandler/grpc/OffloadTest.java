@@ -9,7 +9,6 @@ import io.vmhandler.grpc.v1.GetInfoRequest;
 import io.vmhandler.grpc.v1.InfoGrpc;
 import io.vmhandler.grpc.v1.LauncherGrpc;
 import io.vmhandler.grpc.v1.PrepareNetworkRequest;
-import io.vmhandler.grpc.v1.ReleaseRequest;
 import java.io.IOException;
 import java.util.concurrent.ExecutorService;
 import java.util.concurrent.Executors;
@@ -109,53 +108,6 @@ class OffloadTest {
         pool.shutdown();
         assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
         assertThat(backend.calls()).as("the deadline travelled with the call's Context").isEmpty();
-    }
-
-    /** Offers to {@link CallOffload#runHere}, counted, and with what it answers. */
-    private final AtomicInteger offeredHere = new AtomicInteger();
-
-    private CallOffload offeringHere(boolean accept) {
-        return CallOffload.of(this::countingOffload, Runnable::run, task -> {
-            offeredHere.incrementAndGet();
-            if (accept) {
-                task.run();
-            }
-            return accept;
-        });
-    }
-
-    @Test
-    void aPrepareNetworkTheExecutorRunsHereIsNotHandedOff() throws Exception {
-        start(offeringHere(true));
-        LauncherGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .prepareNetwork(PrepareNetworkRequest.getDefaultInstance());
-
-        assertThat(offeredHere).hasValue(1);
-        assertThat(handOffs).hasValue(0);
-        assertThat(backend.calls()).extracting(FakeLauncherBackend.Call::caller).containsExactly(CALLER);
-    }
-
-    @Test
-    void aPrepareNetworkTheExecutorDoesNotRunHereIsHandedOffOnce() throws Exception {
-        start(offeringHere(false));
-        LauncherGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .prepareNetwork(PrepareNetworkRequest.getDefaultInstance());
-
-        assertThat(offeredHere).hasValue(1);
-        assertThat(handOffs).hasValue(1);
-        pool.shutdown();
-        assertThat(pool.awaitTermination(5, TimeUnit.SECONDS)).isTrue();
-        assertThat(offloadedCalls).hasValue(1);
-    }
-
-    @Test
-    void theOtherLauncherCallsAreNeverOfferedToRunHere() throws Exception {
-        start(offeringHere(true));
-        LauncherGrpc.newBlockingStub(api.channel(CALLER)).withDeadlineAfter(10, TimeUnit.SECONDS)
-                .release(ReleaseRequest.getDefaultInstance());
-
-        assertThat(offeredHere).hasValue(0);
-        assertThat(handOffs).hasValue(1);
     }
 
     /** A {@link CallOffload} on the pool that runs what a task leaves for "after" once the task has returned. */

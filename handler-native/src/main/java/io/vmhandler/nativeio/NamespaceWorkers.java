@@ -35,12 +35,6 @@ import org.slf4j.LoggerFactory;
  * </ul>
  * Threads are created on demand and parked idle workers stay, so the warm ones are reused.
  *
- * <p>{@link #runHere}: when the pool has nothing running or queued, a task may run on the calling thread itself (a
- * guest), as a worker would run it: {@link #inside}, {@link #entryResource} and {@link #afterTask} work there too. The
- * launcher API's event loop uses it for PrepareNetwork, so a lone launcher's call costs no hand-off at all; measured
- * in docs/launcher-perf.md. A guest whose return home fails is stranded as a worker is: it never runs a task here
- * again (its thread is the caller's and is not ended, see {@link #runHere}).
- *
  * <p>Thread-safe. {@link #close} rejects new tasks and lets parked workers exit; tasks already running finish.
  */
 public final class NamespaceWorkers implements Executor, AutoCloseable {
@@ -49,8 +43,6 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
     private static final Executor SPARE_TIMER =
             CompletableFuture.delayedExecutor(SPARE_AFTER_MILLIS, TimeUnit.MILLISECONDS, Runnable::run);
     private static final ThreadLocal<Worker> CURRENT = new ThreadLocal<>();
-    /** A thread's guest state ({@link #runHere}), kept between its runs so a stranded guest stays refused. */
-    private static final ThreadLocal<Worker> GUEST = new ThreadLocal<>();
 
     private final String name;
     private final int slots;
@@ -63,8 +55,6 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
     private final AtomicLong started = new AtomicLong();
     private int threads;
     private int awaiting;
-    /** Guest runs in progress ({@link #runHere}): 0 or 1. */
-    private int guests;
     private boolean closed;
 
     /**
@@ -124,86 +114,6 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         } else if (queued) {
             SPARE_TIMER.execute(() -> spareFor(task));
         }
-    }
-
-    /**
-     * Runs {@code task} on the calling thread, as a worker would (entering netns through {@link #inside}, replying
-     * through {@link #afterTask}, which runs here after the task), if the pool is idle: no worker running a task, none
-     * queued, no other guest run. Returns false, without running it, otherwise, and also on a thread that is a worker
-     * (of any pool), is a stranded guest, or could not enter the daemon's netns first; the caller then
-     * {@link #execute}s it.
-     *
-     * <p>Why: a hand-off to a parked worker and the reply's way back to the event loop are two wake-ups, which on the
-     * 2-vCPU machine this was measured on cost PrepareNetwork 30-70 us of CPU and its latency with it
-     * (docs/launcher-perf.md, eighth session). Why only when idle: the guest's thread is the caller's (the launcher
-     * API's one event loop), which serves every other connection meanwhile; when calls overlap they go to the workers,
-     * which run them in parallel, one per core. An idle pool also means no launcher call holds a pod's order
-     * (PodCallGate), so a guest's call does not wait for one.
-     *
-     * <p>Concurrency: at most one guest run at a time (a second caller gets false); workers may start meanwhile for
-     * tasks {@link #execute}d from other threads, and a guest does not count against {@code slots}, so for the length
-     * of one guest run the pool may have one thread more running than it has slots. A guest that could not return
-     * home stays in the netns it entered; it is counted in {@link #retiredWorkers()}, logged, and refused from then on.
-     * A thread in another netns creates its new sockets there, and the event loop creates none (accepted connections
-     * take the listening socket's netns), which is why stranding it is not fatal.
-     */
-    public boolean runHere(Runnable task) {
-        if (CURRENT.get() != null) {
-            return false; // a worker (of any pool), or a guest inside its run: never nest, never borrow
-        }
-        Worker guest = GUEST.get();
-        if (guest != null && guest.stranded) {
-            return false; // its thread is still in the netns it could not leave, whichever pool it was a guest of
-        }
-        if (guest != null && guest.pool != this) {
-            guest = null; // a guest of another pool before: it enters this pool's home first, below
-        }
-        synchronized (lock) {
-            if (closed || guests > 0 || threads > idle.size() || !pending.isEmpty()) {
-                return false;
-            }
-            guests++;
-        }
-        Runnable done;
-        try {
-            if (guest == null) {
-                guest = new Worker(null);
-                guest.thread = Thread.currentThread();
-                guest.guest = true;
-                GUEST.set(guest);
-                try {
-                    // as a worker starts: whoever made this thread may have made it inside a pod's netns
-                    Syscalls.setns(home, CLONE_NEWNET);
-                } catch (Throwable t) {
-                    strand(guest, t);
-                    return false; // nothing run: the caller hands it to a worker
-                }
-            }
-            CURRENT.set(guest);
-            try {
-                task.run();
-            } catch (Throwable t) {
-                log.atError().addKeyValue("pool", name).setCause(t).log("namespace task run by its caller failed");
-            } finally {
-                CURRENT.remove();
-            }
-            done = guest.afterTask;
-            guest.afterTask = null;
-        } finally {
-            synchronized (lock) {
-                guests--;
-                closeHomeIfLast();
-            }
-        }
-        // as a worker replies once it is idle: the reply goes out with the pool idle again
-        if (done != null) {
-            try {
-                done.run();
-            } catch (Throwable t) {
-                log.atError().addKeyValue("pool", name).setCause(t).log("namespace task's completion failed");
-            }
-        }
-        return true;
     }
 
     /** After {@value #SPARE_AFTER_MILLIS} ms: the task is still queued, so an extra thread runs it. */
@@ -328,13 +238,6 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
 
     private void strand(Worker w, Throwable why) {
         w.stranded = true;
-        if (w.guest) {
-            retired.incrementAndGet(); // its thread is not ours to end: counted now, refused by runHere from now on
-            log.atError().addKeyValue("pool", name).addKeyValue("thread", w.thread.getName()).setCause(why)
-                    .log("a caller's thread running a namespace task could not return to the daemon's netns;"
-                            + " it runs none again");
-            return;
-        }
         log.atError().addKeyValue("pool", name).addKeyValue("worker", w.thread.getName()).setCause(why)
                 .log("namespace worker could not return to the daemon's netns; it retires after its task");
     }
@@ -345,8 +248,7 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
      */
     public <T> T awaiting(java.util.concurrent.Callable<T> wait) throws Exception {
         Worker w = CURRENT.get();
-        // a guest holds no slot, so its wait frees none
-        boolean mine = w != null && w.pool == this && !w.guest;
+        boolean mine = w != null && w.pool == this;
         if (mine) {
             synchronized (lock) {
                 awaiting++;
@@ -400,10 +302,7 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         }
     }
 
-    /**
-     * Workers retired, and guests refused from then on ({@link #runHere}), because they could not return to the
-     * daemon's netns.
-     */
+    /** Workers retired because they could not return to the daemon's netns. */
     public long retiredWorkers() {
         return retired.get();
     }
@@ -452,7 +351,7 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
 
     /** Under the lock: the home fd outlives every worker, which needs it to come back. */
     private void closeHomeIfLast() {
-        if (closed && threads == 0 && guests == 0) {
+        if (closed && threads == 0) {
             home.close();
         }
     }
@@ -471,8 +370,6 @@ public final class NamespaceWorkers implements Executor, AutoCloseable {
         volatile Thread thread;
         Runnable afterTask;
         boolean stranded;
-        /** A caller's thread running one task at a time through {@link #runHere}, not a thread of this pool. */
-        boolean guest;
         int depth;
         /** The fd this worker entered its current namespace through (null at home). */
         Fd entered;

@@ -5,23 +5,18 @@ import java.nio.file.Path;
 import java.time.Duration;
 
 /**
- * Runs inside a fake pod as its launcher: {@code count} PrepareNetwork calls (or Release calls, with {@code release})
- * one after the other on one connection, each sent as soon as the reply to the last one arrived, as a launcher's
- * retries and restarts do. Prints {@code done COUNT}. Usage: socket count [prepare|release].
+ * Runs inside a fake pod as its launcher: {@code count} PrepareNetwork calls one after the other on one connection,
+ * each sent as soon as the reply to the last one arrived, as a launcher's retries and restarts do. Prints
+ * {@code done COUNT}. Usage: socket count.
  */
 public final class SequentialPrepares {
     private SequentialPrepares() {}
 
     public static void main(String[] args) {
         int count = Integer.parseInt(args[1]);
-        boolean release = args.length > 2 && args[2].equals("release");
         try (LauncherClient client = LauncherClient.connect(Path.of(args[0]), Duration.ofSeconds(30))) {
             for (int i = 0; i < count; i++) {
-                if (release) {
-                    client.release();
-                } else {
-                    client.prepareNetwork();
-                }
+                client.prepareNetwork();
             }
         }
         System.out.println("done " + count);

@@ -15,18 +15,14 @@ import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.extension.RegisterExtension;
 
 /**
- * How a lone launcher's calls, one after the other, meet the daemon's netns workers, observed from the kernel: a worker
- * parks after each call unless the next one is already there, so the calls it serves add voluntary context switches to
- * its thread ({@code /proc/self/task/TID/status}; the daemon runs in this JVM).
- * <ul>
- *   <li>Calls handed off (Release here) all meet the same worker (docs/launcher-perf.md, "the reply after the worker
- *       is idle"): the worker replies only once it is back among the idle workers, so the launcher's next call, which
- *       that reply releases, finds it there. Before, the next call often arrived while the worker was still on its
- *       way back, and the pool woke another, colder one (11-32% of the calls in bench-launcher): 500 calls gave 415
- *       and 147 to two workers, 5000 calls 2717 and 2368; now 2000 calls give one worker all of them.</li>
- *   <li>PrepareNetwork, with the workers idle, runs on the event loop that read it (NamespaceWorkers.runHere,
- *       docs/launcher-perf.md, eighth session): no worker is woken at all. Before, each call woke one.</li>
- * </ul>
+ * A lone launcher's calls, one after the other, all meet the same netns worker of the daemon (docs/launcher-perf.md,
+ * "the reply after the worker is idle"): the worker replies only once it is back among the idle workers, so the
+ * launcher's next call, which that reply releases, finds it there. Before, the next call often arrived while the
+ * worker was still on its way back, and the pool woke another, colder one (11-32% of the calls in bench-launcher).
+ * Observed from the kernel: a worker parks after each call unless the next one is already there, so the calls add
+ * voluntary context switches to the worker threads that served them ({@code /proc/self/task/TID/status}; the daemon
+ * runs in this JVM). Before this, 500 calls gave 415 and 147 to two workers, 5000 calls 2717 and 2368; now 2000 calls
+ * give one worker all of them.
  */
 class WarmWorkerIT {
     private static final int CALLS = 2000;
@@ -37,9 +33,19 @@ class WarmWorkerIT {
     final HostCleanup host = new HostCleanup();
 
     @Test
-    void aLoneLaunchersSequentialHandedOffCallsAreAllServedByOneWorker() throws Exception {
-        startWithItsTaps();
-        Map<String, Long> gained = workerWakesOver(() -> sequential("release"));
+    void aLoneLaunchersSequentialCallsAreAllServedByOneWorker() throws Exception {
+        Root.require();
+        StandaloneNode node = StandaloneNode.start(host, "vmh-warm-", c -> c);
+        FakePod pod = new FakePod(host, "0-1");
+        node.publish("warm.yaml", pod.vmi("vm-warm", StandaloneNode.NODE, ""));
+
+        Map<String, Long> before = apiWorkerWakes();
+        Cmd.Result r = pod.java(node.classpath, "io.vmhandler.it.SequentialPrepares", node.socket.toString(),
+                Integer.toString(CALLS));
+        assertThat(r.exit()).as(r.err()).isZero();
+        assertThat(r.out()).contains("done " + CALLS);
+        Map<String, Long> gained = new HashMap<>();
+        apiWorkerWakes().forEach((tid, wakes) -> gained.put(tid, wakes - before.getOrDefault(tid, 0L)));
 
         String busiest = gained.entrySet().stream().max(Map.Entry.comparingByValue()).orElseThrow().getKey();
         // fewer than one per call: a call that reaches the worker before it has parked finds it awake
@@ -49,51 +55,8 @@ class WarmWorkerIT {
                 assertThat(wakes).as("wake-ups per worker thread: %s", gained).isLessThanOrEqualTo(OTHERS_AT_MOST);
             }
         });
-    }
-
-    @Test
-    void aLoneLaunchersSequentialPrepareNetworksWakeNoWorker() throws Exception {
-        startWithItsTaps();
-        Map<String, Long> gained = workerWakesOver(() -> sequential("prepare"));
-        // the daemon's own reconcile of the VMI may use a worker meanwhile, and a call that meets it is handed off
-        assertThat(gained.values().stream().mapToLong(Long::longValue).sum())
-                .as("wake-ups per worker thread: %s", gained).isLessThanOrEqualTo(CALLS / 20);
         Cmd.Result rel = pod.launcher(node.classpath, node.socket, "release");
         assertThat(rel.exit()).as(rel.err()).isZero();
-    }
-
-    private StandaloneNode node;
-    private FakePod pod;
-
-    /** A daemon in this JVM and one fake pod whose launcher has made its taps. */
-    private void startWithItsTaps() throws Exception {
-        Root.require();
-        node = StandaloneNode.start(host, "vmh-warm-", c -> c);
-        pod = new FakePod(host, "0-1");
-        node.publish("warm.yaml", pod.vmi("vm-warm", StandaloneNode.NODE, ""));
-        Cmd.Result prep = pod.launcher(node.classpath, node.socket, "prepare-network");
-        assertThat(prep.exit()).as(prep.err()).isZero();
-    }
-
-    private void sequential(String method) throws Exception {
-        Cmd.Result r = pod.java(node.classpath, "io.vmhandler.it.SequentialPrepares", node.socket.toString(),
-                Integer.toString(CALLS), method);
-        assertThat(r.exit()).as(r.err()).isZero();
-        assertThat(r.out()).contains("done " + CALLS);
-    }
-
-    @FunctionalInterface
-    private interface Calls {
-        void run() throws Exception;
-    }
-
-    /** The voluntary context switches each worker thread gained while {@code calls} ran. */
-    private static Map<String, Long> workerWakesOver(Calls calls) throws Exception {
-        Map<String, Long> before = apiWorkerWakes();
-        calls.run();
-        Map<String, Long> gained = new HashMap<>();
-        apiWorkerWakes().forEach((tid, wakes) -> gained.put(tid, wakes - before.getOrDefault(tid, 0L)));
-        return gained;
     }
 
     /** Voluntary context switches of this JVM's "api-ns-N" threads (the daemon's netns workers), by thread id. */

@@ -325,11 +325,8 @@ public final class Daemon implements AutoCloseable {
                             new ProcCallerFacts(config.procRoot(), pods, ProcCallerFacts.ownPod(config.procRoot(), pods))),
                     (method, code, took) -> metrics.grpcCall(method, code.name(), took),
                     // one hand-off per launcher call: its worker resolves the caller and enters the netns itself,
-                    // and replies once it is idle again, so the launcher's next call finds that same worker. A
-                    // PrepareNetwork that finds the workers idle and no tap deletion pending (which it would wait
-                    // for) runs on the event loop instead, with no hand-off (NamespaceWorkers.runHere)
-                    CallOffload.of(netns.executor(), netns.workers()::afterTask,
-                            task -> reaper.pending() == 0 && netns.workers().runHere(task)));
+                    // and replies once it is idle again, so the launcher's next call finds that same worker
+                    CallOffload.of(netns.executor(), netns.workers()::afterTask));
             stack.push(socketServer);
             timeline.mark("socket");
             // Reconciles (every VMI once at start: taps, memlock, pinning re-checked) are not needed to answer

@@ -13,7 +13,6 @@ import io.netty.channel.epoll.EpollIoHandler;
 import io.netty.channel.epoll.EpollServerDomainSocketChannel;
 import io.netty.channel.unix.DomainSocketAddress;
 import io.netty.util.concurrent.DefaultThreadFactory;
-import io.vmhandler.grpc.CallOffload;
 import io.vmhandler.grpc.AdminAccess;
 import io.vmhandler.grpc.InfoProvider;
 import io.vmhandler.grpc.NodeStatusProvider;
@@ -161,10 +160,6 @@ public final class UnixSocketServer implements AutoCloseable {
                 EpollIoHandler.newFactory());
         ExecutorService workers = offload != null ? null
                 : Executors.newFixedThreadPool(options.workerThreads(), daemonThreads());
-        if (offload instanceof CallOffload calls) {
-            // one event loop (above), so one turn for every connection
-            offload = OncePerLoopTurn.limit(calls, io.next());
-        }
         List<? extends BindableService> services = serviceFactory.apply(offload != null ? offload : workers);
         ApiPipeline pipeline = ApiPipeline.of(options, observer);
         Server server = null;

@@ -13,8 +13,7 @@ import java.util.regex.Pattern;
  * with the kernel's caller identity, and maps the result to the response. Register it through the
  * {@code ApiPipeline} (UnixSocketServer does), which supplies the identity and the limits.
  * Stateless and thread-safe; each call is handed once to the offload executor ({@link UnaryCall#offload}) and
- * runs there, blocking that thread while the backend acts; PrepareNetwork may instead run where it arrived when the
- * executor allows it ({@link UnaryCall#hereOrOffload}).
+ * runs there, blocking that thread while the backend acts.
  */
 public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
     /** Linux PID_MAX_LIMIT on 64-bit (include/linux/threads.h): 4194304. */
@@ -42,8 +41,7 @@ public final class LauncherServiceV1 extends LauncherGrpc.LauncherImplBase {
 
     @Override
     public void prepareNetwork(PrepareNetworkRequest request, StreamObserver<PrepareNetworkResponse> out) {
-        // the call a launcher repeats (retries, restarts): with the daemon idle it runs on the event loop, no hand-off
-        UnaryCall.hereOrOffload(offload, "PrepareNetwork", out, caller -> ProtoMapping.network(backend.prepareNetwork(caller)));
+        UnaryCall.offload(offload, "PrepareNetwork", out, caller -> ProtoMapping.network(backend.prepareNetwork(caller)));
     }
 
     @Override

@@ -25,8 +25,7 @@ import org.slf4j.LoggerFactory;
  *
  * <p>Threads: the server runs its services on the transport's event loop (directExecutor), so {@link #run}
  * is for bodies that never block (Info); a body that blocks (every launcher call: /proc, setns, netlink) goes
- * through {@link #offload}, the call's one thread hand-off, or through {@link #hereOrOffload}, which spares even that
- * when the daemon's workers are idle.
+ * through {@link #offload}, the call's one thread hand-off.
  *
  * <p>A retry of a call still in flight is a second call: both run (PodCallGate in the daemon orders a pod's calls).
  */
@@ -43,28 +42,7 @@ public final class UnaryCall {
      */
     public static <R> void offload(CallOffload offload, String method, StreamObserver<R> out,
                                    Function<CallerIdentity, R> body) {
-        dispatch(offload, method, out, body, false);
-    }
-
-    /**
-     * As {@link #offload}, but {@code offload} may first run the call on this thread ({@link CallOffload#runHere}):
-     * no hand-off at all. For PrepareNetwork, which a launcher repeats and which then only adopts its taps; the daemon's
-     * executor allows it only while no other launcher call runs (NamespaceWorkers.runHere), since this thread is the
-     * event loop of every connection, and the server for the first call of each turn of that loop (OncePerLoopTurn).
-     * Two calls at once: the second (a launcher's retry too) is read by this same thread only after the first has
-     * returned and replied, or, read in the same turn, is handed off; the pod's order (PodCallGate) holds either way.
-     */
-    public static <R> void hereOrOffload(CallOffload offload, String method, StreamObserver<R> out,
-                                         Function<CallerIdentity, R> body) {
-        dispatch(offload, method, out, body, true);
-    }
-
-    private static <R> void dispatch(CallOffload offload, String method, StreamObserver<R> out,
-                                     Function<CallerIdentity, R> body, boolean mayRunHere) {
         Runnable call = Context.current().wrap(() -> run(method, out, body, offload::afterTask));
-        if (mayRunHere && offload.runHere(call)) {
-            return;
-        }
         try {
             offload.execute(call);
         } catch (RejectedExecutionException e) {
