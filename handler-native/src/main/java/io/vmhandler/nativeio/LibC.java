@@ -66,6 +66,9 @@ public interface LibC {
     /** openat2(2) has no glibc wrapper: syscall(SYS_openat2, dirfd, path, &how, sizeof how). */
     @SaveError long syscall(long number, int dirfd, String path, @In long[] how, long size);
 
+    /** renameat2(2) has a glibc wrapper only since 2.28: syscall(SYS_renameat2, olddirfd, old, newdirfd, new, flags). */
+    @SaveError long syscall(long number, int oldDirfd, String oldPath, int newDirfd, String newPath, int flags);
+
     /** fstat(2) through syscall(SYS_fstat): the glibc symbol only exists since 2.33. buf is a 144-byte struct stat. */
     @SaveError long syscall(long number, int fd, @Out byte[] statBuf);
 

@@ -38,6 +38,10 @@ public final class LinuxConstants {
     public static final long SYS_pidfd_send_signal = 424;
     public static final long SYS_pidfd_open = 434;
     public static final long SYS_openat2 = 437;
+    public static final long SYS_renameat2 = 316;
+
+    // <linux/fs.h> (uapi): renameat2(2) flags
+    public static final int RENAME_EXCHANGE = 1 << 1;
 
     // <linux/sched.h>
     public static final int CLONE_NEWNS = 0x00020000;

@@ -172,6 +172,16 @@ public final class Syscalls {
         }
     }
 
+    /**
+     * renameat2(2) with RENAME_EXCHANGE of two entries of the directory {@code dir}: each name then refers to what
+     * the other did, atomically, and both must exist (ENOENT otherwise; EINVAL on a filesystem without it).
+     */
+    public static void renameExchange(Fd dir, String a, String b) throws SyscallException {
+        if (libc().syscall(SYS_renameat2, dir.intValue(), a, dir.intValue(), b, RENAME_EXCHANGE) < 0) {
+            throw fail("renameat2", dir.label() + "/" + a + " <-> " + b + " (RENAME_EXCHANGE)");
+        }
+    }
+
     // ---- ioctl -------------------------------------------------------------------------------
 
     /** ioctl(2) with an in/out buffer; {@code name} is the request's name for the error message. */

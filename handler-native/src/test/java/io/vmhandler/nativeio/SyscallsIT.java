@@ -141,4 +141,21 @@ class SyscallsIT {
             assertThat(runner.retiredWorkers()).isZero();
         }
     }
+
+    @Test
+    void renameExchangeSwapsTwoEntriesAndNamesBothWhenOneIsMissing(@TempDir Path dir) throws Exception {
+        Files.writeString(dir.resolve("a"), "first");
+        Files.writeString(dir.resolve("b"), "second");
+        try (Fd d = Syscalls.open(dir.toString(), LinuxConstants.O_RDONLY | LinuxConstants.O_DIRECTORY)) {
+            Syscalls.renameExchange(d, "a", "b");
+            assertThat(Files.readString(dir.resolve("a"))).isEqualTo("second");
+            assertThat(Files.readString(dir.resolve("b"))).isEqualTo("first");
+            assertThatThrownBy(() -> Syscalls.renameExchange(d, "a", "missing"))
+                    .isInstanceOf(SyscallException.class)
+                    .hasMessageContaining("renameat2").hasMessageContaining("ENOENT")
+                    .hasMessageContaining(dir + "/a <-> missing");
+        }
+        assertThat(Files.readString(dir.resolve("a"))).as("a failed exchange moves nothing").isEqualTo("second");
+    }
+
 }

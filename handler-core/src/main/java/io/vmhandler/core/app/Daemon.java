@@ -300,6 +300,8 @@ public final class Daemon implements AutoCloseable {
             stack.push(reaper);
             // its record is on Release's path and names taps that no reboot keeps: no fsync (docs/launcher-api.md §3.5)
             store.withoutFsync(TapReaper.RECORD_PREFIX);
+            // a replaced record's old inode is freed after the launcher call's reply, not before it (CheckpointDir)
+            store.disposeReplacedWith(AfterReply.INSTANCE);
             metrics.watchTapDeletions(reaper::pending);
             // before the launcher socket serves (below): a recorded tap counts as pending for its pod from here on
             reaper.resume(new PodNetnsLocator(new ProcFs(config.procRoot()), new CgroupPodResolver(cgroups)));

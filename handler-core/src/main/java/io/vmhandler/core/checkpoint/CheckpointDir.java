@@ -1,10 +1,15 @@
 package io.vmhandler.core.checkpoint;
 
+import io.vmhandler.nativeio.Fd;
+import io.vmhandler.nativeio.LinuxConstants;
+import io.vmhandler.nativeio.SyscallException;
+import io.vmhandler.nativeio.Syscalls;
 import java.io.Closeable;
 import java.io.IOException;
 import java.nio.ByteBuffer;
 import java.nio.channels.FileChannel;
 import java.nio.channels.SeekableByteChannel;
+import java.nio.file.ClosedDirectoryStreamException;
 import java.nio.file.DirectoryStream;
 import java.nio.file.FileAlreadyExistsException;
 import java.nio.file.FileSystemException;
@@ -24,7 +29,9 @@ import java.nio.file.attribute.UserPrincipal;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.Set;
+import java.util.concurrent.Executor;
 import java.util.concurrent.ThreadLocalRandom;
+import jnr.constants.platform.Errno;
 
 /**
  * The checkpoint directory, held open as a directory fd ({@link SecureDirectoryStream}): the
@@ -33,6 +40,16 @@ import java.util.concurrent.ThreadLocalRandom;
  * later cannot redirect our writes. Files are replaced atomically: write a temp file in the same
  * directory, fsync it, rename over the target, fsync the directory (rename(2) is atomic within a
  * filesystem; the directory fsync makes the rename itself durable, fsync(2) NOTES).
+ *
+ * <p>The rename over an existing record is an exchange (renameat2 RENAME_EXCHANGE): the temp name then holds the
+ * old record, and its unlink is handed to {@link #disposeWith the disposal executor} (the daemon's is the launcher
+ * call's after-reply work). Readers see the old record or the new one, never none, as with rename. Measured here
+ * (ext4, strace -T, ReleaseBench): a rename over a record costs 0.3-0.5 ms, because the kernel frees the old
+ * inode's blocks inside it (0.39 ms when that record had just been fsynced) and, on ext4, starts the writeback of
+ * the new file's data at once (its {@code auto_da_alloc} safeguard for programs that skip fsync, ext4(5)); the
+ * exchange costs 0.03 ms and leaves the freeing to the unlink, outside the call's reply. A record not on disk yet,
+ * or a filesystem without RENAME_EXCHANGE (EINVAL), gets the plain rename. A death before the unlink leaves a temp
+ * file, which {@link #removeTempFiles} deletes at the next start.
  *
  * <p>Not thread-safe: {@link CheckpointStore} serializes access. Every method blocks on disk I/O.
  */
@@ -44,10 +61,19 @@ final class CheckpointDir implements Closeable {
 
     private final Path path;
     private final SecureDirectoryStream<Path> dir;
+    /** The same directory as {@link #dir} (checked at open), for what NIO lacks: renameat2. */
+    private final Fd fd;
+    /** Set once renameat2 answered EINVAL: this filesystem cannot exchange, so every replacement is a rename. */
+    private volatile boolean noExchange;
+    /** Replacements done by exchange, for the tests that check the path taken. */
+    private long exchanges;
+    /** Runs the unlink of a replaced record's old content (see the class comment); at once by default. */
+    private volatile Executor disposal = Runnable::run;
 
-    private CheckpointDir(Path path, SecureDirectoryStream<Path> dir) {
+    private CheckpointDir(Path path, SecureDirectoryStream<Path> dir, Fd fd) {
         this.path = path;
         this.dir = dir;
+        this.fd = fd;
     }
 
     /**
@@ -91,7 +117,13 @@ final class CheckpointDir implements Closeable {
                 // ELOOP: it was swapped for a symlink between the check and the open
                 throw new RefusedDirectoryException(abs + " could not be opened without following a symlink: " + e.getReason());
             }
-            CheckpointDir cd = new CheckpointDir(abs, d);
+            CheckpointDir cd;
+            try {
+                cd = new CheckpointDir(abs, d, sameDirectoryFd(abs, d));
+            } catch (IOException | RuntimeException e) {
+                d.close();
+                throw e;
+            }
             try {
                 cd.checkOwnerAndMode();
             } catch (IOException | RuntimeException e) {
@@ -101,6 +133,36 @@ final class CheckpointDir implements Closeable {
             return cd;
         } finally {
             ps.close();
+        }
+    }
+
+    /**
+     * A second fd of the directory {@code d} holds, opened by path without following a symlink in its last
+     * component, and refused unless it is the very same directory (file keys: st_dev and st_ino; the fd's through
+     * its /proc/self/fd magic link, which resolves to the open file itself): a directory swapped in between the two
+     * opens must not receive writes that the stream's checks never saw.
+     */
+    static Fd sameDirectoryFd(Path abs, SecureDirectoryStream<Path> d) throws IOException {
+        Fd fd;
+        try {
+            fd = Syscalls.open(abs.toString(), LinuxConstants.O_RDONLY | LinuxConstants.O_DIRECTORY
+                    | LinuxConstants.O_NOFOLLOW);
+        } catch (SyscallException e) {
+            throw new RefusedDirectoryException(abs + " could not be opened a second time as the same directory: "
+                    + e.getMessage());
+        }
+        try {
+            Object mine = Files.readAttributes(Path.of("/proc/self/fd/" + fd.intValue()), BasicFileAttributes.class)
+                    .fileKey();
+            Object held = d.getFileAttributeView(PosixFileAttributeView.class).readAttributes().fileKey();
+            if (mine == null || !mine.equals(held)) {
+                throw new RefusedDirectoryException(abs + " was replaced while it was being opened (" + held
+                        + " first, " + mine + " then)");
+            }
+            return fd;
+        } catch (IOException | RuntimeException e) {
+            fd.close();
+            throw e;
         }
     }
 
@@ -182,16 +244,18 @@ final class CheckpointDir implements Closeable {
         }
     }
 
-    void writeAtomically(String name, byte[] data) throws IOException {
-        writeAtomically(name, data, true);
+    /** Where the unlink of a replaced record's old content runs: a task that may run on another thread, later. */
+    void disposeWith(Executor disposal) {
+        this.disposal = disposal;
     }
 
     /**
      * Temp file, then rename over {@code name}. With {@code sync} the file and the directory are fsynced (durable
      * across a node crash); without, the rename is still atomic for every reader and survives the daemon's death
-     * (the page cache belongs to the kernel), only not a crash of the node.
+     * (the page cache belongs to the kernel), only not a crash of the node. {@code onDisk} says whether {@code name}
+     * is expected to exist (it then is exchanged, not renamed over); a wrong guess only costs the other path.
      */
-    void writeAtomically(String name, byte[] data, boolean sync) throws IOException {
+    void writeAtomically(String name, byte[] data, boolean sync, boolean onDisk) throws IOException {
         Path tmp = Path.of(TMP_PREFIX + name + "-" + Long.toHexString(ThreadLocalRandom.current().nextLong()));
         boolean renamed = false;
         try {
@@ -205,7 +269,7 @@ final class CheckpointDir implements Closeable {
                     ((FileChannel) ch).force(true);
                 }
             }
-            dir.move(tmp, dir, Path.of(name));
+            replace(tmp, name, onDisk);
             renamed = true;
             if (sync) {
                 syncDir();
@@ -215,6 +279,30 @@ final class CheckpointDir implements Closeable {
                 deleteQuietly(tmp);
             }
         }
+    }
+
+    /** Puts {@code tmp} in place of {@code name}: an exchange and an unlink when it can (see the class comment). */
+    private void replace(Path tmp, String name, boolean onDisk) throws IOException {
+        if (onDisk && !noExchange) {
+            try {
+                Syscalls.renameExchange(fd, tmp.toString(), name);
+                exchanges++;
+                // the old record now, at a temp name that nothing reads; a leftover is removed at the next start
+                disposal.execute(() -> deleteQuietly(tmp));
+                return;
+            } catch (SyscallException e) {
+                if (e.errno() == Errno.EINVAL) {
+                    noExchange = true;
+                } else if (e.errno() != Errno.ENOENT) {
+                    throw e;
+                }
+            }
+        }
+        dir.move(tmp, dir, Path.of(name));
+    }
+
+    long exchanges() {
+        return exchanges;
     }
 
     /** Deletes {@code name}; false when it was not there. */
@@ -244,13 +332,15 @@ final class CheckpointDir implements Closeable {
     private void deleteQuietly(Path tmp) {
         try {
             dir.deleteFile(tmp);
-        } catch (IOException e) {
-            // nothing was created, or the filesystem went read-only: removeTempFiles() tidies later
+        } catch (IOException | ClosedDirectoryStreamException e) {
+            // nothing was created, the filesystem went read-only, or (a disposal run late) the store was closed
+            // meanwhile: removeTempFiles() tidies at the next start
         }
     }
 
     @Override
     public void close() throws IOException {
+        fd.close();
         dir.close();
     }
 }

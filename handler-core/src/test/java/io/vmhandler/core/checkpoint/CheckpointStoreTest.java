@@ -278,4 +278,83 @@ class CheckpointStoreTest {
             assertThat(Files.getAttribute(dir.resolve(UID_A + ".json"), "unix:ino")).isNotEqualTo(inode1);
         }
     }
+
+    /**
+     * The replacement of an existing record is an exchange and an unlink (ext4 starts writing back the data of a
+     * file renamed over another at once, CheckpointDir's comment): the exchange count says which path ran, and the
+     * directory holds the new content only, whether the write was durable or not.
+     */
+    @Test
+    void anExistingRecordIsReplacedByExchangeAndANewOneByRenameLeavingNoTempFile() throws Exception {
+        Path dir = tmp.resolve("cp");
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            s.put(taps(UID_A, "tap0"));
+            assertThat(s.exchanges()).as("a new record has nothing to exchange with").isZero();
+            s.putWithoutFsync(taps(UID_A, "tap0,tap1"));
+            s.put(taps(UID_A, "tap0,tap1,tap2"));
+            assertThat(s.exchanges()).isEqualTo(2);
+            s.put(taps(UID_B, "tap9"));
+            assertThat(s.exchanges()).isEqualTo(2);
+            try (Stream<Path> files = Files.list(dir)) {
+                assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder(UID_A + ".json",
+                        UID_B + ".json");
+            }
+        }
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            assertThat(s.get(UID_A).orElseThrow().get("taps")).contains("tap0,tap1,tap2");
+            assertThat(s.get(UID_B).orElseThrow().get("taps")).contains("tap9");
+        }
+    }
+
+
+    /** The directory's second fd (for renameat2) must be the stream's own directory, or the open is refused. */
+    @Test
+    void aSecondOpenThatMeetsAnotherDirectoryIsRefused() throws Exception {
+        Path dir = Files.createDirectory(tmp.resolve("cp"));
+        Path other = Files.createDirectory(tmp.resolve("other"));
+        try (var stream = (java.nio.file.SecureDirectoryStream<Path>) Files.newDirectoryStream(dir)) {
+            assertThatThrownBy(() -> CheckpointDir.sameDirectoryFd(other, stream))
+                    .isInstanceOf(RefusedDirectoryException.class)
+                    .hasMessageContaining(other + " was replaced while it was being opened");
+            CheckpointDir.sameDirectoryFd(dir, stream).close();
+        }
+    }
+
+
+    /**
+     * The old content of a replaced record goes to the disposal executor (the daemon's runs it after the call's
+     * reply): until it runs, a temp file holds it beside the new record, which readers already get; a store reopened
+     * before it ran removes the leftover.
+     */
+    @Test
+    void theReplacedContentIsUnlinkedByTheDisposalExecutorAndALeftoverGoesAtTheNextOpen() throws Exception {
+        Path dir = tmp.resolve("cp");
+        java.util.List<Runnable> deferred = new java.util.ArrayList<>();
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            s.disposeReplacedWith(deferred::add);
+            s.put(taps(UID_A, "tap0"));
+            assertThat(deferred).as("a new record replaces nothing").isEmpty();
+            s.putWithoutFsync(taps(UID_A, "tap0,tap1"));
+            assertThat(deferred).hasSize(1);
+            try (Stream<Path> files = Files.list(dir)) {
+                assertThat(files.map(p -> p.getFileName().toString())).hasSize(2).contains(UID_A + ".json")
+                        .anyMatch(n -> n.startsWith(".tmp-" + UID_A + ".json-"));
+            }
+            assertThat(Files.readString(dir.resolve(UID_A + ".json"))).contains("tap0,tap1");
+            deferred.remove(0).run();
+            try (Stream<Path> files = Files.list(dir)) {
+                assertThat(files.map(p -> p.getFileName().toString())).containsExactly(UID_A + ".json");
+            }
+            s.put(taps(UID_A, "tap2"));
+            assertThat(deferred).hasSize(1);
+        }
+        deferred.remove(0).run(); // after close: nothing to do, and no error
+        try (CheckpointStore s = CheckpointStore.open(dir)) {
+            assertThat(s.get(UID_A).orElseThrow().get("taps")).contains("tap2");
+        }
+        try (Stream<Path> files = Files.list(dir)) {
+            assertThat(files.map(p -> p.getFileName().toString())).containsExactly(UID_A + ".json");
+        }
+    }
+
 }
