@@ -96,6 +96,18 @@ class TapReaperIT {
         assertThat(rel2.exit()).as(rel2.err()).isZero();
         await().atMost(Duration.ofSeconds(10)).until(() -> links(pod).isEmpty());
         await().atMost(Duration.ofSeconds(10)).until(() -> reaperRecords(node.base.resolve("checkpoints")).isEmpty());
+        // each call above replaced the VMI's record by an exchange; the old content's unlink, run after each reply,
+        // leaves no temp file behind (CheckpointDir)
+        await().atMost(Duration.ofSeconds(5)).until(() -> tempFiles(node.base.resolve("checkpoints")).isEmpty());
+        try (Stream<Path> s = Files.list(node.base.resolve("checkpoints"))) {
+            assertThat(s.map(p -> p.getFileName().toString())).as("the VMI's record").hasSize(1);
+        }
+    }
+
+    private static List<String> tempFiles(Path checkpoints) throws Exception {
+        try (Stream<Path> s = Files.list(checkpoints)) {
+            return s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".tmp-")).toList();
+        }
     }
 
     private Process daemon(List<String> mainAndArgs) throws Exception {
