@@ -13,8 +13,8 @@ import java.util.Objects;
 import java.util.Optional;
 import java.util.Set;
 import java.util.TreeMap;
-import java.util.concurrent.Executors;
 import java.util.concurrent.Executor;
+import java.util.concurrent.Executors;
 import java.util.concurrent.ScheduledExecutorService;
 import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
@@ -319,7 +319,6 @@ public final class CheckpointStore implements Checkpoints, Closeable {
         return dir == null ? 0 : dir.exchanges();
     }
 
-
     /**
      * Where the unlink of a replaced record's old content runs (CheckpointDir: a replacement is an exchange, and the
      * unlink is what frees the old inode, up to 0.4 ms on ext4). The daemon gives the launcher call's after-reply
@@ -331,5 +330,4 @@ public final class CheckpointStore implements Checkpoints, Closeable {
             dir.disposeWith(executor);
         }
     }
-
 }
