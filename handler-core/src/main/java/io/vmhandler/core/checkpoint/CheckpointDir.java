@@ -65,8 +65,6 @@ final class CheckpointDir implements Closeable {
     private final Fd fd;
     /** Set once renameat2 answered EINVAL: this filesystem cannot exchange, so every replacement is a rename. */
     private volatile boolean noExchange;
-    /** Replacements done by exchange, for the tests that check the path taken. */
-    private long exchanges;
     /** Runs the unlink of a replaced record's old content (see the class comment); at once by default. */
     private volatile Executor disposal = Runnable::run;
 
@@ -286,7 +284,6 @@ final class CheckpointDir implements Closeable {
         if (onDisk && !noExchange) {
             try {
                 Syscalls.renameExchange(fd, tmp.toString(), name);
-                exchanges++;
                 // the old record now, at a temp name that nothing reads; a leftover is removed at the next start
                 disposal.execute(() -> deleteQuietly(tmp));
                 return;
@@ -299,10 +296,6 @@ final class CheckpointDir implements Closeable {
             }
         }
         dir.move(tmp, dir, Path.of(name));
-    }
-
-    long exchanges() {
-        return exchanges;
     }
 
     /** Deletes {@code name}; false when it was not there. */

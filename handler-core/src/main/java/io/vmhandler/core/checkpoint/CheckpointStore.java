@@ -314,11 +314,6 @@ public final class CheckpointStore implements Checkpoints, Closeable {
         degradedReason = reason;
     }
 
-    /** Replacements of an existing record done by exchange (CheckpointDir), for the tests. */
-    synchronized long exchanges() {
-        return dir == null ? 0 : dir.exchanges();
-    }
-
     /**
      * Where the unlink of a replaced record's old content runs (CheckpointDir: a replacement is an exchange, and the
      * unlink is what frees the old inode, up to 0.4 ms on ext4). The daemon gives the launcher call's after-reply

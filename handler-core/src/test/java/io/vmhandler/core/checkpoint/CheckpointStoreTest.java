@@ -281,20 +281,26 @@ class CheckpointStoreTest {
 
     /**
      * The replacement of an existing record is an exchange and an unlink (ext4 starts writing back the data of a
-     * file renamed over another at once, CheckpointDir's comment): the exchange count says which path ran, and the
-     * directory holds the new content only, whether the write was durable or not.
+     * file renamed over another at once, CheckpointDir's comment): only an exchange hands an unlink to the disposal
+     * executor, so its count says which path ran, and the directory holds the new content only, whether the write
+     * was durable or not.
      */
     @Test
     void anExistingRecordIsReplacedByExchangeAndANewOneByRenameLeavingNoTempFile() throws Exception {
         Path dir = tmp.resolve("cp");
+        AtomicInteger exchanges = new AtomicInteger();
         try (CheckpointStore s = CheckpointStore.open(dir)) {
+            s.disposeReplacedWith(unlink -> {
+                exchanges.incrementAndGet();
+                unlink.run();
+            });
             s.put(taps(UID_A, "tap0"));
-            assertThat(s.exchanges()).as("a new record has nothing to exchange with").isZero();
+            assertThat(exchanges).as("a new record has nothing to exchange with").hasValue(0);
             s.putWithoutFsync(taps(UID_A, "tap0,tap1"));
             s.put(taps(UID_A, "tap0,tap1,tap2"));
-            assertThat(s.exchanges()).isEqualTo(2);
+            assertThat(exchanges).hasValue(2);
             s.put(taps(UID_B, "tap9"));
-            assertThat(s.exchanges()).isEqualTo(2);
+            assertThat(exchanges).hasValue(2);
             try (Stream<Path> files = Files.list(dir)) {
                 assertThat(files.map(p -> p.getFileName().toString())).containsExactlyInAnyOrder(UID_A + ".json",
                         UID_B + ".json");
