@@ -108,6 +108,21 @@ class KubeEventsTest {
     }
 
     @Test
+    void aRepeatCostsTheApiServerOnePatchAndNoRead() throws Exception {
+        events.warning(vm1, KubeEvents.SYNC_FAILED, "tap tap0: EBUSY");
+        assertThat(events.flush(Duration.ofSeconds(10))).isTrue();
+        int before = server.getRequestCount();
+
+        now.set(now.get().plusSeconds(30));
+        events.warning(vm1, KubeEvents.SYNC_FAILED, "tap tap0: EBUSY");
+        assertThat(events.flush(Duration.ofSeconds(10))).isTrue();
+
+        assertThat(server.getRequestCount() - before).as("requests for one repeat").isEqualTo(1);
+        assertThat(server.getLastRequest().getMethod()).isEqualTo("PATCH");
+        assertThat(eventsIn("ns-a")).singleElement().satisfies(e -> assertThat(e.getCount()).isEqualTo(2));
+    }
+
+    @Test
     void differentMessagesOrVmisAreSeparateEvents() throws Exception {
         events.warning(vm1, KubeEvents.SYNC_FAILED, "a");
         events.warning(vm1, KubeEvents.SYNC_FAILED, "b");

@@ -188,7 +188,12 @@ public final class KubeEvents implements AutoCloseable {
         int count = prior.count() + 1;
         String patch = "{\"count\":" + count + ",\"lastTimestamp\":\"" + ts + "\"}";
         try {
-            client.v1().events().inNamespace(vmi.namespace()).withName(prior.name())
+            // one PATCH, as client-go's recordToSink sends: fabric8's withName(..).patch(..) GETs the Event first
+            // (getItemOrRequireFromServer, fabric8 8.0.0), a second request per repeat; given an object, it takes
+            // the Event's name and namespace from it and sends only the patch. An expired Event still answers 404.
+            Event target = new EventBuilder().withNewMetadata().withNamespace(vmi.namespace()).withName(prior.name())
+                    .endMetadata().build();
+            client.v1().events().inNamespace(vmi.namespace()).resource(target)
                     .patch(PatchContext.of(PatchType.JSON_MERGE), patch);
             return new Seen(prior.name(), count, prior.first());
         } catch (KubernetesClientException e) {
