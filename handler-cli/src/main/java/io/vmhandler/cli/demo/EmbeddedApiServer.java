@@ -94,6 +94,11 @@ public final class EmbeddedApiServer implements AutoCloseable {
         return port;
     }
 
+    /** HTTP requests this server answered since it (last) started listening; a watch counts once, when it opens. */
+    public synchronized int requestCount() {
+        return server.getRequestCount();
+    }
+
     /**
      * A client for this server, owned by it (closed by {@link #close()}); on the JDK HTTP client
      * like the daemon's.
