@@ -308,6 +308,7 @@ public final class DaemonBench {
                 "run", "--node", "bench-node", "--master", api.url(), "--socket", dir.resolve("l.sock").toString(),
                 "--metrics-port", "0", "--metrics-address", "127.0.0.1", "--checkpoint-dir",
                 base.resolve("child-ckpt").toString(), "--selinux", "off"));
+        int requests0 = api.requestCount();
         long t0 = System.nanoTime();
         Process p = new ProcessBuilder(argv).redirectError(log.toFile()).start();
         BufferedReader r = new BufferedReader(new InputStreamReader(p.getInputStream(), StandardCharsets.UTF_8));
@@ -323,10 +324,13 @@ public final class DaemonBench {
             throw new IllegalStateException("daemon did not start: " + line + "; log " + log);
         }
         long cpuMs = cpuMs(p.pid());
+        // the requests a start costs the API server (each a node's daemon sends when a DaemonSet rolls): the list and
+        // the watch; a watch counts when it opens, so one opened just after ready may count or not
+        int requests = api.requestCount() - requests0;
         // CPU time is what the start costs; wall time also holds the wait for CPUs other work holds
         System.out.printf("separate daemon process (%s): ready %d ms after spawn (JVM start, %d VMIs synced, socket up);"
-                + " CPU time (user+sys, all threads) %d ms; load average %s%n    %s%n", what, readyMs, n, cpuMs, load(),
-                phases(log, readyMs));
+                + " CPU time (user+sys, all threads) %d ms; API requests to ready %d; load average %s%n    %s%n", what,
+                readyMs, n, cpuMs, requests, load(), phases(log, readyMs));
         return new Start(p, readyMs, cpuMs);
     }
 
