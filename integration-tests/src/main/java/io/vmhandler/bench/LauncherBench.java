@@ -224,6 +224,20 @@ public final class LauncherBench {
                 client.release();
                 return;
             }
+            List<Callable<Object>> paths = List.of(() -> {
+                rawRoundTrips(echo, 1);
+                return null;
+            }, direct::echo, pooled::echo, () -> client.info(), () -> client.prepareNetwork());
+            // the measurement's own code once, unreported: its block barrier and /proc reads of the daemon, and 16
+            // callers at once, which the warm-up's one thread never ran. Without it the client's compiler worked for
+            // 0.9 s during the 1-caller rows and 3.7 s during the 16-caller rows, on the same 2 CPUs as both processes.
+            long jitHarness = jitMillis();
+            int harnessCalls = Math.max(BLOCK, calls / 4);
+            for (int threads : new int[] {1, 16}) {
+                measureInterleaved(threads, harnessCalls, paths, daemonPid);
+            }
+            System.out.printf("the measurement's code warmed (1 and 16 callers, %d calls each): client JIT compilation"
+                    + " time %d ms -> %d ms; load average %s%n", harnessCalls, jitHarness, jitMillis(), TapBench.loadAverage());
             System.out.printf("launcher API over a unix socket, caller in a fake pod; %d calls per thread; microseconds;"
                     + " daemon process (pid %d, which also serves the two echoes): CPU per call from /proc stat"
                     + " utime+stime and from task schedstat, voluntary context switches (wake-ups) per call%n",
@@ -231,11 +245,9 @@ public final class LauncherBench {
             System.out.printf("%-28s %8s %8s %8s %10s %6s %9s %9s %8s%n", "what", "threads", "p50", "p99", "calls/s",
                     "load1", "cpu/call", "run/call", "wakes");
             for (int threads : new int[] {1, 16}) {
+                long jit0 = jitMillis();
                 // every path in turn, in blocks, so each one sees the same stretch of machine (see measureInterleaved)
-                List<Run> runs = measureInterleaved(threads, calls, List.of(() -> {
-                    rawRoundTrips(echo, 1);
-                    return null;
-                }, direct::echo, pooled::echo, () -> client.info(), () -> client.prepareNetwork()), daemonPid);
+                List<Run> runs = measureInterleaved(threads, calls, paths, daemonPid);
                 Run floorDirect = runs.get(1);
                 Run floorPooled = runs.get(2);
                 Run info = runs.get(3);
@@ -247,6 +259,9 @@ public final class LauncherBench {
                 ratios("Info", threads, info, floorDirect, floorPooled);
                 report("PrepareNetwork (adopt)", threads, adopt);
                 ratios("PrepareNetwork", threads, adopt, floorDirect, floorPooled);
+                // compilation in the client while it measured competes with both processes for the 2 CPUs
+                System.out.printf("  client JIT compilation time while measuring at %d caller(s): %d ms%n", threads,
+                        jitMillis() - jit0);
                 if (threads == 1) {
                     System.out.printf("  threads woken per call at 1 caller (>= 0.1 per call): Info: %s%n"
                             + "    PrepareNetwork: %s%n    echo direct: %s%n", info.usage().busyThreads(),
