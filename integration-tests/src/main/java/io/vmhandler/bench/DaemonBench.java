@@ -510,7 +510,7 @@ public final class DaemonBench {
                         watch, afterWatch, queue.meanMs(), queue.p99BoundMs(), work.meanMs(), work.p99BoundMs(),
                         work.count(), gcCount() - start.gcs(), gcMillis() - start.gcMs(), jitMillis() - start.jitMs(),
                         Percentiles.of(gcSplit.with(), reconciled), Percentiles.of(gcSplit.without(), reconciled),
-                        cpuSince(start.cpu()), start.requestsPerWrite(n));
+                        cpuSince(start.cpu()), start.requestsPerWrite(api, n));
             }
         }
         System.out.printf("in-process reconcile, median of %d rounds: end-to-end p50 %.1f ms, p99 %.1f ms, max %.1f ms;"
@@ -552,8 +552,8 @@ public final class DaemonBench {
                     round, n, seen.size(), writes.size(), (System.nanoTime() - c0) / 1e9, load(),
                     Percentiles.of(writes, returned), watch, gcCount() - start.gcs(), gcMillis() - start.gcMs(),
                     jitMillis() - start.jitMs(),
-                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen), cpuSince(start.cpu()),
-                    start.requestsPerWrite(n));
+                    Percentiles.of(gcSplit.with(), seen), Percentiles.of(gcSplit.without(), seen),
+                    cpuSince(start.cpu()), start.requestsPerWrite(api, n));
         }
         System.out.printf("API server alone (no daemon), median of %d rounds: write to the event at the watcher p99 %.1f ms;"
                 + " load average %s%n", RUNS, medianOfDoubles(watchP99s), load());
@@ -618,13 +618,13 @@ public final class DaemonBench {
 
     /** The groups' CPU since {@code before}, largest first, those under 20 ms left out. */
     /** This JVM's GC and JIT counters and per-pool thread CPU at a round's start: what the round itself cost. */
-    private record RoundStart(long gcs, long gcMs, long jitMs, Map<String, Long> cpu, EmbeddedApiServer api, int requests) {
+    private record RoundStart(long gcs, long gcMs, long jitMs, Map<String, Long> cpu, int requests) {
         static RoundStart now(EmbeddedApiServer api) {
-            return new RoundStart(gcCount(), gcMillis(), jitMillis(), threadCpuByGroup(), api, api.requestCount());
+            return new RoundStart(gcCount(), gcMillis(), jitMillis(), threadCpuByGroup(), api.requestCount());
         }
 
         /** The API requests of the round, per write: 1.00 when neither the churn nor the daemon read or write more. */
-        String requestsPerWrite(int writes) {
+        String requestsPerWrite(EmbeddedApiServer api, int writes) {
             return String.format("%.2f", (api.requestCount() - requests) / (double) writes);
         }
     }

@@ -237,7 +237,8 @@ public final class LauncherBench {
                 measureInterleaved(threads, harnessCalls, paths, daemonPid);
             }
             System.out.printf("the measurement's code warmed (1 and 16 callers, %d calls each): client JIT compilation"
-                    + " time %d ms -> %d ms; load average %s%n", harnessCalls, jitHarness, jitMillis(), TapBench.loadAverage());
+                    + " time %d ms -> %d ms; load average %s%n", harnessCalls, jitHarness, jitMillis(),
+                    TapBench.loadAverage());
             System.out.printf("launcher API over a unix socket, caller in a fake pod; %d calls per thread; microseconds;"
                     + " daemon process (pid %d, which also serves the two echoes): CPU per call from /proc stat"
                     + " utime+stime and from task schedstat, voluntary context switches (wake-ups) per call%n",
