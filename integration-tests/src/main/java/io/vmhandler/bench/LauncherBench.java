@@ -126,13 +126,15 @@ public final class LauncherBench {
             echoDirect = GrpcEchoFloor.start(echoDirectSock, limits, true);
             echoDefault = GrpcEchoFloor.start(echoDefaultSock, limits, false);
             String cp = System.getProperty("java.class.path");
-            List<String> argv = List.of("/bin/sh", "-c", "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec "
+            List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec "
                     + (clientCpus != null ? "taskset -c " + clientCpus + " " : "") + "nsenter --net=\"$n\" -- \"$@\"",
                     "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dvmhandler.log.level=ERROR",
+                    Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+            argv.addAll(ClientJvm.flags());
+            argv.addAll(List.of("-Dvmhandler.log.level=ERROR",
                     "-cp", cp, LauncherBench.class.getName(), "client", sock.toString(), Integer.toString(calls),
                     echoDirectSock.toString(), echoDefaultSock.toString(), warmup,
-                    Long.toString(ProcessHandle.current().pid()), profile);
+                    Long.toString(ProcessHandle.current().pid()), profile));
             Process p = new ProcessBuilder(argv).inheritIO().start();
             if (p.waitFor() != 0) {
                 throw new IOException("bench client failed with exit " + p.exitValue());

@@ -94,13 +94,15 @@ public final class ReleaseBench {
             Path sock = Files.createDirectories(base.resolve("run")).resolve("launcher.sock");
             try (Daemon daemon = new Daemon(DaemonConfig.standalone("bench-node", vmis, sock, base.resolve("ckpt"))
                     .withMetricsPort(-1)).start()) {
-                List<String> argv = List.of("/bin/sh", "-c",
+                List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c",
                         "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec nsenter --net=\"$n\" -- \"$@\"",
                         "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString(), "-Dvmhandler.log.level=ERROR",
+                        Path.of(System.getProperty("java.home"), "bin", "java").toString()));
+                argv.addAll(ClientJvm.flags());
+                argv.addAll(List.of("-Dvmhandler.log.level=ERROR",
                         "-Dbench.warmupCycles=" + WARMUP, "-Dbench.warmupInfoSeconds=" + WARMUP_INFO_SECONDS,
                         "-cp", System.getProperty("java.class.path"), ReleaseBench.class.getName(), "client",
-                        sock.toString(), Integer.toString(cycles));
+                        sock.toString(), Integer.toString(cycles)));
                 Process p = new ProcessBuilder(argv).inheritIO().start();
                 if (p.waitFor() != 0) {
                     throw new IOException("bench client failed with exit " + p.exitValue());
