@@ -22,7 +22,7 @@ import java.util.TreeMap;
  *   <li>RSS: {@code VmRSS} of {@code /proc/PID/status}.
  * </ul>
  */
-record ProcessUsage(long ticks, long runNanos, Map<String, Long> wakesByThread, long rssKiB) {
+record ProcessUsage(long ticks, Map<String, Long> runNanosByThread, Map<String, Long> wakesByThread, long rssKiB) {
     /** USER_HZ: the unit of utime and stime; 100 on every Linux architecture the daemon runs on (times(2)). */
     static final long TICKS_PER_SECOND = 100;
 
@@ -32,13 +32,14 @@ record ProcessUsage(long ticks, long runNanos, Map<String, Long> wakesByThread, 
         // fields after the command, which may contain spaces and parentheses: split after its last ')'
         String[] f = stat.substring(stat.lastIndexOf(')') + 2).trim().split(" ");
         long ticks = Long.parseLong(f[11]) + Long.parseLong(f[12]); // fields 14 and 15, counted from field 3
-        long run = 0;
+        Map<String, Long> run = new HashMap<>();
         Map<String, Long> wakes = new HashMap<>();
         try (DirectoryStream<Path> tasks = Files.newDirectoryStream(proc.resolve("task"))) {
             for (Path t : tasks) {
                 try {
-                    run += Long.parseLong(Files.readString(t.resolve("schedstat")).trim().split(" ")[0]);
+                    long onCpu = Long.parseLong(Files.readString(t.resolve("schedstat")).trim().split(" ")[0]);
                     String name = Files.readString(t.resolve("comm")).trim() + "/" + t.getFileName();
+                    run.put(name, onCpu);
                     wakes.put(name, field(Files.readString(t.resolve("status")), "voluntary_ctxt_switches:"));
                 } catch (NoSuchFileException gone) {
                     // the thread exited between the listing and the read: its time is in ticks, not in run
@@ -49,8 +50,16 @@ record ProcessUsage(long ticks, long runNanos, Map<String, Long> wakesByThread, 
         return new ProcessUsage(ticks, run, wakes, rss);
     }
 
-    /** The usage between {@code before} and this snapshot, per call. */
+    /**
+     * The usage between {@code before} and this snapshot, per call. The time on CPU is summed per thread: a thread
+     * that exited in between takes its last stretch with it (the ticks keep it), one that started counts from 0.
+     * A sum over the task list instead went negative when a thread with more time than the stretch's exited.
+     */
     Delta since(ProcessUsage before, int calls) {
+        long runNanos = 0;
+        for (Map.Entry<String, Long> e : runNanosByThread.entrySet()) {
+            runNanos += e.getValue() - before.runNanosByThread.getOrDefault(e.getKey(), 0L);
+        }
         Map<String, Long> moved = new TreeMap<>();
         long wakes = 0;
         for (Map.Entry<String, Long> e : wakesByThread.entrySet()) {
@@ -61,7 +70,7 @@ record ProcessUsage(long ticks, long runNanos, Map<String, Long> wakesByThread, 
             }
         }
         return new Delta(calls, (ticks - before.ticks) * (1_000_000 / TICKS_PER_SECOND) / (double) calls,
-                (runNanos - before.runNanos) / 1e3 / calls, wakes / (double) calls, moved, rssKiB);
+                runNanos / 1e3 / calls, wakes / (double) calls, moved, rssKiB);
     }
 
     /**

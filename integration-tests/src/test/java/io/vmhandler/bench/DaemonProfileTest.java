@@ -55,4 +55,32 @@ class DaemonProfileTest {
         // the sleeper exited before the second snapshot: its wake-ups are gone with it, this thread's remain
         assertThat(d.wakesByThread().keySet()).noneMatch(k -> k.startsWith("usage-sleeper"));
     }
+    @Test
+    void aThreadThatExitsBetweenTheSnapshotsNeverMakesTheTimeOnCpuNegative() throws Exception {
+        long pid = ProcessHandle.current().pid();
+        java.lang.management.ThreadMXBean cpu = java.lang.management.ManagementFactory.getThreadMXBean();
+        java.util.concurrent.CountDownLatch go = new java.util.concurrent.CountDownLatch(1);
+        long[] sink = new long[1];
+        Thread exits = new Thread(() -> {
+            long until = cpu.getCurrentThreadCpuTime() + 100_000_000L;
+            while (cpu.getCurrentThreadCpuTime() < until) {
+                sink[0] += sink[0] * 31 + 7; // 100 ms of CPU, all of it before the first snapshot
+            }
+            try {
+                go.await();
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
+        }, "usage-exits");
+        exits.start();
+        while (exits.getState() != Thread.State.WAITING) {
+            Thread.sleep(1);
+        }
+        ProcessUsage before = ProcessUsage.of(pid);
+        go.countDown();
+        exits.join();
+        ProcessUsage.Delta d = ProcessUsage.of(pid).since(before, 1);
+        // a sum over the task list lost the exited thread's 100 ms and read about -100,000 us here
+        assertThat(d.runMicrosPerCall()).isGreaterThanOrEqualTo(0);
+    }
 }
