@@ -13,8 +13,9 @@ import java.util.TreeMap;
  * What a process used, read from /proc before and after a measured stretch of calls (proc(5)):
  * <ul>
  *   <li>CPU: {@code utime + stime} of {@code /proc/PID/stat} (fields 14 and 15, clock ticks, counting threads
- *       that have exited), and the sum over {@code /proc/PID/task/TID/schedstat}'s first field (time on CPU in
- *       nanoseconds, sched-stats.rst), which has nanosecond resolution where the ticks have 10 ms;
+ *       that have exited), and each thread's {@code /proc/PID/task/TID/schedstat} first field (time on CPU in
+ *       nanoseconds, sched-stats.rst), whose deltas {@link #since} sums: nanosecond resolution where the ticks
+ *       have 10 ms;
  *   <li>wake-ups: each thread's {@code voluntary_ctxt_switches} from {@code /proc/PID/task/TID/status}. A voluntary
  *       switch is the thread blocking (a futex wait, epoll_wait); every one is ended by a wake-up, so the sum of
  *       the deltas over the calls is the number of times a thread of the process was woken, and the threads whose
@@ -39,7 +40,7 @@ record ProcessUsage(long ticks, Map<String, Long> runNanosByThread, Map<String, 
                 try {
                     long onCpu = Long.parseLong(Files.readString(t.resolve("schedstat")).trim().split(" ")[0]);
                     String name = Files.readString(t.resolve("comm")).trim() + "/" + t.getFileName();
-                    run.put(name, onCpu);
+                    run.put(t.getFileName().toString(), onCpu); // by tid: a thread may rename itself
                     wakes.put(name, field(Files.readString(t.resolve("status")), "voluntary_ctxt_switches:"));
                 } catch (NoSuchFileException gone) {
                     // the thread exited between the listing and the read: its time is in ticks, not in run

@@ -73,7 +73,7 @@ class DaemonProfileTest {
             }
         }, "usage-exits");
         exits.start();
-        while (exits.getState() != Thread.State.WAITING) {
+        while (exits.getState() != Thread.State.WAITING && exits.isAlive()) {
             Thread.sleep(1);
         }
         ProcessUsage before = ProcessUsage.of(pid);
