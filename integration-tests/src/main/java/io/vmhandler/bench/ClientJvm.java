@@ -1,5 +1,7 @@
 package io.vmhandler.bench;
 
+import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -20,10 +22,18 @@ final class ClientJvm {
 
     private ClientJvm() {}
 
-    /** The flags, printed once per benchmark so each run says what its client ran with. */
-    static List<String> flags() {
+    /**
+     * This JVM's java binary and the client's flags, the start of a client's command line; the flags are printed, so
+     * each run says what its client ran with.
+     */
+    static List<String> command() {
         String opts = System.getenv().getOrDefault("BENCH_CLIENT_JVM_OPTS", DEFAULT).trim();
         System.out.printf("client JVM flags: %s%n", opts.isEmpty() ? "(none)" : opts);
-        return opts.isEmpty() ? List.of() : List.of(opts.split("\\s+"));
+        List<String> argv = new ArrayList<>();
+        argv.add(Path.of(System.getProperty("java.home"), "bin", "java").toString());
+        if (!opts.isEmpty()) {
+            argv.addAll(List.of(opts.split("\\s+")));
+        }
+        return argv;
     }
 }

@@ -128,9 +128,8 @@ public final class LauncherBench {
             String cp = System.getProperty("java.class.path");
             List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c", "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec "
                     + (clientCpus != null ? "taskset -c " + clientCpus + " " : "") + "nsenter --net=\"$n\" -- \"$@\"",
-                    "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
-                    Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-            argv.addAll(ClientJvm.flags());
+                    "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns));
+            argv.addAll(ClientJvm.command());
             argv.addAll(List.of("-Dvmhandler.log.level=ERROR",
                     "-cp", cp, LauncherBench.class.getName(), "client", sock.toString(), Integer.toString(calls),
                     echoDirectSock.toString(), echoDefaultSock.toString(), warmup,

@@ -96,9 +96,8 @@ public final class ReleaseBench {
                     .withMetricsPort(-1)).start()) {
                 List<String> argv = new ArrayList<>(List.of("/bin/sh", "-c",
                         "echo $$ > \"$1\"; n=\"$2\"; shift 2; exec nsenter --net=\"$n\" -- \"$@\"",
-                        "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns,
-                        Path.of(System.getProperty("java.home"), "bin", "java").toString()));
-                argv.addAll(ClientJvm.flags());
+                        "sh", leaf.resolve("cgroup.procs").toString(), "/var/run/netns/" + ns));
+                argv.addAll(ClientJvm.command());
                 argv.addAll(List.of("-Dvmhandler.log.level=ERROR",
                         "-Dbench.warmupCycles=" + WARMUP, "-Dbench.warmupInfoSeconds=" + WARMUP_INFO_SECONDS,
                         "-cp", System.getProperty("java.class.path"), ReleaseBench.class.getName(), "client",
